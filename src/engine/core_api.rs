@@ -1,0 +1,80 @@
+//! Functions that belong to no capability: help, sleep, scratch paths, JSON.
+
+use super::api::{Api, FnDoc};
+use super::convert::{from_json, to_json};
+use super::{Shared, rt_error};
+use rhai::{Dynamic, EvalAltResult, Position};
+use std::sync::Arc;
+use std::time::Duration;
+
+type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
+
+pub fn register(api: &mut Api, shared: &Arc<Shared>) {
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("help")
+            .usage("help() -> string")
+            .usage("help(name: string) -> string")
+            .summary("Documentation of a function: usage, parameters, what it returns, examples.")
+            .param("name", "e.g. \"frame\", \"Frame.filter\", \"filter\" or \"evidence::note\"; without it, every function")
+            .returns("the help text")
+            .example(r#"help("sleep").contains("milliseconds")"#, "true")
+            .example(r#"help().contains("evidence::note")"#, "true"),
+        move |name: &str| -> Result<String> { s.help(Some(name)).map_err(rt_error) },
+    )
+    .overload({
+        let s = shared.clone();
+        move || -> Result<String> { s.help(None).map_err(rt_error) }
+    });
+
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("sleep")
+            .usage("sleep(ms: int)")
+            .summary("Wait this many milliseconds, e.g. between heap snapshots. Ctrl-C cancels the wait.")
+            .param("ms", "milliseconds to wait")
+            .returns("nothing")
+            .example_runs("sleep(10)")
+            .volatile(),
+        move |ms: i64| -> Result<()> {
+            let ms = u64::try_from(ms).map_err(|_| rt_error(format!("sleep: ms must be zero or more, not {ms}")))?;
+            s.bridge
+                .block_on(tokio::time::sleep(Duration::from_millis(ms)))
+                .map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE)))
+        },
+    );
+
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("temp_path")
+            .usage("temp_path(name: string) -> string")
+            .summary("A path for a scratch file in this session's temporary folder, removed when the session ends.")
+            .param("name", "the file name")
+            .returns("the full path (the file is not created)")
+            .example(r#"temp_path("x.csv").ends_with("x.csv")"#, "true")
+            .volatile(),
+        move |name: &str| -> Result<String> { s.temp_path(name).map(|p| p.display().to_string()).map_err(rt_error) },
+    );
+
+    api.add(
+        FnDoc::new("json")
+            .usage("json(value: any) -> string")
+            .summary("A value as compact JSON text (a Frame as an array of records).")
+            .param("value", "anything")
+            .returns("a string")
+            .example(r#"json(#{a: [1, 2.5, ()]})"#, r#""{\"a\":[1,2.5,null]}""#),
+        |value: Dynamic| to_json(&value).to_string(),
+    );
+
+    api.add(
+        FnDoc::new("parse_json")
+            .usage("parse_json(text: string) -> any")
+            .summary("Parse JSON text into maps, arrays and scalars.")
+            .param("text", "JSON")
+            .returns("the value; null becomes ()")
+            .example(r#"parse_json("{\"pool\": {\"max\": 20}}").pool.max"#, "20"),
+        |text: &str| -> Result<Dynamic> {
+            serde_json::from_str(text).map(from_json).map_err(|e| rt_error(format!("parse_json: not valid JSON: {e}")))
+        },
+    );
+}

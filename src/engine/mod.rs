@@ -1,0 +1,170 @@
+//! The only place that knows Rhai: builds the engine, registers every capability's functions
+//! with their docs, bridges async calls onto tokio, and runs sessions.
+
+pub mod api;
+mod bridge;
+mod convert;
+mod core_api;
+mod evidence_api;
+mod frame_api;
+mod render;
+mod session;
+mod statements;
+mod stdlib;
+
+pub use api::{Docs, Example, FnDoc};
+pub use bridge::{Bridge, Cancelled, Interrupt};
+pub use convert::{from_json, shape, to_json, type_name};
+pub use render::render;
+pub use session::{Failure, LogTarget, Mode, Param, Session, SessionOptions, Var};
+pub use stdlib::StdlibSource;
+
+use crate::evidence::{self, Finding, Recorder};
+use rhai::{Dynamic, Engine, EvalAltResult, Position};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Resource limits for scripts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Operations one statement may run; 0 means no limit.
+    pub max_operations: u64,
+    /// Nested function calls.
+    pub max_call_depth: usize,
+    /// Bytes in one string.
+    pub max_string_size: usize,
+    /// Items in one array.
+    pub max_array_size: usize,
+    /// Entries in one map.
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 1_000_000_000,
+            max_call_depth: 64,
+            max_string_size: 64 << 20,
+            max_array_size: 10_000_000,
+            max_map_size: 1_000_000,
+        }
+    }
+}
+
+/// Where `print` goes: stdout, or stderr when stdout is reserved for `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    Stderr,
+}
+
+/// State that registered functions share with the session.
+pub struct Shared {
+    bridge: Bridge,
+    log: Mutex<Option<Recorder>>,
+    findings: Mutex<Vec<Finding>>,
+    docs: OnceLock<Arc<Docs>>,
+    temp_dir: Mutex<Option<PathBuf>>,
+    session_id: String,
+}
+
+impl Shared {
+    fn new(session_id: String) -> Shared {
+        Shared {
+            bridge: Bridge::default(),
+            log: Mutex::new(None),
+            findings: Mutex::new(Vec::new()),
+            docs: OnceLock::new(),
+            temp_dir: Mutex::new(None),
+            session_id,
+        }
+    }
+
+    /// Append to the session log, if there is one.
+    fn record(&self, write: impl FnOnce(&mut Recorder) -> Result<(), evidence::Error>) -> Result<(), Box<EvalAltResult>> {
+        match self.log.lock().expect("log lock").as_mut() {
+            Some(log) => write(log).map_err(rt_error),
+            None => Ok(()),
+        }
+    }
+
+    fn log_path(&self) -> Option<PathBuf> {
+        self.log.lock().expect("log lock").as_ref().map(|l| l.path().to_path_buf())
+    }
+
+    fn help(&self, name: Option<&str>) -> Result<String, String> {
+        let docs = self.docs.get().expect("docs are set when the engine is built");
+        match name {
+            Some(name) => docs.get(name).map(FnDoc::help).ok_or_else(|| {
+                format!("no function named {name:?}; help() lists them all")
+            }),
+            None => Ok(render::function_list(docs)),
+        }
+    }
+
+    fn temp_path(&self, name: &str) -> Result<PathBuf, String> {
+        if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+            return Err(format!("temp_path: {name:?} must be a plain file name"));
+        }
+        let mut dir = self.temp_dir.lock().expect("temp lock");
+        if dir.is_none() {
+            let path = std::env::temp_dir().join(format!("deployclaw-{}", self.session_id));
+            std::fs::create_dir_all(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            *dir = Some(path);
+        }
+        Ok(dir.as_ref().expect("set above").join(name))
+    }
+
+    fn remove_temp_dir(&self) {
+        if let Some(dir) = self.temp_dir.lock().expect("temp lock").take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A runtime error from a registered function.
+pub(crate) fn rt_error(message: impl ToString) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(message.to_string()), Position::NONE))
+}
+
+/// Build an engine with every capability registered.
+fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, output: Output) -> (Engine, Arc<Docs>) {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_depth)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_expr_depths(256, 256)
+        .set_module_resolver(stdlib::Resolver::new(stdlib));
+
+    let s = shared.clone();
+    engine.on_progress(move |_| s.bridge.cancelled().then(|| Dynamic::from("cancelled")));
+    engine.on_print(move |text| {
+        let text = evidence::redact(text);
+        match output {
+            Output::Stdout => println!("{text}"),
+            Output::Stderr => eprintln!("{text}"),
+        }
+    });
+    engine.on_debug(|text, source, pos| {
+        let text = evidence::redact(text);
+        match (source, pos.line()) {
+            (Some(src), Some(line)) => eprintln!("[{src}:{line}] {text}"),
+            (None, Some(line)) => eprintln!("[line {line}] {text}"),
+            _ => eprintln!("{text}"),
+        }
+    });
+
+    let mut docs = Docs::default();
+    {
+        let mut api = api::Api::new(&mut engine, &mut docs);
+        core_api::register(&mut api, shared);
+        frame_api::register(&mut api);
+        evidence_api::register(&mut api, shared);
+    }
+    let docs = Arc::new(docs);
+    let _ = shared.docs.set(docs.clone());
+    (engine, docs)
+}

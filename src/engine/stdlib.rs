@@ -1,0 +1,129 @@
+//! Resolving `import "name" as name;`: stdlib modules from `$DEPLOYCLAW_STDLIB`, a `stdlib`
+//! folder next to the binary or at the root of the current repository, else the copy embedded
+//! in the binary. Paths starting with `.` or `/` are files relative to the importing script.
+
+use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
+
+/// Where stdlib modules come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StdlibSource {
+    Dir(PathBuf),
+    Embedded,
+}
+
+impl StdlibSource {
+    /// `$DEPLOYCLAW_STDLIB`, else `stdlib/` next to the binary, else `stdlib/` at the root of the
+    /// git repository holding the current directory, else the embedded copy.
+    pub fn locate() -> StdlibSource {
+        if let Some(dir) = std::env::var_os("DEPLOYCLAW_STDLIB").filter(|d| !d.is_empty()) {
+            return StdlibSource::Dir(PathBuf::from(dir));
+        }
+        let beside_binary =
+            std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("stdlib"))).filter(|d| d.is_dir());
+        let in_repo = || {
+            let cwd = std::env::current_dir().ok()?;
+            let root = cwd.ancestors().find(|d| d.join(".git").exists())?;
+            Some(root.join("stdlib")).filter(|d| d.is_dir())
+        };
+        beside_binary.or_else(in_repo).map_or(StdlibSource::Embedded, StdlibSource::Dir)
+    }
+
+    /// Names of the available modules.
+    pub fn modules(&self) -> Vec<String> {
+        match self {
+            StdlibSource::Embedded => EMBEDDED.iter().map(|(n, _)| n.to_string()).collect(),
+            StdlibSource::Dir(dir) => {
+                let mut names: Vec<String> = std::fs::read_dir(dir)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".rhai").map(str::to_string))
+                    .collect();
+                names.sort();
+                names
+            }
+        }
+    }
+
+    fn source(&self, name: &str) -> Option<(String, String)> {
+        match self {
+            StdlibSource::Embedded => {
+                EMBEDDED.iter().find(|(n, _)| *n == name).map(|(n, s)| (format!("stdlib:{n}"), s.to_string()))
+            }
+            StdlibSource::Dir(dir) => {
+                let path = dir.join(format!("{name}.rhai"));
+                std::fs::read_to_string(&path).ok().map(|s| (path.display().to_string(), s))
+            }
+        }
+    }
+}
+
+/// The module resolver. Compiled modules are cached for the life of the engine, so re-importing
+/// (the REPL re-runs a session's imports before each statement) costs a map lookup.
+pub struct Resolver {
+    stdlib: StdlibSource,
+    cache: Mutex<HashMap<String, Shared<Module>>>,
+}
+
+impl Resolver {
+    pub fn new(stdlib: StdlibSource) -> Resolver {
+        Resolver { stdlib, cache: Mutex::new(HashMap::new()) }
+    }
+
+    fn load(&self, engine: &Engine, label: &str, text: &str, pos: Position) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let mut ast = engine
+            .compile(text)
+            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(label.to_string(), e.into(), pos)))?;
+        ast.set_source(label);
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(label.to_string(), e, pos)))?;
+        Ok(module.into())
+    }
+}
+
+fn is_file_path(path: &str) -> bool {
+    path.starts_with('.') || path.starts_with('/') || path.ends_with(".rhai")
+}
+
+impl ModuleResolver for Resolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let (key, label, text) = if is_file_path(path) {
+            let base = source.map(Path::new).and_then(Path::parent).filter(|p| p.is_dir());
+            let mut file = base.map_or_else(|| PathBuf::from(path), |b| b.join(path));
+            if file.extension().is_none() {
+                file.set_extension("rhai");
+            }
+            let key = file.canonicalize().unwrap_or_else(|_| file.clone()).display().to_string();
+            if let Some(module) = self.cache.lock().expect("cache lock").get(&key) {
+                return Ok(module.clone());
+            }
+            let text = std::fs::read_to_string(&file)
+                .map_err(|_| Box::new(EvalAltResult::ErrorModuleNotFound(format!("{path} (no file {})", file.display()), pos)))?;
+            (key, file.display().to_string(), text)
+        } else {
+            let key = format!("stdlib:{path}");
+            if let Some(module) = self.cache.lock().expect("cache lock").get(&key) {
+                return Ok(module.clone());
+            }
+            let (label, text) = self.stdlib.source(path).ok_or_else(|| {
+                let known = self.stdlib.modules().join(", ");
+                Box::new(EvalAltResult::ErrorModuleNotFound(format!("{path} (stdlib modules: {known})"), pos))
+            })?;
+            (key, label, text)
+        };
+        let module = self.load(engine, &label, &text, pos)?;
+        self.cache.lock().expect("cache lock").insert(key, module.clone());
+        Ok(module)
+    }
+}

@@ -1,0 +1,11 @@
+//! deployclaw: an embedded-scripting automation shell for auditing multi-tenant services.
+//!
+//! Capability folders (`evidence`, `frame`, and later `heap`, `sql`, `collect`, `triage`, `slo`)
+//! are plain libraries with typed results. `engine` is the only module that knows Rhai; `shell`
+//! and the CLI are thin layers over it.
+
+pub mod engine;
+pub mod evidence;
+pub mod frame;
+pub mod paths;
+pub mod shell;

@@ -1,0 +1,147 @@
+//! The `deployclaw` command line. Thin: parses arguments, starts a session or a log command, and
+//! maps outcomes to exit codes.
+
+mod cli;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    the script failed (parse or runtime error), or a log did not verify
+  2    usage error: bad arguments, a missing or unreadable file
+  3    the script recorded a finding of severity \"error\" (evidence::finding)
+  130  interrupted with Ctrl-C
+
+Environment:
+  DEPLOYCLAW_HOME    where keys, session logs and history live (default: the user data dir)
+  DEPLOYCLAW_STDLIB  a folder of stdlib modules to use instead of the built-in ones";
+
+/// An embedded-scripting automation shell for auditing multi-tenant services.
+///
+/// With no command, starts the interactive shell (or, when stdin is not a terminal, runs the
+/// statements read from stdin as one script). Every session writes a signed, tamper-evident log.
+#[derive(Parser, Debug)]
+#[command(name = "deployclaw", version, after_help = EXIT_CODES, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    session: SessionArgs,
+}
+
+/// Options of every session (REPL, stdin, run).
+#[derive(Args, Debug, Clone)]
+struct SessionArgs {
+    /// Write the signed session log to this file (it must not exist) instead of the sessions folder.
+    #[arg(long, global = true, value_name = "PATH")]
+    log: Option<PathBuf>,
+    /// Really perform writes; without it, runbooks run dry (writes are rolled back).
+    #[arg(long, global = true)]
+    execute: bool,
+    /// Operations one statement may run before it is stopped (0: no limit).
+    #[arg(long, global = true, value_name = "N", default_value_t = deployclaw::engine::Limits::default().max_operations)]
+    max_operations: u64,
+    /// Nested function calls allowed.
+    #[arg(long, global = true, value_name = "N", default_value_t = deployclaw::engine::Limits::default().max_call_depth)]
+    max_call_depth: usize,
+    /// Longest string allowed, in bytes.
+    #[arg(long, global = true, value_name = "BYTES", default_value_t = deployclaw::engine::Limits::default().max_string_size)]
+    max_string_size: usize,
+    /// Most items allowed in one array.
+    #[arg(long, global = true, value_name = "N", default_value_t = deployclaw::engine::Limits::default().max_array_size)]
+    max_array_size: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a saved script (runbook).
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        /// The .rhai script to run.
+        script: PathBuf,
+        /// A constant for the script: NAME=VALUE (integers, floats and true/false are typed;
+        /// anything else is a string; NAME:str=VALUE keeps VALUE a string).
+        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Print the script's final value as JSON on stdout (a Frame as an array of records), and
+        /// nothing else: print() output goes to stderr.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect and verify signed session logs.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Create the local signing key if there is none, and print its public key (PEM).
+    Keygen {
+        /// Replace an existing key. Logs signed by the old key then need --pubkey to verify.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LogCommand {
+    /// Check a log's hash chain, seals and signatures; exit 1 naming every fault found.
+    #[command(after_help = EXIT_CODES)]
+    Verify {
+        file: PathBuf,
+        /// Trust this ed25519 public key (PEM) instead of the local key.
+        #[arg(long, value_name = "PEM")]
+        pubkey: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a log's entries readably.
+    Show {
+        file: PathBuf,
+        /// Print entries as JSON Lines (as stored).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("DEPLOYCLAW_LOG"))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        None => cli::session::interactive_or_stdin(&cli.session.into()),
+        Some(Command::Run { script, params, json }) => cli::session::run(&cli.session.into(), &script, &params, json),
+        Some(Command::Log(LogCommand::Verify { file, pubkey, json })) => cli::log::verify(&file, pubkey.as_deref(), json),
+        Some(Command::Log(LogCommand::Show { file, json })) => cli::log::show(&file, json),
+        Some(Command::Keygen { force }) => cli::log::keygen(force),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "deployclaw", &mut std::io::stdout());
+            0
+        }
+    };
+    ExitCode::from(code)
+}
+
+impl From<SessionArgs> for cli::session::Settings {
+    fn from(args: SessionArgs) -> Self {
+        cli::session::Settings {
+            log: args.log,
+            execute: args.execute,
+            limits: deployclaw::engine::Limits {
+                max_operations: args.max_operations,
+                max_call_depth: args.max_call_depth,
+                max_string_size: args.max_string_size,
+                max_array_size: args.max_array_size,
+                ..Default::default()
+            },
+        }
+    }
+}
