@@ -2,7 +2,7 @@
 
 use super::{error, exit};
 use deployclaw::evidence::{self, LocalKey, Signer, TrustedKey};
-use deployclaw::paths;
+use deployclaw::paths::Home;
 use serde_json::Value;
 use std::path::Path;
 
@@ -26,7 +26,7 @@ fn trusted_key(pubkey: Option<&Path>) -> Result<TrustedKey, u8> {
             })
         }
         None => {
-            let path = paths::keys_dir().join(LocalKey::FILE);
+            let path = Home::from_env().keys_dir().join(LocalKey::FILE);
             if !path.exists() {
                 error(format!(
                     "no key to verify with: {} does not exist; pass the signer's public key with --pubkey",
@@ -149,7 +149,7 @@ fn human_duration(us: u64) -> String {
 
 /// `deployclaw keygen [--force]`.
 pub fn keygen(force: bool) -> u8 {
-    let dir = paths::keys_dir();
+    let dir = Home::from_env().keys_dir();
     let path = dir.join(LocalKey::FILE);
     if force && path.exists() {
         let old = LocalKey::load(&path).map(|k| k.key_id().to_string()).unwrap_or_else(|_| "unreadable".into());

@@ -86,8 +86,9 @@ impl Bridge {
         })
     }
 
-    /// Run `future` to completion unless the statement is interrupted first.
-    pub fn block_on<T>(&self, future: impl Future<Output = T>) -> Result<T, Cancelled> {
+    /// Run the future `make` returns to completion unless the statement is interrupted first.
+    /// The future is made inside the runtime, so it may create timers and sockets.
+    pub fn block_on<T, F: Future<Output = T>>(&self, make: impl FnOnce() -> F) -> Result<T, Cancelled> {
         let mark = self.statement_mark.load(Ordering::SeqCst);
         if self.interrupt.since(mark) {
             return Err(Cancelled);
@@ -96,7 +97,7 @@ impl Bridge {
             tokio::select! {
                 biased;
                 _ = self.interrupt.wait_since(mark) => Err(Cancelled),
-                value = future => Ok(value),
+                value = make() => Ok(value),
             }
         })
     }
@@ -118,11 +119,11 @@ mod tests {
             b.interrupt().trigger();
         });
         let start = Instant::now();
-        let out = bridge.block_on(tokio::time::sleep(Duration::from_secs(30)));
+        let out = bridge.block_on(|| tokio::time::sleep(Duration::from_secs(30)));
         assert_eq!(out, Err(Cancelled));
         assert!(start.elapsed() < Duration::from_secs(10));
         t.join().unwrap();
         bridge.begin_statement();
-        assert_eq!(bridge.block_on(async { 7 }), Ok(7));
+        assert_eq!(bridge.block_on(|| async { 7 }), Ok(7));
     }
 }

@@ -39,7 +39,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         move |ms: i64| -> Result<()> {
             let ms = u64::try_from(ms).map_err(|_| rt_error(format!("sleep: ms must be zero or more, not {ms}")))?;
             s.bridge
-                .block_on(tokio::time::sleep(Duration::from_millis(ms)))
+                .block_on(|| tokio::time::sleep(Duration::from_millis(ms)))
                 .map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE)))
         },
     );

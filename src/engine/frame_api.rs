@@ -40,7 +40,7 @@ fn index(n: i64, what: &str) -> Result<usize> {
     usize::try_from(n).map_err(|_| rt_error(format!("{what} must be zero or more, not {n}")))
 }
 
-const USAGE: &str = r#"frame([#{tenant: "acme", mb: 10}, #{tenant: "beta", mb: 30}, #{tenant: "acme", mb: 5}])"#;
+const USAGE: &str = r#"frame([#{tenant: "acme", mb: 10}, #{tenant: "beta", mb: 30}, #{tenant: "acme", mb: 5}], ["tenant", "mb"])"#;
 
 pub fn register(api: &mut Api) {
     api.engine()
@@ -55,13 +55,17 @@ pub fn register(api: &mut Api) {
     api.add(
         FnDoc::new("frame")
             .usage("frame(records: array) -> Frame")
+            .usage("frame(records: array, columns: array) -> Frame")
             .summary("Build a Frame from an array of maps, one map per row.")
             .param("records", "maps of column name to value; a key missing from a map is null in that row")
-            .returns("a Frame whose columns appear in first-seen order")
-            .example(r#"frame([#{tenant: "acme", mb: 12}]).len()"#, "1")
+            .param("columns", "the column order (Rhai maps keep their keys sorted, so without it columns are alphabetical)")
+            .returns("a Frame; integers mixed with floats become floats, other mixed types are an error")
+            .example(r#"frame([#{tenant: "acme", mb: 12}]).columns()"#, r#"["mb", "tenant"]"#)
+            .example(r#"frame([#{tenant: "acme", mb: 12}], ["tenant", "mb"]).columns()"#, r#"["tenant", "mb"]"#)
             .example(r#"frame([#{a: 1}, #{a: 2.5}]).col("a")"#, "[1.0, 2.5]"),
         |items: Array| records(items),
-    );
+    )
+    .overload(|items: Array, columns: Array| records(items)?.select(&names("frame", &columns.into())?).map_err(fe));
 
     for (name, fmt, reader) in [
         ("read_csv", "CSV with a header row", Frame::read_csv as fn(&Path) -> std::result::Result<Frame, crate::frame::Error>),

@@ -7,6 +7,7 @@ mod convert;
 mod core_api;
 mod evidence_api;
 mod frame_api;
+pub mod lexer;
 mod render;
 mod session;
 mod statements;

@@ -5,7 +5,7 @@ use super::{Limits, Output, Shared, StdlibSource, build_engine, convert, stateme
 use crate::evidence::{
     self, CheckpointPolicy, Finding, LocalKey, Outcome, Recorder, SealSummary, SessionMeta, Severity, Signer,
 };
-use crate::paths;
+use crate::paths::Home;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Position, Scope, Stmt};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -63,6 +63,8 @@ pub struct SessionOptions {
     pub log: LogTarget,
     pub output: Output,
     pub stdlib: StdlibSource,
+    /// Where keys and logs live, and the last seal is remembered.
+    pub home: Home,
 }
 
 impl SessionOptions {
@@ -76,6 +78,7 @@ impl SessionOptions {
             log: LogTarget::Default,
             output: Output::Stdout,
             stdlib: StdlibSource::locate(),
+            home: Home::from_env(),
         }
     }
 }
@@ -143,6 +146,7 @@ pub struct Session {
     /// Inputs that ran without error, for `:save`.
     history: Vec<String>,
     stdlib: StdlibSource,
+    home: Home,
     closed: Option<SealSummary>,
 }
 
@@ -186,10 +190,10 @@ impl Session {
             LogTarget::Off => None,
             LogTarget::Signed(path, signer) => Some((signer, path)),
             LogTarget::Default | LogTarget::Path(_) => {
-                let (key, _) = LocalKey::load_or_create(&paths::keys_dir())?;
+                let (key, _) = LocalKey::load_or_create(&options.home.keys_dir())?;
                 let path = match options.log {
                     LogTarget::Path(p) => p,
-                    _ => paths::sessions_dir().join(format!("{}-{}.jsonl", started.format("%Y%m%dT%H%M%SZ"), &id[..8])),
+                    _ => options.home.sessions_dir().join(format!("{}-{}.jsonl", started.format("%Y%m%dT%H%M%SZ"), &id[..8])),
                 };
                 Some((Arc::new(key), path))
             }
@@ -209,7 +213,7 @@ impl Session {
                 script_sha256,
                 dry_run: !options.execute,
                 start: started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                previous_seal: evidence::previous_seal(&paths::last_seal_file()),
+                previous_seal: evidence::previous_seal(&options.home.last_seal_file()),
             };
             let recorder = Recorder::create(&path, meta, signer, CheckpointPolicy::default())?;
             *shared.log.lock().expect("log lock") = Some(recorder);
@@ -224,6 +228,7 @@ impl Session {
             imports: Vec::new(),
             history: Vec::new(),
             stdlib: options.stdlib,
+            home: options.home,
             closed: None,
         })
     }
@@ -326,6 +331,10 @@ impl Session {
         &self.stdlib
     }
 
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
     /// Variables in scope, in definition order.
     pub fn vars(&self) -> Vec<Var> {
         self.scope
@@ -366,7 +375,7 @@ impl Session {
         let mut log = self.shared.log.lock().expect("log lock");
         let Some(recorder) = log.as_mut() else { return Ok(None) };
         let summary = recorder.close()?;
-        evidence::remember_seal(&paths::last_seal_file(), &summary.seal_digest)?;
+        evidence::remember_seal(&self.home.last_seal_file(), &summary.seal_digest)?;
         self.closed = Some(summary.clone());
         Ok(Some(summary))
     }

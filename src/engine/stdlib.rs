@@ -86,6 +86,12 @@ impl Resolver {
     }
 }
 
+/// Rhai replaces a resolver's `ErrorModuleNotFound` with its own bare one; an error "in" the
+/// module keeps our explanation.
+fn not_found(path: &str, detail: String, pos: Position) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorInModule(path.to_string(), super::rt_error(detail), pos))
+}
+
 fn is_file_path(path: &str) -> bool {
     path.starts_with('.') || path.starts_with('/') || path.ends_with(".rhai")
 }
@@ -109,7 +115,7 @@ impl ModuleResolver for Resolver {
                 return Ok(module.clone());
             }
             let text = std::fs::read_to_string(&file)
-                .map_err(|_| Box::new(EvalAltResult::ErrorModuleNotFound(format!("{path} (no file {})", file.display()), pos)))?;
+                .map_err(|e| not_found(path, format!("cannot read {}: {e}", file.display()), pos))?;
             (key, file.display().to_string(), text)
         } else {
             let key = format!("stdlib:{path}");
@@ -118,7 +124,8 @@ impl ModuleResolver for Resolver {
             }
             let (label, text) = self.stdlib.source(path).ok_or_else(|| {
                 let known = self.stdlib.modules().join(", ");
-                Box::new(EvalAltResult::ErrorModuleNotFound(format!("{path} (stdlib modules: {known})"), pos))
+                let detail = format!("no such stdlib module (stdlib modules: {known}; files are imported as \"./name\")");
+                not_found(path, detail, pos)
             })?;
             (key, label, text)
         };

@@ -133,8 +133,8 @@ mod tests {
         let records: Vec<Value> = (0..50).map(|i| json!({"i": i, "wide": "x".repeat(30)})).collect();
         let f = Frame::from_records(&records).unwrap();
         let text = render(&f, RenderOptions { width: 20, max_rows: 4, max_cell: 40 });
-        assert!(text.contains("\n…\n"), "{text}");
+        assert!(text.lines().any(|l| l.trim() == "…"), "{text}");
         assert!(text.ends_with("shape: 50 rows × 2 columns (4 shown); not shown: wide"), "{text}");
-        assert!(text.contains("\n49\n"), "last row shown: {text}");
+        assert!(text.lines().any(|l| l.trim() == "49"), "last row shown: {text}");
     }
 }

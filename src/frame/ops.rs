@@ -118,6 +118,7 @@ impl Frame {
                 let f = || c().cast(DataType::Float64);
                 exprs.extend([f().mean(), f().std(1), f().min(), f().median(), f().max()]);
             }
+            let exprs: Vec<Expr> = exprs.into_iter().zip(STATS).map(|(e, name)| e.alias(name)).collect();
             let stats = self.collect("describe", self.df.clone().lazy().select(exprs))?;
             let mut row = serde_json::Map::new();
             row.insert("column".into(), name.clone().into());

@@ -1,7 +1,7 @@
 //! The line editor's helper: completion, hints, highlighting and multi-line input.
 
 use super::commands::COMMANDS;
-use super::lexer::{Kind, lex, string_start_at};
+use crate::engine::lexer::{Kind, lex, string_start_at};
 use crate::engine::{Docs, Var};
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};

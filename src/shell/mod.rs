@@ -2,11 +2,9 @@
 
 mod commands;
 mod helper;
-mod lexer;
 
 use crate::engine::{Failure, Session, render};
 use crate::evidence::redact;
-use crate::paths;
 use helper::ShellHelper;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
@@ -37,7 +35,7 @@ pub fn run(mut session: Session, width: fn() -> usize) -> u8 {
     let functions = helper.script_functions.clone();
     *vars.lock().expect("vars lock") = session.vars();
     editor.set_helper(Some(helper));
-    let history = paths::history_file();
+    let history = session.home().history_file();
     let _ = editor.load_history(&history);
 
     println!("deployclaw {} — :help for commands, help() for functions, Ctrl-D to leave", env!("CARGO_PKG_VERSION"));

@@ -120,6 +120,31 @@ pub fn lex(text: &str) -> (Vec<Token>, Open) {
     (tokens, open)
 }
 
+/// Offsets just after each top-level `;` or `}`: where a statement can begin.
+pub fn statement_boundaries(text: &str) -> Vec<usize> {
+    let (tokens, _) = lex(text);
+    // Which brackets are open; `true` marks a block `{` (a `#{` map literal is not a block).
+    let mut open: Vec<bool> = Vec::new();
+    let mut out = vec![0];
+    for t in tokens.iter().filter(|t| t.kind == Kind::Punct) {
+        match &text[t.start..t.end] {
+            "(" | "[" => open.push(false),
+            "{" => open.push(!text[..t.start].ends_with('#')),
+            ")" | "]" => {
+                open.pop();
+            }
+            "}" => {
+                if open.pop() == Some(true) && open.is_empty() {
+                    out.push(t.end);
+                }
+            }
+            ";" if open.is_empty() => out.push(t.end),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// If `pos` is inside a string literal, the offset just after its opening quote.
 pub fn string_start_at(text: &str, pos: usize) -> Option<usize> {
     let (tokens, _) = lex(&text[..pos]);
@@ -141,6 +166,13 @@ mod tests {
         assert_eq!(lex("let s = `multi").1.string_at, Some(8));
         assert!(lex("let s = \"a]b\"; // (").1.is_complete());
         assert!(lex("/* open").1.comment);
+    }
+
+    #[test]
+    fn boundaries_skip_nested_and_quoted_separators() {
+        let src = "let a = #{x: 1}; f(\";\"); if a { b; }\nc";
+        let ends: Vec<&str> = statement_boundaries(src).iter().map(|&i| &src[..i]).collect();
+        assert_eq!(ends, vec!["", "let a = #{x: 1};", "let a = #{x: 1}; f(\";\");", "let a = #{x: 1}; f(\";\"); if a { b; }"]);
     }
 
     #[test]

@@ -1,0 +1,56 @@
+//! Every registered function's doc examples run, and their values match the documented results
+//! (compared as JSON), as Nushell tests each command's examples.
+
+use deployclaw::engine::{LogTarget, Mode, Session, SessionOptions, to_json};
+use deployclaw::paths::Home;
+
+fn session(dir: &std::path::Path, n: usize) -> Session {
+    let mut options = SessionOptions::new(Mode::Run);
+    options.home = Home(dir.join("home"));
+    options.log = LogTarget::Path(dir.join(format!("example-{n}.jsonl")));
+    Session::start(options).expect("session starts")
+}
+
+#[test]
+fn every_function_has_a_passing_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = session(dir.path(), 0).docs().clone();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for doc in docs.all() {
+        assert!(!doc.examples.is_empty(), "{} has no example", doc.qualified());
+        assert!(!doc.usage.is_empty(), "{} has no usage line", doc.qualified());
+        for example in &doc.examples {
+            count += 1;
+            let mut s = session(dir.path(), count);
+            match (s.eval(&example.code, "<example>"), &example.result) {
+                (Err(e), _) => failures.push(format!("{}: `{}` failed: {e}", doc.qualified(), example.code)),
+                (Ok(value), Some(expected)) => {
+                    let expected: serde_json::Value = serde_json::from_str(expected)
+                        .unwrap_or_else(|e| panic!("{}: expected result {expected} is not JSON: {e}", doc.qualified()));
+                    let got = to_json(&value);
+                    if got != expected {
+                        failures.push(format!("{}: `{}` gave {got}, documented {expected}", doc.qualified(), example.code));
+                    }
+                }
+                (Ok(_), None) => {}
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {count} examples failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(count >= 30, "only {count} examples ran");
+}
+
+#[test]
+fn help_shows_usage_parameters_and_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(dir.path(), 0);
+    let text = s.eval(r#"help("Frame.filter")"#, "<test>").unwrap().into_string().unwrap();
+    assert!(text.starts_with("Frame.filter\n  df.filter(predicate: string) -> Frame"), "{text}");
+    assert!(text.contains("Parameters:") && text.contains("Examples:"), "{text}");
+    // Short names find the function when unambiguous.
+    let short = s.eval(r#"help("note")"#, "<test>").unwrap().into_string().unwrap();
+    assert!(short.starts_with("evidence::note"), "{short}");
+    let err = s.eval(r#"help("nope")"#, "<test>").unwrap_err().to_string();
+    assert!(err.contains("no function named \"nope\""), "{err}");
+}
