@@ -16,7 +16,9 @@ fn main() {
         })
         .unwrap_or_default();
     names.sort();
-    let mut out = String::from("/// Every stdlib module, by import name, as source text.\npub const EMBEDDED: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// Every stdlib module, by import name, as source text.\npub const EMBEDDED: &[(&str, &str)] = &[\n",
+    );
     for name in names {
         let path = std::fs::canonicalize(dir.join(&name)).expect("stdlib file exists");
         println!("cargo:rerun-if-changed={}", path.display());

@@ -119,7 +119,9 @@ fn main() -> ExitCode {
     let code = match cli.command {
         None => cli::session::interactive_or_stdin(&cli.session.into()),
         Some(Command::Run { script, params, json }) => cli::session::run(&cli.session.into(), &script, &params, json),
-        Some(Command::Log(LogCommand::Verify { file, pubkey, json })) => cli::log::verify(&file, pubkey.as_deref(), json),
+        Some(Command::Log(LogCommand::Verify { file, pubkey, json })) => {
+            cli::log::verify(&file, pubkey.as_deref(), json)
+        }
         Some(Command::Log(LogCommand::Show { file, json })) => cli::log::show(&file, json),
         Some(Command::Keygen { force }) => cli::log::keygen(force),
         Some(Command::Completions { shell }) => {

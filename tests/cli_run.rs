@@ -168,3 +168,33 @@ fn completions_for_shells() {
     assert_eq!(code(&out), 0);
     assert!(stdout(&out).contains("deployclaw"));
 }
+
+#[test]
+fn the_readme_hello_runbook_runs() {
+    let sb = Sandbox::new();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/hello.rhai");
+    let out = sb.run(&["run", script, "--json", "-p", "THRESHOLD=0.5"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 4);
+    assert_eq!(rows[0]["pool"], "orders");
+    assert!(stderr(&out).contains("2 pool(s) above 50"), "{}", stderr(&out));
+    let findings = common::lines(&sb.logs()[0])
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["kind"] == "finding" && e["title"] == "connection pool near its limit")
+        .count();
+    assert_eq!(findings, 2);
+}
+
+#[test]
+fn a_stdlib_folder_from_the_environment_wins() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path("lib")).unwrap();
+    sb.write("lib/findings.rhai", "fn answer() { 42 }");
+    let script = sb.write("s.rhai", r#"import "findings" as f; f::answer()"#);
+    let out =
+        sb.command().env("DEPLOYCLAW_STDLIB", sb.path("lib")).args(["run", script.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "42");
+}

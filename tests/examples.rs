@@ -30,7 +30,11 @@ fn every_function_has_a_passing_example() {
                         .unwrap_or_else(|e| panic!("{}: expected result {expected} is not JSON: {e}", doc.qualified()));
                     let got = to_json(&value);
                     if got != expected {
-                        failures.push(format!("{}: `{}` gave {got}, documented {expected}", doc.qualified(), example.code));
+                        failures.push(format!(
+                            "{}: `{}` gave {got}, documented {expected}",
+                            doc.qualified(),
+                            example.code
+                        ));
                     }
                 }
                 (Ok(_), None) => {}

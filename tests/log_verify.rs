@@ -42,8 +42,10 @@ fn a_good_log_verifies() {
     let (code, text) = verify(&sb, &log);
     assert_eq!(code, 0, "{text}");
     assert!(text.starts_with("ok: "), "{text}");
-    let kinds: Vec<String> =
-        lines(&log).iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_string()).collect();
+    let kinds: Vec<String> = lines(&log)
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(kinds.first().map(String::as_str), Some("start"));
     assert_eq!(kinds.last().map(String::as_str), Some("seal"));
     assert_eq!(kinds.iter().filter(|k| *k == "statement").count(), 6, "one entry per statement: {kinds:?}");

@@ -113,9 +113,9 @@ fn describe(entry: &Value) -> String {
             let o = &entry["outcome"];
             let result = match o["status"].as_str() {
                 Some("ok") => {
-                    let shape = o["shape"].as_array().map(|d| {
-                        format!(" [{}]", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" × "))
-                    });
+                    let shape = o["shape"]
+                        .as_array()
+                        .map(|d| format!(" [{}]", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" × ")));
                     format!("ok {}{}", s(&o["type"]), shape.unwrap_or_default())
                 }
                 Some("error") => format!("error: {}", s(&o["error"])),

@@ -33,7 +33,9 @@ pub fn parse_param(text: &str) -> Result<Param, String> {
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!("--param {text:?}: {name:?} is not a valid name (letters, digits and _, not starting with a digit)"));
+        return Err(format!(
+            "--param {text:?}: {name:?} is not a valid name (letters, digits and _, not starting with a digit)"
+        ));
     }
     if matches!(name, "EXECUTE" | "DRY_RUN") {
         return Err(format!("--param {text:?}: {name} is set by --execute"));
@@ -42,7 +44,8 @@ pub fn parse_param(text: &str) -> Result<Param, String> {
         value.into()
     } else if let Ok(i) = value.parse::<i64>() {
         i.into()
-    } else if let Ok(f) = value.parse::<f64>().map_err(|_| ()).and_then(|f| if f.is_finite() { Ok(f) } else { Err(()) }) {
+    } else if let Ok(f) = value.parse::<f64>().map_err(|_| ()).and_then(|f| if f.is_finite() { Ok(f) } else { Err(()) })
+    {
         f.into()
     } else if let Ok(b) = value.parse::<bool>() {
         b.into()

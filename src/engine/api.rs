@@ -206,9 +206,8 @@ impl<'a> Api<'a> {
     {
         assert!(!doc.summary.is_empty() && !doc.examples.is_empty(), "{} needs a summary and an example", doc.name);
         doc.namespace = self.namespace.as_ref().map(|(ns, _)| ns.clone());
-        let registration = FuncRegistration::new(doc.name.as_str())
-            .with_comments([doc.comment()])
-            .with_volatility(doc.volatile);
+        let registration =
+            FuncRegistration::new(doc.name.as_str()).with_comments([doc.comment()]).with_volatility(doc.volatile);
         self.last = Some((doc.name.clone(), doc.volatile));
         self.docs.insert(doc);
         self.register(registration, func);
@@ -216,7 +215,10 @@ impl<'a> Api<'a> {
     }
 
     /// Another overload of the function added last; shares its documentation.
-    pub fn overload<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(&mut self, func: FUNC) -> &mut Self
+    pub fn overload<A: 'static, const N: usize, const X: bool, R, const F: bool, FUNC>(
+        &mut self,
+        func: FUNC,
+    ) -> &mut Self
     where
         R: Variant + Clone,
         FUNC: RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,

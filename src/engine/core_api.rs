@@ -16,7 +16,10 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .usage("help() -> string")
             .usage("help(name: string) -> string")
             .summary("Documentation of a function: usage, parameters, what it returns, examples.")
-            .param("name", "e.g. \"frame\", \"Frame.filter\", \"filter\" or \"evidence::note\"; without it, every function")
+            .param(
+                "name",
+                "e.g. \"frame\", \"Frame.filter\", \"filter\" or \"evidence::note\"; without it, every function",
+            )
             .returns("the help text")
             .example(r#"help("sleep").contains("milliseconds")"#, "true")
             .example(r#"help().contains("evidence::note")"#, "true"),

@@ -34,7 +34,9 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .param("title", "one line saying what was found")
             .param("details", "any value (a map, a Frame, a number...) kept as JSON")
             .returns("nothing")
-            .example_runs(r#"evidence::finding("warning", "pool near its limit", #{tenant: "acme", in_use: 19, max: 20})"#)
+            .example_runs(
+                r#"evidence::finding("warning", "pool near its limit", #{tenant: "acme", in_use: 19, max: 20})"#,
+            )
             .volatile(),
         move |severity: &str, title: &str, details: Dynamic| -> Result<()> {
             let severity: Severity = severity.parse().map_err(rt_error)?;

@@ -18,13 +18,16 @@ fn names(what: &str, value: &Dynamic) -> Result<Vec<String>> {
         return items
             .iter()
             .map(|v| {
-                v.read_lock::<ImmutableString>()
-                    .map(|s| s.to_string())
-                    .ok_or_else(|| rt_error(format!("{what}: expected strings, found a {}", super::convert::type_name(v))))
+                v.read_lock::<ImmutableString>().map(|s| s.to_string()).ok_or_else(|| {
+                    rt_error(format!("{what}: expected strings, found a {}", super::convert::type_name(v)))
+                })
             })
             .collect();
     }
-    Err(rt_error(format!("{what}: expected a string or an array of strings, found a {}", super::convert::type_name(value))))
+    Err(rt_error(format!(
+        "{what}: expected a string or an array of strings, found a {}",
+        super::convert::type_name(value)
+    )))
 }
 
 fn fe(e: crate::frame::Error) -> Box<EvalAltResult> {
@@ -40,7 +43,8 @@ fn index(n: i64, what: &str) -> Result<usize> {
     usize::try_from(n).map_err(|_| rt_error(format!("{what} must be zero or more, not {n}")))
 }
 
-const USAGE: &str = r#"frame([#{tenant: "acme", mb: 10}, #{tenant: "beta", mb: 30}, #{tenant: "acme", mb: 5}], ["tenant", "mb"])"#;
+const USAGE: &str =
+    r#"frame([#{tenant: "acme", mb: 10}, #{tenant: "beta", mb: 30}, #{tenant: "acme", mb: 5}], ["tenant", "mb"])"#;
 
 pub fn register(api: &mut Api) {
     api.engine()
@@ -58,7 +62,10 @@ pub fn register(api: &mut Api) {
             .usage("frame(records: array, columns: array) -> Frame")
             .summary("Build a Frame from an array of maps, one map per row.")
             .param("records", "maps of column name to value; a key missing from a map is null in that row")
-            .param("columns", "the column order (Rhai maps keep their keys sorted, so without it columns are alphabetical)")
+            .param(
+                "columns",
+                "the column order (Rhai maps keep their keys sorted, so without it columns are alphabetical)",
+            )
             .returns("a Frame; integers mixed with floats become floats, other mixed types are an error")
             .example(r#"frame([#{tenant: "acme", mb: 12}]).columns()"#, r#"["mb", "tenant"]"#)
             .example(r#"frame([#{tenant: "acme", mb: 12}], ["tenant", "mb"]).columns()"#, r#"["tenant", "mb"]"#)
@@ -68,14 +75,17 @@ pub fn register(api: &mut Api) {
     .overload(|items: Array, columns: Array| records(items)?.select(&names("frame", &columns.into())?).map_err(fe));
 
     for (name, fmt, reader) in [
-        ("read_csv", "CSV with a header row", Frame::read_csv as fn(&Path) -> std::result::Result<Frame, crate::frame::Error>),
+        (
+            "read_csv",
+            "CSV with a header row",
+            Frame::read_csv as fn(&Path) -> std::result::Result<Frame, crate::frame::Error>,
+        ),
         ("read_json", "JSON (an array of records, or JSON Lines)", Frame::read_json),
         ("read_parquet", "Parquet", Frame::read_parquet),
     ] {
         let ext = name.trim_start_matches("read_");
-        let example = format!(
-            "let p = temp_path(\"usage.{ext}\"); frame([#{{t: \"a\", mb: 1}}]).to_{ext}(p); {name}(p).rows()"
-        );
+        let example =
+            format!("let p = temp_path(\"usage.{ext}\"); frame([#{{t: \"a\", mb: 1}}]).to_{ext}(p); {name}(p).rows()");
         api.add(
             FnDoc::new(name)
                 .usage(&format!("{name}(path: string) -> Frame"))
@@ -89,7 +99,11 @@ pub fn register(api: &mut Api) {
     }
 
     for (name, fmt, writer) in [
-        ("to_csv", "CSV with a header row", Frame::write_csv as fn(&Frame, &Path) -> std::result::Result<(), crate::frame::Error>),
+        (
+            "to_csv",
+            "CSV with a header row",
+            Frame::write_csv as fn(&Frame, &Path) -> std::result::Result<(), crate::frame::Error>,
+        ),
         ("to_json", "a JSON array of records", Frame::write_json),
         ("to_parquet", "Parquet", Frame::write_parquet),
     ] {
@@ -101,7 +115,10 @@ pub fn register(api: &mut Api) {
                 .summary(&format!("Write the Frame as {fmt}. The file is replaced whole or not at all."))
                 .param("path", "where to write")
                 .returns("the path written")
-                .example(&format!("frame([#{{a: 1}}]).{name}(temp_path(\"out.{ext}\")).ends_with(\"out.{ext}\")"), "true")
+                .example(
+                    &format!("frame([#{{a: 1}}]).{name}(temp_path(\"out.{ext}\")).ends_with(\"out.{ext}\")"),
+                    "true",
+                )
                 .volatile(),
             move |df: &mut Frame, path: &str| -> Result<String> {
                 writer(df, Path::new(path)).map_err(fe)?;
@@ -130,7 +147,10 @@ pub fn register(api: &mut Api) {
             .summary("Keep some columns, or compute new ones, in the order given.")
             .param("columns", "column names or SQL expressions such as \"mb / 1024.0 AS gb\"")
             .returns("a new Frame")
-            .example(&format!("{USAGE}.select([\"tenant\", \"mb * 2 AS double\"]).rows()[0]"), r#"{"tenant": "acme", "double": 20}"#),
+            .example(
+                &format!("{USAGE}.select([\"tenant\", \"mb * 2 AS double\"]).rows()[0]"),
+                r#"{"tenant": "acme", "double": 20}"#,
+            ),
         |df: &mut Frame, columns: Dynamic| df.select(&names("select", &columns)?).map_err(fe),
     );
 
@@ -190,8 +210,10 @@ pub fn register(api: &mut Api) {
             .summary("Group rows by key columns; follow with .agg([...]).")
             .param("keys", "a column name or an array of them")
             .returns("a GroupBy, whose agg() gives one row per group in order of first appearance")
-            .example(&format!("{USAGE}.group_by(\"tenant\").agg([\"sum(mb) AS total\", \"count(*) AS n\"]).rows()"),
-                r#"[{"tenant": "acme", "total": 15, "n": 2}, {"tenant": "beta", "total": 30, "n": 1}]"#),
+            .example(
+                &format!("{USAGE}.group_by(\"tenant\").agg([\"sum(mb) AS total\", \"count(*) AS n\"]).rows()"),
+                r#"[{"tenant": "acme", "total": 15, "n": 2}, {"tenant": "beta", "total": 30, "n": 1}]"#,
+            ),
         |df: &mut Frame, keys: Dynamic| df.group_by(&names("group_by", &keys)?).map_err(fe),
     );
 
@@ -217,7 +239,9 @@ pub fn register(api: &mut Api) {
             .param("how", &format!("{} (default \"inner\")", JoinKind::NAMES))
             .returns("a new Frame with the key columns once")
             .example(
-                &format!("{USAGE}.join(frame([#{{tenant: \"acme\", team: \"red\"}}]), \"tenant\", \"left\").col(\"team\")"),
+                &format!(
+                    "{USAGE}.join(frame([#{{tenant: \"acme\", team: \"red\"}}]), \"tenant\", \"left\").col(\"team\")"
+                ),
                 r#"["red", null, "red"]"#,
             ),
         |df: &mut Frame, other: Frame, on: Dynamic| df.join(&other, &names("join", &on)?, JoinKind::Inner).map_err(fe),

@@ -133,11 +133,9 @@ pub fn statement_boundaries(text: &str) -> Vec<usize> {
             ")" | "]" => {
                 open.pop();
             }
-            "}" => {
-                if open.pop() == Some(true) && open.is_empty() {
-                    out.push(t.end);
-                }
-            }
+            // The guard pops: every `}` closes what is innermost, block or not.
+            "}" if open.pop() == Some(true) && open.is_empty() => out.push(t.end),
+            "}" => {}
             ";" if open.is_empty() => out.push(t.end),
             _ => {}
         }
@@ -172,7 +170,10 @@ mod tests {
     fn boundaries_skip_nested_and_quoted_separators() {
         let src = "let a = #{x: 1}; f(\";\"); if a { b; }\nc";
         let ends: Vec<&str> = statement_boundaries(src).iter().map(|&i| &src[..i]).collect();
-        assert_eq!(ends, vec!["", "let a = #{x: 1};", "let a = #{x: 1}; f(\";\");", "let a = #{x: 1}; f(\";\"); if a { b; }"]);
+        assert_eq!(
+            ends,
+            vec!["", "let a = #{x: 1};", "let a = #{x: 1}; f(\";\");", "let a = #{x: 1}; f(\";\"); if a { b; }"]
+        );
     }
 
     #[test]

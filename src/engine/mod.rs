@@ -82,7 +82,10 @@ impl Shared {
     }
 
     /// Append to the session log, if there is one.
-    fn record(&self, write: impl FnOnce(&mut Recorder) -> Result<(), evidence::Error>) -> Result<(), Box<EvalAltResult>> {
+    fn record(
+        &self,
+        write: impl FnOnce(&mut Recorder) -> Result<(), evidence::Error>,
+    ) -> Result<(), Box<EvalAltResult>> {
         match self.log.lock().expect("log lock").as_mut() {
             Some(log) => write(log).map_err(rt_error),
             None => Ok(()),
@@ -96,9 +99,10 @@ impl Shared {
     fn help(&self, name: Option<&str>) -> Result<String, String> {
         let docs = self.docs.get().expect("docs are set when the engine is built");
         match name {
-            Some(name) => docs.get(name).map(FnDoc::help).ok_or_else(|| {
-                format!("no function named {name:?}; help() lists them all")
-            }),
+            Some(name) => docs
+                .get(name)
+                .map(FnDoc::help)
+                .ok_or_else(|| format!("no function named {name:?}; help() lists them all")),
             None => Ok(render::function_list(docs)),
         }
     }

@@ -48,7 +48,13 @@ fn inline(value: &Dynamic) -> String {
 }
 
 fn inline_item(value: &Dynamic) -> String {
-    if value.is_string() { format!("{value:?}") } else if value.is_unit() { "()".into() } else { inline(value) }
+    if value.is_string() {
+        format!("{value:?}")
+    } else if value.is_unit() {
+        "()".into()
+    } else {
+        inline(value)
+    }
 }
 
 /// Every documented function, grouped: globals, methods by type, then namespaces.

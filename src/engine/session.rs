@@ -111,7 +111,12 @@ impl fmt::Display for Failure {
 impl Failure {
     fn from_error(err: &EvalAltResult, origin: &str) -> Failure {
         let pos = err.position();
-        Failure::Error { message: strip_position(&err.to_string(), pos), origin: origin.to_string(), line: pos.line(), column: pos.position() }
+        Failure::Error {
+            message: strip_position(&err.to_string(), pos),
+            origin: origin.to_string(),
+            line: pos.line(),
+            column: pos.position(),
+        }
     }
 }
 
@@ -193,14 +198,20 @@ impl Session {
                 let (key, _) = LocalKey::load_or_create(&options.home.keys_dir())?;
                 let path = match options.log {
                     LogTarget::Path(p) => p,
-                    _ => options.home.sessions_dir().join(format!("{}-{}.jsonl", started.format("%Y%m%dT%H%M%SZ"), &id[..8])),
+                    _ => options.home.sessions_dir().join(format!(
+                        "{}-{}.jsonl",
+                        started.format("%Y%m%dT%H%M%SZ"),
+                        &id[..8]
+                    )),
                 };
                 Some((Arc::new(key), path))
             }
         };
         if let Some((signer, path)) = signer_and_path {
             let (script, script_sha256) = match &options.script {
-                Some((path, bytes)) => (Some(path.display().to_string()), Some(evidence::hex(&evidence::sha256(bytes)))),
+                Some((path, bytes)) => {
+                    (Some(path.display().to_string()), Some(evidence::hex(&evidence::sha256(bytes))))
+                }
                 None => (None, None),
             };
             let meta = SessionMeta {
@@ -339,7 +350,11 @@ impl Session {
     pub fn vars(&self) -> Vec<Var> {
         self.scope
             .iter_raw()
-            .map(|(name, constant, value)| Var { name: name.to_string(), type_name: convert::type_name(value), constant })
+            .map(|(name, constant, value)| Var {
+                name: name.to_string(),
+                type_name: convert::type_name(value),
+                constant,
+            })
             .collect()
     }
 

@@ -39,11 +39,7 @@ fn earliest(a: Position, b: Position) -> Position {
 /// Byte offset of a 1-based (line, column) position; columns count characters.
 fn offset(source: &str, pos: Position) -> Option<usize> {
     let (line, column) = (pos.line()?, pos.position().unwrap_or(1));
-    let line_start = if line == 1 {
-        0
-    } else {
-        source.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)?
-    };
+    let line_start = if line == 1 { 0 } else { source.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)? };
     let rest = &source[line_start..];
     let in_line = rest.char_indices().nth(column.saturating_sub(1)).map_or(rest.len(), |(i, _)| i);
     Some(line_start + in_line)
@@ -54,12 +50,8 @@ fn include_qualifier(source: &str, mut at: usize) -> usize {
     loop {
         let before = &source[..at];
         let Some(stem) = before.strip_suffix("::") else { return at };
-        let ident_start = stem
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
-            .last()
-            .map(|(i, _)| i);
+        let ident_start =
+            stem.char_indices().rev().take_while(|(_, c)| c.is_alphanumeric() || *c == '_').last().map(|(i, _)| i);
         match ident_start {
             Some(i) => at = i,
             None => return at,
@@ -76,7 +68,11 @@ pub fn split<'a>(source: &'a str, ast: &AST) -> Vec<(Stmt, &'a str)> {
     let starts: Vec<Option<usize>> = stmts
         .iter()
         .enumerate()
-        .map(|(i, s)| if i == 0 { Some(0) } else { offset(source, start(s)).map(|o| snap(include_qualifier(source, o))) })
+        .map(
+            |(i, s)| {
+                if i == 0 { Some(0) } else { offset(source, start(s)).map(|o| snap(include_qualifier(source, o))) }
+            },
+        )
         .collect();
     // Positions we cannot place (or that go backwards) fall back to the whole input.
     let ordered = starts.iter().all(Option::is_some) && starts.windows(2).all(|w| w[0] < w[1]);

@@ -75,7 +75,13 @@ impl Resolver {
         Resolver { stdlib, cache: Mutex::new(HashMap::new()) }
     }
 
-    fn load(&self, engine: &Engine, label: &str, text: &str, pos: Position) -> Result<Shared<Module>, Box<EvalAltResult>> {
+    fn load(
+        &self,
+        engine: &Engine,
+        label: &str,
+        text: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         let mut ast = engine
             .compile(text)
             .map_err(|e| Box::new(EvalAltResult::ErrorInModule(label.to_string(), e.into(), pos)))?;
@@ -124,7 +130,8 @@ impl ModuleResolver for Resolver {
             }
             let (label, text) = self.stdlib.source(path).ok_or_else(|| {
                 let known = self.stdlib.modules().join(", ");
-                let detail = format!("no such stdlib module (stdlib modules: {known}; files are imported as \"./name\")");
+                let detail =
+                    format!("no such stdlib module (stdlib modules: {known}; files are imported as \"./name\")");
                 not_found(path, detail, pos)
             })?;
             (key, label, text)

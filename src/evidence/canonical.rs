@@ -56,10 +56,7 @@ mod tests {
     #[test]
     fn keys_are_sorted_at_every_depth() {
         let v = json!({"b": 1, "a": {"z": [1, {"y": 2, "x": 3}], "c": null}});
-        assert_eq!(
-            String::from_utf8(to_canonical_vec(&v)).unwrap(),
-            r#"{"a":{"c":null,"z":[1,{"x":3,"y":2}]},"b":1}"#
-        );
+        assert_eq!(String::from_utf8(to_canonical_vec(&v)).unwrap(), r#"{"a":{"c":null,"z":[1,{"x":3,"y":2}]},"b":1}"#);
     }
 
     #[test]

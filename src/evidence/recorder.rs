@@ -128,7 +128,13 @@ impl Recorder {
     }
 
     /// Record one evaluated statement.
-    pub fn statement(&mut self, source: &str, started: &str, duration: Duration, outcome: &Outcome) -> Result<(), Error> {
+    pub fn statement(
+        &mut self,
+        source: &str,
+        started: &str,
+        duration: Duration,
+        outcome: &Outcome,
+    ) -> Result<(), Error> {
         let fields = [
             ("source", Value::String(redacted(source))),
             ("start", Value::String(started.to_string())),

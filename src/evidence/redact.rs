@@ -17,37 +17,24 @@ const RULES: &[Rule] = &[
         replacement: "[REDACTED ${1}PRIVATE KEY]",
     },
     // scheme://user:password@host
-    Rule {
-        pattern: r"([A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:)([^@\s/]+)@",
-        replacement: "${1}[REDACTED]@",
-    },
+    Rule { pattern: r"([A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:)([^@\s/]+)@", replacement: "${1}[REDACTED]@" },
     // key=value passwords in DSNs and query strings.
-    Rule {
-        pattern: r"(?i)\b(password|passwd|pwd)(\s*=\s*)([^&\s;'\x22]+)",
-        replacement: "${1}${2}[REDACTED]",
-    },
+    Rule { pattern: r"(?i)\b(password|passwd|pwd)(\s*=\s*)([^&\s;'\x22]+)", replacement: "${1}${2}[REDACTED]" },
     // AWS secret keys and session tokens assigned to their usual names.
     Rule {
         pattern: r#"(?i)(aws_secret_access_key|secret_access_key|secretaccesskey|aws_session_token|session_token)(["']?\s*[=:]\s*["']?)([A-Za-z0-9/+=]{16,})"#,
         replacement: "${1}${2}[REDACTED]",
     },
     // AWS access key ids.
-    Rule {
-        pattern: r"\b(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b",
-        replacement: "[REDACTED AWS KEY ID]",
-    },
+    Rule { pattern: r"\b(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b", replacement: "[REDACTED AWS KEY ID]" },
     // HTTP bearer tokens.
-    Rule {
-        pattern: r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*",
-        replacement: "${1}[REDACTED]",
-    },
+    Rule { pattern: r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*", replacement: "${1}[REDACTED]" },
 ];
 
 static SET: LazyLock<RegexSet> =
     LazyLock::new(|| RegexSet::new(RULES.iter().map(|r| r.pattern)).expect("redaction patterns compile"));
-static REGEXES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
-    RULES.iter().map(|r| Regex::new(r.pattern).expect("redaction pattern compiles")).collect()
-});
+static REGEXES: LazyLock<Vec<Regex>> =
+    LazyLock::new(|| RULES.iter().map(|r| Regex::new(r.pattern).expect("redaction pattern compiles")).collect());
 
 /// `text` with every recognised secret replaced by a `[REDACTED …]` marker.
 pub fn redact(text: &str) -> Cow<'_, str> {

@@ -60,10 +60,9 @@ impl fmt::Display for Fault {
             Fault::IncompleteLine { line } => {
                 write!(f, "line {line} is cut off mid-entry: the log was truncated or its writer crashed")
             }
-            Fault::Unsealed { first_line, last_line, after_final: true, .. } => write!(
-                f,
-                "lines {first_line} to {last_line} were appended after the final seal"
-            ),
+            Fault::Unsealed { first_line, last_line, after_final: true, .. } => {
+                write!(f, "lines {first_line} to {last_line} were appended after the final seal")
+            }
             Fault::Unsealed { first_line, last_line, last_seal, .. } => {
                 let span = if first_line == last_line {
                     format!("line {first_line} is")
@@ -213,10 +212,10 @@ pub fn verify_log(log: &[u8], trusted: &[TrustedKey]) -> VerifyReport {
         if let Some(seal) = seals.get(&i) {
             let head = line.head.as_ref().expect("seals are parsed lines");
             let mut problems: Vec<String> = seal.problem.iter().cloned().collect();
-            if let (Some(signed_head), Some(prev)) = (seal.chain_head, line.prev) {
-                if signed_head != prev {
-                    problems.push("its prev differs from the chain head it signed".into());
-                }
+            if let (Some(signed_head), Some(prev)) = (seal.chain_head, line.prev)
+                && signed_head != prev
+            {
+                problems.push("its prev differs from the chain head it signed".into());
             }
             let prior_faults = changed.keys().any(|&c| c < i)
                 || report.faults.iter().any(|f| fault_line(f).is_some_and(|l| l <= i + 1));
@@ -335,7 +334,11 @@ fn diagnose_links(
         match links[i] {
             Link::Ok | Link::Unknown => {}
             Link::To(j) if j == i + 1 && i + 1 < lines.len() && swapped_back(links, i) => {
-                faults.push(Fault::Swapped { line: i + 1, first: seq(i).unwrap_or(0), second: seq(i + 1).unwrap_or(0) });
+                faults.push(Fault::Swapped {
+                    line: i + 1,
+                    first: seq(i).unwrap_or(0),
+                    second: seq(i + 1).unwrap_or(0),
+                });
                 // The links into both swapped lines and out of the pair are explained.
                 i += 3;
                 continue;
@@ -412,10 +415,7 @@ fn check_seal(line: &Line, trusted: &[TrustedKey]) -> SealCheck {
     check.chain_head = predicate["chain_head"].as_str().and_then(parse_digest);
     let head = line.head.as_ref().expect("seal lines are parsed");
     if predicate["entries"].as_u64() != Some(head.seq) {
-        check.problem = Some(format!(
-            "it signed {} entries but sits at entry {}",
-            predicate["entries"], head.seq
-        ));
+        check.problem = Some(format!("it signed {} entries but sits at entry {}", predicate["entries"], head.seq));
     }
     check
 }

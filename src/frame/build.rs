@@ -78,11 +78,8 @@ impl Frame {
                 })?;
             }
         }
-        let columns = names
-            .iter()
-            .zip(&kinds)
-            .map(|(name, kind)| build_column(name, *kind, records))
-            .collect::<Vec<_>>();
+        let columns =
+            names.iter().zip(&kinds).map(|(name, kind)| build_column(name, *kind, records)).collect::<Vec<_>>();
         let df = DataFrame::new(records.len(), columns).map_err(|e| Error::invalid("frame", e))?;
         Ok(Frame { df })
     }
@@ -176,7 +173,10 @@ mod tests {
     fn round_trips_records_with_nulls_and_widening() {
         let records = vec![json!({"t": "a", "mb": 1}), json!({"t": "b", "mb": 2.5, "ok": true})];
         let frame = Frame::from_records(&records).unwrap();
-        assert_eq!(frame.schema(), vec![("t".into(), "str".into()), ("mb".into(), "f64".into()), ("ok".into(), "bool".into())]);
+        assert_eq!(
+            frame.schema(),
+            vec![("t".into(), "str".into()), ("mb".into(), "f64".into()), ("ok".into(), "bool".into())]
+        );
         assert_eq!(
             frame.to_records(),
             vec![json!({"t": "a", "mb": 1.0, "ok": null}), json!({"t": "b", "mb": 2.5, "ok": true})]

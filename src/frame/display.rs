@@ -72,7 +72,12 @@ pub fn render(frame: &Frame, options: RenderOptions) -> String {
                 rows.iter().map(|r| cut(&cell_text(&r[name.as_str()]), options.max_cell)).collect();
             let numeric = dtype.starts_with('i') || dtype.starts_with('u') || dtype.starts_with('f');
             let name = cut(&name, options.max_cell);
-            let width = cells.iter().map(|c| c.chars().count()).chain([name.chars().count(), dtype.len(), 1]).max().unwrap_or(1);
+            let width = cells
+                .iter()
+                .map(|c| c.chars().count())
+                .chain([name.chars().count(), dtype.len(), 1])
+                .max()
+                .unwrap_or(1);
             Col { name, dtype, cells, numeric, width }
         })
         .collect();
@@ -122,10 +127,7 @@ mod tests {
     fn aligns_and_shows_shape() {
         let f = Frame::from_records(&[json!({"tenant": "acme", "mb": 5}), json!({"tenant": "b", "mb": 120})]).unwrap();
         let text = render(&f, RenderOptions::default());
-        assert_eq!(
-            text,
-            "tenant   mb\nstr     i64\n──────  ───\nacme      5\nb       120\nshape: 2 rows × 2 columns"
-        );
+        assert_eq!(text, "tenant   mb\nstr     i64\n──────  ───\nacme      5\nb       120\nshape: 2 rows × 2 columns");
     }
 
     #[test]

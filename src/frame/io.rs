@@ -39,7 +39,8 @@ impl Frame {
                 .enumerate()
                 .filter(|(_, l)| !l.trim().is_empty())
                 .map(|(i, l)| {
-                    serde_json::from_str(l).map_err(|e| file_error("read JSON from", path, format!("line {}: {e}", i + 1)))
+                    serde_json::from_str(l)
+                        .map_err(|e| file_error("read JSON from", path, format!("line {}: {e}", i + 1)))
                 })
                 .collect::<Result<_, _>>()?
         };
@@ -49,10 +50,7 @@ impl Frame {
     /// Read a Parquet file.
     pub fn read_parquet(path: &Path) -> Result<Frame, Error> {
         let file = open(path)?;
-        ParquetReader::new(file)
-            .finish()
-            .map(Frame::from_polars)
-            .map_err(|e| file_error("read Parquet from", path, e))
+        ParquetReader::new(file).finish().map(Frame::from_polars).map_err(|e| file_error("read Parquet from", path, e))
     }
 
     /// Write CSV with a header row.
@@ -116,7 +114,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let frame = Frame::from_records(&[json!({"t": "a", "mb": 1.5}), json!({"t": "b", "mb": 2.0})]).unwrap();
         for (name, write, read) in [
-            ("x.csv", Frame::write_csv as fn(&Frame, &Path) -> Result<(), Error>, Frame::read_csv as fn(&Path) -> Result<Frame, Error>),
+            (
+                "x.csv",
+                Frame::write_csv as fn(&Frame, &Path) -> Result<(), Error>,
+                Frame::read_csv as fn(&Path) -> Result<Frame, Error>,
+            ),
             ("x.json", Frame::write_json, Frame::read_json),
             ("x.parquet", Frame::write_parquet, Frame::read_parquet),
         ] {

@@ -66,10 +66,7 @@ impl Frame {
     }
 
     fn column(&self, name: &str) -> Result<&polars::prelude::Column, Error> {
-        self.df.column(name).map_err(|_| Error::NoColumn {
-            name: name.to_string(),
-            available: self.column_list(),
-        })
+        self.df.column(name).map_err(|_| Error::NoColumn { name: name.to_string(), available: self.column_list() })
     }
 
     fn column_list(&self) -> String {

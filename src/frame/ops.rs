@@ -24,7 +24,11 @@ impl Frame {
     fn explain(&self, err: &PolarsError) -> String {
         match err {
             PolarsError::ColumnNotFound(name) => {
-                format!("no column named {}; the columns are {}", name.to_string().trim_matches('"'), self.column_list())
+                format!(
+                    "no column named {}; the columns are {}",
+                    name.to_string().trim_matches('"'),
+                    self.column_list()
+                )
             }
             other => clean(other),
         }
@@ -214,7 +218,8 @@ mod tests {
     fn filter_select_sort() {
         let f = usage().filter("mb >= 10 AND tenant <> 'zeta'").unwrap();
         assert_eq!(f.height(), 2);
-        let s = usage().sort(&["mb".into()], true).unwrap().select(&["tenant".into(), "mb * 2 AS double".into()]).unwrap();
+        let s =
+            usage().sort(&["mb".into()], true).unwrap().select(&["tenant".into(), "mb * 2 AS double".into()]).unwrap();
         assert_eq!(s.to_records()[0], json!({"tenant": "beta", "double": 60}));
     }
 

@@ -13,7 +13,11 @@ pub struct Command {
 pub const COMMANDS: &[Command] = &[
     Command { name: "help", args: "[name]", about: "these commands, or the documentation of a function" },
     Command { name: "load", args: "FILE", about: "run a script file in this session" },
-    Command { name: "save", args: "FILE", about: "write this session's statements as a runnable script (:save! overwrites)" },
+    Command {
+        name: "save",
+        args: "FILE",
+        about: "write this session's statements as a runnable script (:save! overwrites)",
+    },
     Command { name: "vars", args: "", about: "the variables in scope and their types" },
     Command { name: "log", args: "", about: "the path of this session's signed log" },
     Command { name: "quit", args: "", about: "seal the log and leave (Ctrl-D does the same)" },
@@ -93,7 +97,9 @@ fn save(session: &Session, path: &Path, overwrite: bool) {
         Ok(()) => {
             println!("saved {} statement(s) to {}", session.history().len(), path.display());
             if clean != text {
-                eprintln!("note: secrets were replaced by [REDACTED]; pass them with --param or the environment instead");
+                eprintln!(
+                    "note: secrets were replaced by [REDACTED]; pass them with --param or the environment instead"
+                );
             }
         }
         Err(e) => eprintln!("cannot write {}: {e}", path.display()),

@@ -20,8 +20,31 @@ const KEYWORDS: &[&str] = &[
 
 /// Methods Rhai itself provides on its built-in types, offered after `value.`.
 const BUILTIN_METHODS: &[(&str, &[&str])] = &[
-    ("string", &["len", "contains", "starts_with", "ends_with", "index_of", "sub_string", "split", "replace", "trim", "to_upper", "to_lower", "is_empty", "chars"]),
-    ("array", &["len", "push", "pop", "insert", "remove", "contains", "filter", "map", "reduce", "sort", "reverse", "index_of", "is_empty", "for_each", "all", "some"]),
+    (
+        "string",
+        &[
+            "len",
+            "contains",
+            "starts_with",
+            "ends_with",
+            "index_of",
+            "sub_string",
+            "split",
+            "replace",
+            "trim",
+            "to_upper",
+            "to_lower",
+            "is_empty",
+            "chars",
+        ],
+    ),
+    (
+        "array",
+        &[
+            "len", "push", "pop", "insert", "remove", "contains", "filter", "map", "reduce", "sort", "reverse",
+            "index_of", "is_empty", "for_each", "all", "some",
+        ],
+    ),
     ("map", &["len", "keys", "values", "contains", "remove", "get", "is_empty", "to_json"]),
 ];
 
@@ -60,7 +83,9 @@ impl ShellHelper {
         }
         if let Some(rest) = before.strip_prefix(':') {
             return match rest.split_once(' ') {
-                None => (0, COMMANDS.iter().map(|c| format!(":{}", c.name)).filter(|c| c.starts_with(before)).collect()),
+                None => {
+                    (0, COMMANDS.iter().map(|c| format!(":{}", c.name)).filter(|c| c.starts_with(before)).collect())
+                }
                 Some(("help", arg)) => {
                     let start = pos - arg.len();
                     (start, self.docs.all().map(|d| d.qualified()).filter(|n| n.starts_with(arg)).collect())
@@ -104,7 +129,9 @@ impl ShellHelper {
         let mut names: BTreeSet<String> = BTreeSet::new();
         names.extend(self.vars.lock().expect("vars lock").iter().map(|v| v.name.clone()));
         names.extend(self.script_functions.lock().expect("fns lock").iter().map(|f| format!("{f}(")));
-        names.extend(self.docs.all().filter(|d| d.namespace.is_none() && d.receiver.is_none()).map(|d| format!("{}(", d.name)));
+        names.extend(
+            self.docs.all().filter(|d| d.namespace.is_none() && d.receiver.is_none()).map(|d| format!("{}(", d.name)),
+        );
         names.extend(self.docs.namespaces().into_iter().map(|ns| format!("{ns}::")));
         names.extend(KEYWORDS.iter().map(|k| k.to_string()));
         if before[..word_start].trim_end().ends_with("import") {
