@@ -198,3 +198,30 @@ fn a_stdlib_folder_from_the_environment_wins() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "42");
 }
+
+#[test]
+fn ctrl_c_stops_a_run_with_130_and_seals_the_log() {
+    let sb = Sandbox::new();
+    let script = sb.write("wait.rhai", "print(\"waiting\");\nsleep(600000);\nprint(\"never\");");
+    let mut child = sb
+        .command()
+        .args(["run", script.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the script is inside sleep(): "waiting" is printed just before it.
+    let mut child_stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 7];
+    std::io::Read::read_exact(&mut child_stdout, &mut first).unwrap();
+    assert_eq!(&first, b"waiting");
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    let verify = sb.run(&["log", "verify", sb.logs()[0].to_str().unwrap()]);
+    assert_eq!(code(&verify), 0, "the log is sealed after an interrupt: {}", stdout(&verify));
+    let log = std::fs::read_to_string(&sb.logs()[0]).unwrap();
+    assert!(log.contains("\"status\":\"cancelled\""), "{log}");
+}

@@ -58,3 +58,17 @@ fn help_shows_usage_parameters_and_examples() {
     let err = s.eval(r#"help("nope")"#, "<test>").unwrap_err().to_string();
     assert!(err.contains("no function named \"nope\""), "{err}");
 }
+
+#[test]
+fn every_stdlib_module_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(dir.path(), 0);
+    let modules = deployclaw::engine::StdlibSource::Embedded.modules();
+    assert!(modules.contains(&"findings".to_string()), "{modules:?}");
+    for name in modules {
+        let code = format!("import \"{name}\" as m;");
+        if let Err(e) = s.eval(&code, "<test>") {
+            panic!("stdlib module {name} does not import: {e}");
+        }
+    }
+}

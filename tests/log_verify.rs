@@ -121,8 +121,8 @@ fn a_truncated_tail_is_named() {
 #[test]
 fn checkpoints_leave_a_short_unsealed_tail() {
     let sb = Sandbox::new();
-    // 70 statements: a checkpoint seal after 64 entries, then the final seal.
-    let script: String = (0..70).map(|i| format!("let v{i} = {i};\n")).collect();
+    // 270 statements: a checkpoint seal after 256 entries, then the final seal.
+    let script: String = (0..270).map(|i| format!("let v{i} = {i};\n")).collect();
     let script = sb.write("long.rhai", &script);
     let log = sb.path("long.jsonl");
     let out = sb.run(&["run", script.to_str().unwrap(), "--log", log.to_str().unwrap()]);

@@ -14,32 +14,36 @@ pub struct Cancelled;
 /// the count moves, so an interrupt never leaks into the next statement.
 #[derive(Debug)]
 pub struct Interrupt {
-    count: watch::Sender<u64>,
+    /// Read on every script operation, so a plain atomic.
+    count: AtomicU64,
+    /// Wakes async calls waiting on the interrupt.
+    wake: watch::Sender<u64>,
 }
 
 impl Default for Interrupt {
     fn default() -> Self {
-        Interrupt { count: watch::Sender::new(0) }
+        Interrupt { count: AtomicU64::new(0), wake: watch::Sender::new(0) }
     }
 }
 
 impl Interrupt {
     /// Interrupt whatever is running now. Safe to call from any thread.
     pub fn trigger(&self) {
-        self.count.send_modify(|n| *n += 1);
+        let now = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake.send_replace(now);
     }
 
     /// The current interrupt count, to compare against later.
     pub fn mark(&self) -> u64 {
-        *self.count.borrow()
+        self.count.load(Ordering::SeqCst)
     }
 
     pub fn since(&self, mark: u64) -> bool {
-        *self.count.borrow() != mark
+        self.count.load(Ordering::Relaxed) != mark
     }
 
     async fn wait_since(&self, mark: u64) {
-        let mut rx = self.count.subscribe();
+        let mut rx = self.wake.subscribe();
         // The sender lives as long as `self`, so waiting cannot fail.
         let _ = rx.wait_for(|n| *n != mark).await;
     }

@@ -144,6 +144,8 @@ enum Link {
 
 struct SealCheck {
     is_final: bool,
+    /// The log digest the seal signed.
+    subject: Option<String>,
     chain_head: Option<[u8; 32]>,
     key_id: Option<String>,
     trusted: bool,
@@ -162,7 +164,7 @@ pub fn verify_log(log: &[u8], trusted: &[TrustedKey]) -> VerifyReport {
     };
     let mut pieces: Vec<&[u8]> = log.split(|&b| b == b'\n').collect();
     let tail = pieces.pop().unwrap_or_default();
-    let mut lines: Vec<Line> = pieces.into_iter().map(read_line).collect();
+    let lines: Vec<Line> = pieces.into_iter().map(read_line).collect();
     if !tail.is_empty() {
         report.faults.push(Fault::IncompleteLine { line: lines.len() + 1 });
     }
@@ -202,7 +204,7 @@ pub fn verify_log(log: &[u8], trusted: &[TrustedKey]) -> VerifyReport {
         .map(|(i, l)| (i, check_seal(l, trusted)))
         .collect();
 
-    let links = link_lines(&mut lines);
+    let links = link_lines(&lines);
     diagnose_links(&lines, &links, &seals, &mut changed, &mut report.faults);
 
     // Seals: signatures, and that what they signed matches what precedes them.
@@ -220,8 +222,7 @@ pub fn verify_log(log: &[u8], trusted: &[TrustedKey]) -> VerifyReport {
             let prior_faults = changed.keys().any(|&c| c < i)
                 || report.faults.iter().any(|f| fault_line(f).is_some_and(|l| l <= i + 1));
             if problems.is_empty() && !prior_faults {
-                let expected = seal_subject(line.bytes);
-                if expected.as_deref() != Some(hex(&digest.clone().finalize()).as_str()) {
+                if seal.subject.as_deref() != Some(hex(&digest.clone().finalize()).as_str()) {
                     problems.push("the bytes before it differ from the log digest it signed".into());
                 }
             }
@@ -301,17 +302,23 @@ fn read_line(bytes: &[u8]) -> Line<'_> {
     Line { bytes, hash, head, prev }
 }
 
-fn link_lines(lines: &mut [Line]) -> Vec<Link> {
-    let by_hash: HashMap<[u8; 32], usize> = lines.iter().enumerate().map(|(i, l)| (l.hash, i)).collect();
+fn link_lines(lines: &[Line]) -> Vec<Link> {
+    // Most links point at the line before; the map of every line's hash is only built when one
+    // does not.
+    let mut by_hash: Option<HashMap<[u8; 32], usize>> = None;
+    let mut find = |hash: &[u8; 32]| {
+        by_hash.get_or_insert_with(|| lines.iter().enumerate().map(|(i, l)| (l.hash, i)).collect()).get(hash).copied()
+    };
     lines
         .iter()
         .enumerate()
         .map(|(i, line)| match (&line.head, line.prev) {
             (Err(_), _) | (_, None) => Link::Unknown,
             (Ok(_), Some(prev)) if i == 0 && prev == [0; 32] => Link::Ok,
-            (Ok(_), Some(prev)) => match by_hash.get(&prev) {
-                Some(&j) if i > 0 && j == i - 1 => Link::Ok,
-                Some(&j) => Link::To(j),
+            (Ok(_), Some(prev)) if i > 0 && prev == lines[i - 1].hash => Link::Ok,
+            (Ok(_), Some(prev)) => match find(&prev) {
+                Some(j) if i > 0 && j == i - 1 => Link::Ok,
+                Some(j) => Link::To(j),
                 None => Link::Dangling,
             },
         })
@@ -378,10 +385,13 @@ fn swapped_back(links: &[Link], i: usize) -> bool {
 }
 
 fn check_seal(line: &Line, trusted: &[TrustedKey]) -> SealCheck {
-    let mut check = SealCheck { is_final: false, chain_head: None, key_id: None, trusted: false, problem: None };
-    let envelope = serde_json::from_slice::<Value>(line.bytes)
-        .ok()
-        .and_then(|v| serde_json::from_value::<Envelope>(v.get("envelope")?.clone()).ok());
+    #[derive(Deserialize)]
+    struct SealLine {
+        envelope: Envelope,
+    }
+    let mut check =
+        SealCheck { is_final: false, subject: None, chain_head: None, key_id: None, trusted: false, problem: None };
+    let envelope = serde_json::from_slice::<SealLine>(line.bytes).ok().map(|l| l.envelope);
     let Some(envelope) = envelope else {
         check.problem = Some("its envelope is unreadable".into());
         return check;
@@ -410,6 +420,7 @@ fn check_seal(line: &Line, trusted: &[TrustedKey]) -> SealCheck {
         check.problem = Some("its payload is not JSON".into());
         return check;
     };
+    check.subject = statement["subject"][0]["digest"]["sha256"].as_str().map(str::to_string);
     let predicate = &statement["predicate"];
     check.is_final = predicate["final"].as_bool().unwrap_or(false);
     check.chain_head = predicate["chain_head"].as_str().and_then(parse_digest);
@@ -418,12 +429,4 @@ fn check_seal(line: &Line, trusted: &[TrustedKey]) -> SealCheck {
         check.problem = Some(format!("it signed {} entries but sits at entry {}", predicate["entries"], head.seq));
     }
     check
-}
-
-/// The log digest a seal line signed, if readable.
-fn seal_subject(line: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(line).ok()?;
-    let envelope: Envelope = serde_json::from_value(v.get("envelope")?.clone()).ok()?;
-    let statement = envelope.statement().ok()?;
-    statement["subject"][0]["digest"]["sha256"].as_str().map(str::to_string)
 }
