@@ -28,7 +28,10 @@ fn main() {
 
     let deployclaw = median(RUNS, || run(Command::new(bin).arg("run").arg(&script)));
     let version = median(RUNS, || run(Command::new(bin).arg("--version")));
-    let python = median(RUNS, || run(Command::new("python3").arg(&py)));
+    // The interpreter itself, not a version manager's shim in front of it.
+    let python3 = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().unwrap();
+    let python3 = String::from_utf8(python3.stdout).unwrap().trim().to_string();
+    let python = median(RUNS, || run(Command::new(&python3).arg(&py)));
     println!("start-up, median of {RUNS} runs");
     println!("  deployclaw run one-line.rhai (signed log): {:7.2} ms", ms(deployclaw));
     println!("  deployclaw --version (process floor):      {:7.2} ms", ms(version));
