@@ -17,31 +17,35 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort_unstable();
-            out.push(b'{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
+            write_joined(out, b'{', b'}', keys, |out, key| {
                 write_string(out, key);
                 out.push(b':');
                 write_value(out, &map[key]);
-            }
-            out.push(b'}');
+            });
         }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_joined(out, b'[', b']', items, write_value),
         Value::String(s) => write_string(out, s),
         // Numbers, booleans and null have one serde_json spelling already.
         other => serde_json::to_writer(&mut *out, other).expect("writing to a Vec cannot fail"),
     }
+}
+
+/// `open item,item,... close`.
+fn write_joined<T>(
+    out: &mut Vec<u8>,
+    open: u8,
+    close: u8,
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(open);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
+    }
+    out.push(close);
 }
 
 fn write_string(out: &mut Vec<u8>, s: &str) {

@@ -221,10 +221,11 @@ pub fn verify_log(log: &[u8], trusted: &[TrustedKey]) -> VerifyReport {
             }
             let prior_faults = changed.keys().any(|&c| c < i)
                 || report.faults.iter().any(|f| fault_line(f).is_some_and(|l| l <= i + 1));
-            if problems.is_empty() && !prior_faults {
-                if seal.subject.as_deref() != Some(hex(&digest.clone().finalize()).as_str()) {
-                    problems.push("the bytes before it differ from the log digest it signed".into());
-                }
+            if problems.is_empty()
+                && !prior_faults
+                && seal.subject.as_deref() != Some(hex(&digest.clone().finalize()).as_str())
+            {
+                problems.push("the bytes before it differ from the log digest it signed".into());
             }
             if !seal.trusted && problems.is_empty() {
                 report.faults.push(Fault::UnknownKey {
