@@ -257,7 +257,8 @@ pub fn register(api: &mut Api) {
             .summary("One column's values as an array (df[\"name\"] does the same).")
             .param("name", "the column")
             .returns("an array with one value per row; nulls are ()")
-            .example(&format!("{USAGE}.col(\"mb\")"), "[10, 30, 5]"),
+            .example(&format!("{USAGE}.col(\"mb\")"), "[10, 30, 5]")
+            .example(&format!("let df = {USAGE}; df[\"tenant\"]"), r#"["acme", "beta", "acme"]"#),
         |df: &mut Frame, name: &str| -> Result<Array> {
             Ok(df.column_values(name).map_err(fe)?.into_iter().map(from_json).collect())
         },
