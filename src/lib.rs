@@ -7,5 +7,6 @@
 pub mod engine;
 pub mod evidence;
 pub mod frame;
+pub mod heap;
 pub mod paths;
 pub mod shell;

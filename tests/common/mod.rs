@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the built binary, isolated state directories.
 #![allow(dead_code)]
 
+pub mod jvm;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,536 @@
+//! A streaming HPROF reader: the header, every top-level record, and every heap-dump sub-record
+//! (HPROF 1.0.1/1.0.2/1.0.3, 4- and 8-byte identifiers, HEAP_DUMP and HEAP_DUMP_SEGMENT, and the
+//! extra roots and sub-records of 1.0.3 and Android). Memory does not grow with the dump: object
+//! contents are handed to the visitor from a reused buffer, or skipped.
+
+use super::{Error, Record};
+use std::io::Read;
+
+/// Top-level record tags.
+pub mod tag {
+    pub const UTF8: u8 = 0x01;
+    pub const LOAD_CLASS: u8 = 0x02;
+    pub const HEAP_DUMP: u8 = 0x0C;
+    pub const HEAP_DUMP_SEGMENT: u8 = 0x1C;
+    pub const HEAP_DUMP_END: u8 = 0x2C;
+}
+
+/// Heap-dump sub-record tags.
+pub mod sub {
+    pub const ROOT_UNKNOWN: u8 = 0xFF;
+    pub const ROOT_JNI_GLOBAL: u8 = 0x01;
+    pub const ROOT_JNI_LOCAL: u8 = 0x02;
+    pub const ROOT_JAVA_FRAME: u8 = 0x03;
+    pub const ROOT_NATIVE_STACK: u8 = 0x04;
+    pub const ROOT_STICKY_CLASS: u8 = 0x05;
+    pub const ROOT_THREAD_BLOCK: u8 = 0x06;
+    pub const ROOT_MONITOR_USED: u8 = 0x07;
+    pub const ROOT_THREAD_OBJECT: u8 = 0x08;
+    pub const CLASS_DUMP: u8 = 0x20;
+    pub const INSTANCE_DUMP: u8 = 0x21;
+    pub const OBJECT_ARRAY_DUMP: u8 = 0x22;
+    pub const PRIMITIVE_ARRAY_DUMP: u8 = 0x23;
+    pub const ROOT_INTERNED_STRING: u8 = 0x89;
+    pub const ROOT_FINALIZING: u8 = 0x8A;
+    pub const ROOT_DEBUGGER: u8 = 0x8B;
+    pub const ROOT_REFERENCE_CLEANUP: u8 = 0x8C;
+    pub const ROOT_VM_INTERNAL: u8 = 0x8D;
+    pub const ROOT_JNI_MONITOR: u8 = 0x8E;
+    pub const PRIMITIVE_ARRAY_NODATA: u8 = 0xC3;
+    pub const HEAP_DUMP_INFO: u8 = 0xFE;
+    pub const ROOT_UNREACHABLE: u8 = 0x90;
+}
+
+pub fn top_name(t: u8) -> &'static str {
+    match t {
+        tag::UTF8 => "UTF8",
+        tag::LOAD_CLASS => "LOAD CLASS",
+        0x03 => "UNLOAD CLASS",
+        0x04 => "STACK FRAME",
+        0x05 => "STACK TRACE",
+        0x06 => "ALLOC SITES",
+        0x07 => "HEAP SUMMARY",
+        0x0A => "START THREAD",
+        0x0B => "END THREAD",
+        tag::HEAP_DUMP => "HEAP DUMP",
+        0x0D => "CPU SAMPLES",
+        0x0E => "CONTROL SETTINGS",
+        tag::HEAP_DUMP_SEGMENT => "HEAP DUMP SEGMENT",
+        tag::HEAP_DUMP_END => "HEAP DUMP END",
+        _ => "unknown",
+    }
+}
+
+pub fn sub_name(t: u8) -> &'static str {
+    match t {
+        sub::ROOT_UNKNOWN => "ROOT UNKNOWN",
+        sub::ROOT_JNI_GLOBAL => "ROOT JNI GLOBAL",
+        sub::ROOT_JNI_LOCAL => "ROOT JNI LOCAL",
+        sub::ROOT_JAVA_FRAME => "ROOT JAVA FRAME",
+        sub::ROOT_NATIVE_STACK => "ROOT NATIVE STACK",
+        sub::ROOT_STICKY_CLASS => "ROOT STICKY CLASS",
+        sub::ROOT_THREAD_BLOCK => "ROOT THREAD BLOCK",
+        sub::ROOT_MONITOR_USED => "ROOT MONITOR USED",
+        sub::ROOT_THREAD_OBJECT => "ROOT THREAD OBJECT",
+        sub::CLASS_DUMP => "CLASS DUMP",
+        sub::INSTANCE_DUMP => "INSTANCE DUMP",
+        sub::OBJECT_ARRAY_DUMP => "OBJECT ARRAY DUMP",
+        sub::PRIMITIVE_ARRAY_DUMP => "PRIMITIVE ARRAY DUMP",
+        sub::ROOT_INTERNED_STRING => "ROOT INTERNED STRING",
+        sub::ROOT_FINALIZING => "ROOT FINALIZING",
+        sub::ROOT_DEBUGGER => "ROOT DEBUGGER",
+        sub::ROOT_REFERENCE_CLEANUP => "ROOT REFERENCE CLEANUP",
+        sub::ROOT_VM_INTERNAL => "ROOT VM INTERNAL",
+        sub::ROOT_JNI_MONITOR => "ROOT JNI MONITOR",
+        sub::PRIMITIVE_ARRAY_NODATA => "PRIMITIVE ARRAY NODATA",
+        sub::HEAP_DUMP_INFO => "HEAP DUMP INFO",
+        sub::ROOT_UNREACHABLE => "ROOT UNREACHABLE",
+        _ => "unknown",
+    }
+}
+
+/// HPROF basic types (the `u1` type codes of fields and array elements).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BasicType {
+    Object,
+    Boolean,
+    Char,
+    Float,
+    Double,
+    Byte,
+    Short,
+    Int,
+    Long,
+}
+
+impl BasicType {
+    pub fn from_code(code: u8) -> Option<BasicType> {
+        Some(match code {
+            2 => BasicType::Object,
+            4 => BasicType::Boolean,
+            5 => BasicType::Char,
+            6 => BasicType::Float,
+            7 => BasicType::Double,
+            8 => BasicType::Byte,
+            9 => BasicType::Short,
+            10 => BasicType::Int,
+            11 => BasicType::Long,
+            _ => return None,
+        })
+    }
+
+    /// Bytes a value of this type takes in the dump.
+    pub fn dump_size(self, id_size: u32) -> u32 {
+        match self {
+            BasicType::Object => id_size,
+            BasicType::Boolean | BasicType::Byte => 1,
+            BasicType::Char | BasicType::Short => 2,
+            BasicType::Float | BasicType::Int => 4,
+            BasicType::Double | BasicType::Long => 8,
+        }
+    }
+
+    /// The Java name of an array of this type, as class histograms print it.
+    pub fn array_class_name(self) -> &'static str {
+        match self {
+            BasicType::Object => "java.lang.Object[]",
+            BasicType::Boolean => "boolean[]",
+            BasicType::Char => "char[]",
+            BasicType::Float => "float[]",
+            BasicType::Double => "double[]",
+            BasicType::Byte => "byte[]",
+            BasicType::Short => "short[]",
+            BasicType::Int => "int[]",
+            BasicType::Long => "long[]",
+        }
+    }
+}
+
+/// The kinds of GC roots a dump names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RootKind {
+    Unknown,
+    JniGlobal,
+    JniLocal,
+    JavaFrame,
+    NativeStack,
+    StickyClass,
+    ThreadBlock,
+    MonitorUsed,
+    ThreadObject,
+    InternedString,
+    Finalizing,
+    Debugger,
+    ReferenceCleanup,
+    VmInternal,
+    JniMonitor,
+    Unreachable,
+}
+
+/// The file header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    /// `JAVA PROFILE 1.0.2` and the like.
+    pub version: String,
+    pub id_size: u32,
+    /// Milliseconds since the epoch when the dump was written.
+    pub timestamp_ms: u64,
+}
+
+/// A CLASS DUMP sub-record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClassDump {
+    pub id: u64,
+    pub super_id: u64,
+    pub loader_id: u64,
+    /// Bytes of an instance's field data in the dump (references at the dump's id size).
+    pub instance_size: u32,
+    /// Static fields holding references: (name id, referenced object id).
+    pub static_refs: Vec<(u64, u64)>,
+    /// Static fields of primitive types: (name id, type).
+    pub static_primitives: Vec<(u64, BasicType)>,
+    /// This class's own instance fields, in dump order: (name id, type).
+    pub fields: Vec<(u64, BasicType)>,
+}
+
+/// Receives what the reader finds. Every method has a no-op default.
+#[allow(unused_variables)]
+pub trait Visitor {
+    /// Whether instance and array contents are wanted; when not, they are skipped unread.
+    fn wants_contents(&self) -> bool {
+        false
+    }
+    fn header(&mut self, header: &Header) {}
+    fn utf8(&mut self, id: u64, text: &[u8]) {}
+    fn load_class(&mut self, class_id: u64, name_id: u64) {}
+    fn class_dump(&mut self, class: &ClassDump) {}
+    /// `fields` is empty unless `wants_contents()`; `size` is its length in the dump.
+    fn instance(&mut self, id: u64, class_id: u64, size: u32, fields: &[u8]) {}
+    /// `elements` is empty unless `wants_contents()`.
+    fn object_array(&mut self, id: u64, class_id: u64, length: u32, elements: &[u8]) {}
+    /// `data` is empty unless `wants_contents()`.
+    fn primitive_array(&mut self, id: u64, element: BasicType, length: u32, data: &[u8]) {}
+    fn root(&mut self, kind: RootKind, id: u64) {}
+}
+
+/// Bytes a reader pulls from the source at a time.
+const CHUNK: usize = 1 << 20;
+
+/// Buffered input that knows its offset and names the record on any failure.
+struct Input<R: Read> {
+    source: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    path: String,
+    record: Record,
+    record_start: u64,
+    id_size: u32,
+}
+
+impl<R: Read> Input<R> {
+    fn corrupt(&self, problem: impl Into<String>) -> Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            offset: self.record_start,
+            record: self.record,
+            problem: problem.into(),
+        }
+    }
+
+    fn truncated(&self, wanted: usize) -> Error {
+        self.corrupt(format!(
+            "the file ends at byte {} in the middle of this record ({} more bytes needed): the dump is truncated",
+            self.offset + (self.end - self.start) as u64,
+            wanted - (self.end - self.start)
+        ))
+    }
+
+    /// Make at least `n` bytes available, unless the source ends first. Returns how many are.
+    fn fill(&mut self, n: usize) -> Result<usize, Error> {
+        if self.end - self.start >= n {
+            return Ok(self.end - self.start);
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() < n {
+            self.buf.resize(n.max(CHUNK), 0);
+        }
+        while self.end < n {
+            match self.source.read(&mut self.buf[self.end..]) {
+                Ok(0) => break,
+                Ok(read) => self.end += read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Io { path: self.path.clone(), source: e }),
+            }
+        }
+        Ok(self.end - self.start)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8], Error> {
+        if self.fill(n)? < n {
+            return Err(self.truncated(n));
+        }
+        let out = &self.buf[self.start..self.start + n];
+        self.start += n;
+        self.offset += n as u64;
+        Ok(out)
+    }
+
+    fn skip(&mut self, mut n: u64) -> Result<(), Error> {
+        while n > 0 {
+            let step = n.min(CHUNK as u64) as usize;
+            if self.fill(step)? < step {
+                return Err(self.truncated(step));
+            }
+            self.start += step;
+            self.offset += step as u64;
+            n -= step as u64;
+        }
+        Ok(())
+    }
+
+    fn u1(&mut self) -> Result<u8, Error> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u2(&mut self) -> Result<u16, Error> {
+        Ok(u16::from_be_bytes(self.take(2)?.try_into().expect("2 bytes")))
+    }
+
+    fn u4(&mut self) -> Result<u32, Error> {
+        Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+
+    fn u8(&mut self) -> Result<u64, Error> {
+        Ok(u64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+
+    fn id(&mut self) -> Result<u64, Error> {
+        if self.id_size == 8 { self.u8() } else { self.u4().map(u64::from) }
+    }
+
+    fn basic_type(&mut self) -> Result<BasicType, Error> {
+        let code = self.u1()?;
+        BasicType::from_code(code).ok_or_else(|| self.corrupt(format!("unknown basic type {code}")))
+    }
+}
+
+/// Read a whole dump from `source` (named `path` in errors), calling `visitor` for what it holds.
+pub fn read<R: Read>(source: R, path: &str, visitor: &mut impl Visitor) -> Result<Header, Error> {
+    let mut input = Input {
+        source,
+        buf: vec![0; CHUNK],
+        start: 0,
+        end: 0,
+        offset: 0,
+        path: path.to_string(),
+        record: Record::Header,
+        record_start: 0,
+        id_size: 4,
+    };
+    let header = read_header(&mut input)?;
+    visitor.header(&header);
+    loop {
+        input.record_start = input.offset;
+        if input.fill(1)? == 0 {
+            return Ok(header);
+        }
+        let tag = input.u1()?;
+        input.record = Record::Top(tag);
+        let _micros_since_header = input.u4()?;
+        let length = input.u4()? as u64;
+        let body_start = input.offset;
+        match tag {
+            tag::UTF8 => {
+                let id = input.id()?;
+                let text_len = length
+                    .checked_sub(input.id_size as u64)
+                    .ok_or_else(|| input.corrupt(format!("length {length} is shorter than an id")))?;
+                let text = input.take(text_len as usize)?;
+                visitor.utf8(id, text);
+            }
+            tag::LOAD_CLASS => {
+                let _serial = input.u4()?;
+                let class_id = input.id()?;
+                let _stack = input.u4()?;
+                let name_id = input.id()?;
+                visitor.load_class(class_id, name_id);
+            }
+            tag::HEAP_DUMP | tag::HEAP_DUMP_SEGMENT => read_heap_dump(&mut input, body_start + length, visitor)?,
+            _ => input.skip(length)?,
+        }
+        if input.offset != body_start + length {
+            input.record = Record::Top(tag);
+            return Err(input.corrupt(format!(
+                "its length says {length} bytes but its contents take {}",
+                input.offset - body_start
+            )));
+        }
+    }
+}
+
+fn read_header<R: Read>(input: &mut Input<R>) -> Result<Header, Error> {
+    let available = input.fill(64)?;
+    let head = &input.buf[..available];
+    let Some(nul) = head.iter().position(|&b| b == 0) else {
+        return Err(Error::NotHprof { path: input.path.clone(), found: preview(head) });
+    };
+    let version = String::from_utf8_lossy(&head[..nul]).into_owned();
+    if !version.starts_with("JAVA PROFILE 1.0.") {
+        return Err(Error::NotHprof { path: input.path.clone(), found: preview(head) });
+    }
+    input.take(nul + 1)?;
+    let id_size = input.u4()?;
+    if id_size != 4 && id_size != 8 {
+        return Err(Error::IdSize { path: input.path.clone(), size: id_size });
+    }
+    input.id_size = id_size;
+    let timestamp_ms = input.u8()?;
+    Ok(Header { version, id_size, timestamp_ms })
+}
+
+fn preview(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(20)]).into_owned()
+}
+
+fn read_heap_dump<R: Read>(input: &mut Input<R>, end: u64, visitor: &mut impl Visitor) -> Result<(), Error> {
+    let contents = visitor.wants_contents();
+    let id = input.id_size as u64;
+    while input.offset < end {
+        input.record_start = input.offset;
+        let t = input.u1()?;
+        input.record = Record::Sub(t);
+        match t {
+            sub::ROOT_UNKNOWN => root(input, visitor, RootKind::Unknown, 0)?,
+            sub::ROOT_JNI_GLOBAL => root(input, visitor, RootKind::JniGlobal, id)?,
+            sub::ROOT_JNI_LOCAL => root(input, visitor, RootKind::JniLocal, 8)?,
+            sub::ROOT_JAVA_FRAME => root(input, visitor, RootKind::JavaFrame, 8)?,
+            sub::ROOT_NATIVE_STACK => root(input, visitor, RootKind::NativeStack, 4)?,
+            sub::ROOT_STICKY_CLASS => root(input, visitor, RootKind::StickyClass, 0)?,
+            sub::ROOT_THREAD_BLOCK => root(input, visitor, RootKind::ThreadBlock, 4)?,
+            sub::ROOT_MONITOR_USED => root(input, visitor, RootKind::MonitorUsed, 0)?,
+            sub::ROOT_THREAD_OBJECT => root(input, visitor, RootKind::ThreadObject, 8)?,
+            sub::ROOT_INTERNED_STRING => root(input, visitor, RootKind::InternedString, 0)?,
+            sub::ROOT_FINALIZING => root(input, visitor, RootKind::Finalizing, 0)?,
+            sub::ROOT_DEBUGGER => root(input, visitor, RootKind::Debugger, 0)?,
+            sub::ROOT_REFERENCE_CLEANUP => root(input, visitor, RootKind::ReferenceCleanup, 0)?,
+            sub::ROOT_VM_INTERNAL => root(input, visitor, RootKind::VmInternal, 0)?,
+            sub::ROOT_JNI_MONITOR => root(input, visitor, RootKind::JniMonitor, 8)?,
+            sub::ROOT_UNREACHABLE => root(input, visitor, RootKind::Unreachable, 0)?,
+            sub::HEAP_DUMP_INFO => input.skip(4 + id)?,
+            sub::CLASS_DUMP => {
+                let class = read_class_dump(input)?;
+                visitor.class_dump(&class);
+            }
+            sub::INSTANCE_DUMP => {
+                let object = input.id()?;
+                let _stack = input.u4()?;
+                let class_id = input.id()?;
+                let size = input.u4()?;
+                if contents {
+                    let fields = input.take(size as usize)?;
+                    visitor.instance(object, class_id, size, fields);
+                } else {
+                    input.skip(size as u64)?;
+                    visitor.instance(object, class_id, size, &[]);
+                }
+            }
+            sub::OBJECT_ARRAY_DUMP => {
+                let object = input.id()?;
+                let _stack = input.u4()?;
+                let length = input.u4()?;
+                let class_id = input.id()?;
+                let bytes = length as u64 * id;
+                if contents {
+                    let elements = input.take(bytes as usize)?;
+                    visitor.object_array(object, class_id, length, elements);
+                } else {
+                    input.skip(bytes)?;
+                    visitor.object_array(object, class_id, length, &[]);
+                }
+            }
+            sub::PRIMITIVE_ARRAY_DUMP => {
+                let object = input.id()?;
+                let _stack = input.u4()?;
+                let length = input.u4()?;
+                let element = input.basic_type()?;
+                if element == BasicType::Object {
+                    return Err(input.corrupt("a primitive array of object type"));
+                }
+                let bytes = length as u64 * element.dump_size(input.id_size) as u64;
+                if contents {
+                    let data = input.take(bytes as usize)?;
+                    visitor.primitive_array(object, element, length, data);
+                } else {
+                    input.skip(bytes)?;
+                    visitor.primitive_array(object, element, length, &[]);
+                }
+            }
+            sub::PRIMITIVE_ARRAY_NODATA => {
+                let object = input.id()?;
+                let _stack = input.u4()?;
+                let length = input.u4()?;
+                let element = input.basic_type()?;
+                visitor.primitive_array(object, element, length, &[]);
+            }
+            other => return Err(input.corrupt(format!("unknown sub-record tag 0x{other:02x}"))),
+        }
+        if input.offset > end {
+            return Err(
+                input.corrupt(format!("it runs {} bytes past the end of its heap-dump segment", input.offset - end))
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A root: its object id, then `extra` bytes of thread/frame detail we do not need.
+fn root<R: Read>(input: &mut Input<R>, visitor: &mut impl Visitor, kind: RootKind, extra: u64) -> Result<(), Error> {
+    let object = input.id()?;
+    input.skip(extra)?;
+    visitor.root(kind, object);
+    Ok(())
+}
+
+fn read_class_dump<R: Read>(input: &mut Input<R>) -> Result<ClassDump, Error> {
+    let mut class = ClassDump { id: input.id()?, ..ClassDump::default() };
+    let _stack = input.u4()?;
+    class.super_id = input.id()?;
+    class.loader_id = input.id()?;
+    let _signers = input.id()?;
+    let _protection_domain = input.id()?;
+    let _reserved = (input.id()?, input.id()?);
+    class.instance_size = input.u4()?;
+    let constants = input.u2()?;
+    for _ in 0..constants {
+        let _index = input.u2()?;
+        let t = input.basic_type()?;
+        input.skip(t.dump_size(input.id_size) as u64)?;
+    }
+    let statics = input.u2()?;
+    for _ in 0..statics {
+        let name = input.id()?;
+        let t = input.basic_type()?;
+        if t == BasicType::Object {
+            let target = input.id()?;
+            class.static_refs.push((name, target));
+        } else {
+            input.skip(t.dump_size(input.id_size) as u64)?;
+            class.static_primitives.push((name, t));
+        }
+    }
+    let fields = input.u2()?;
+    class.fields.reserve(fields as usize);
+    for _ in 0..fields {
+        let name = input.id()?;
+        let t = input.basic_type()?;
+        class.fields.push((name, t));
+    }
+    Ok(class)
+}

@@ -1,0 +1,40 @@
+//! Heap dumps: reading HPROF files and analysing what they hold.
+//!
+//! Plain library: typed results, no printing, no Rhai.
+
+pub mod hprof;
+
+use std::fmt;
+
+/// What went wrong reading a dump: always with the byte offset and the record being read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: not an HPROF file (it starts with {found:?}, expected \"JAVA PROFILE 1.0.x\")")]
+    NotHprof { path: String, found: String },
+    #[error("{path}: unsupported identifier size {size} (HPROF ids are 4 or 8 bytes)")]
+    IdSize { path: String, size: u32 },
+    #[error("{path}: byte {offset}: {record}: {problem}")]
+    Corrupt { path: String, offset: u64, record: Record, problem: String },
+}
+
+/// The record being read when a problem was found, named for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    Header,
+    /// A top-level record with this tag.
+    Top(u8),
+    /// A heap-dump sub-record with this tag.
+    Sub(u8),
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Record::Header => write!(f, "file header"),
+            Record::Top(tag) => write!(f, "{} record (tag 0x{tag:02x})", hprof::top_name(*tag)),
+            Record::Sub(tag) => write!(f, "heap-dump {} sub-record (tag 0x{tag:02x})", hprof::sub_name(*tag)),
+        }
+    }
+}
