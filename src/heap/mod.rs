@@ -2,7 +2,9 @@
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
+pub mod histogram;
 pub mod hprof;
+pub mod layout;
 
 use std::fmt;
 

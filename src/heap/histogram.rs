@@ -1,0 +1,253 @@
+//! The class histogram of a dump, with the JVM's real shallow sizes.
+//!
+//! HPROF records references at the dump's id size (8 bytes) whatever the JVM used, so sizes
+//! computed from the dump alone overstate compressed-oops heaps. Instead the object layout is
+//! inferred from the dump: the dump lists objects in address order and its object ids are their
+//! addresses, so the distance from one object to the next is (after the full GC that precedes a
+//! dump) the first object's size. Arrays, whose size is a formula of their length, pick the
+//! layout (compressed oops, compressed class pointers); instances take the smallest distance
+//! seen after any instance of their class when it fits the layout's field model, else the model.
+
+use super::hprof::{self, BasicType, ClassDump, Visitor};
+use super::{Error, layout::Layout};
+use std::collections::HashMap;
+use std::io::Read;
+
+/// One row of the histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassRow {
+    /// Java name: `java.lang.String`, `byte[]`, `java.lang.Object[]`.
+    pub class: String,
+    pub instances: u64,
+    /// Total shallow bytes, as the JVM counts them.
+    pub shallow_bytes: u64,
+    /// Shallow bytes of the largest instance.
+    pub largest: u64,
+}
+
+/// A dump's class histogram.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    /// Rows sorted by shallow bytes, largest first.
+    pub rows: Vec<ClassRow>,
+    pub layout: Layout,
+    /// Set when the dump could not be read to its end: the rows count only what was read.
+    pub partial: Option<String>,
+}
+
+impl Histogram {
+    pub fn total_instances(&self) -> u64 {
+        self.rows.iter().map(|r| r.instances).sum()
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.rows.iter().map(|r| r.shallow_bytes).sum()
+    }
+}
+
+/// What one class's instances look like so far.
+#[derive(Default)]
+struct Instances {
+    count: u64,
+    /// Smallest address distance to the next object seen after one of them.
+    min_gap: Option<u64>,
+}
+
+/// Arrays of one class (or primitive type), sized under every candidate layout at once.
+#[derive(Default)]
+struct Arrays {
+    count: u64,
+    bytes: [u64; Layout::CANDIDATES.len()],
+    largest: [u64; Layout::CANDIDATES.len()],
+}
+
+#[derive(Clone, Copy)]
+enum Last {
+    Instance(u64),
+    /// An array's size under each candidate layout.
+    Array([u64; Layout::CANDIDATES.len()]),
+}
+
+#[derive(Default)]
+struct Census {
+    names: HashMap<u64, Box<str>>,
+    class_names: HashMap<u64, u64>,
+    classes: HashMap<u64, ClassDump>,
+    instances: HashMap<u64, Instances>,
+    object_arrays: HashMap<u64, Arrays>,
+    primitive_arrays: HashMap<&'static str, Arrays>,
+    layout_votes: [u64; Layout::CANDIDATES.len()],
+    last_id: u64,
+    last: Option<Last>,
+}
+
+/// Distances beyond this are free space, not an object's size.
+const MAX_GAP: u64 = 1 << 16;
+
+impl Census {
+    fn next_object(&mut self, id: u64, this: Last) {
+        if let Some(last) = self.last
+            && id > self.last_id
+            && id - self.last_id <= MAX_GAP
+        {
+            let gap = id - self.last_id;
+            match last {
+                Last::Instance(class) => {
+                    let entry = self.instances.entry(class).or_default();
+                    entry.min_gap = Some(entry.min_gap.map_or(gap, |g| g.min(gap)));
+                }
+                Last::Array(sizes) => {
+                    for (vote, size) in self.layout_votes.iter_mut().zip(sizes) {
+                        *vote += u64::from(size == gap);
+                    }
+                }
+            }
+        }
+        self.last_id = id;
+        self.last = Some(this);
+    }
+
+    fn add_array(arrays: &mut Arrays, sizes: [u64; Layout::CANDIDATES.len()]) {
+        arrays.count += 1;
+        for ((bytes, largest), size) in arrays.bytes.iter_mut().zip(&mut arrays.largest).zip(sizes) {
+            *bytes += size;
+            *largest = (*largest).max(size);
+        }
+    }
+
+    fn class_name(&self, class_id: u64) -> String {
+        self.class_names
+            .get(&class_id)
+            .and_then(|n| self.names.get(n))
+            .map_or_else(|| format!("<class 0x{class_id:x}>"), |n| java_name(n))
+    }
+
+    /// Instance field sizes of a class and its superclasses: (references, primitive bytes).
+    fn field_totals(&self, mut class_id: u64) -> (u64, u64) {
+        let (mut refs, mut bytes) = (0, 0);
+        while let Some(class) = self.classes.get(&class_id) {
+            for (_, t) in &class.fields {
+                match t {
+                    BasicType::Object => refs += 1,
+                    other => bytes += other.dump_size(8) as u64,
+                }
+            }
+            class_id = class.super_id;
+        }
+        (refs, bytes)
+    }
+}
+
+impl Visitor for Census {
+    fn utf8(&mut self, id: u64, text: &[u8]) {
+        self.names.insert(id, String::from_utf8_lossy(text).into());
+    }
+    fn load_class(&mut self, class_id: u64, name_id: u64) {
+        self.class_names.insert(class_id, name_id);
+    }
+    fn class_dump(&mut self, class: &ClassDump) {
+        self.classes.insert(class.id, class.clone());
+        // Class dumps are not heap objects in address order.
+        self.last = None;
+    }
+    fn instance(&mut self, id: u64, class_id: u64, _size: u32, _fields: &[u8]) {
+        self.next_object(id, Last::Instance(class_id));
+        self.instances.entry(class_id).or_default().count += 1;
+    }
+    fn object_array(&mut self, id: u64, class_id: u64, length: u32, _elements: &[u8]) {
+        let sizes = Layout::CANDIDATES.map(|l| l.array_size(length as u64, l.reference_size()));
+        self.next_object(id, Last::Array(sizes));
+        Census::add_array(self.object_arrays.entry(class_id).or_default(), sizes);
+    }
+    fn primitive_array(&mut self, id: u64, element: BasicType, length: u32, _data: &[u8]) {
+        let sizes = Layout::CANDIDATES.map(|l| l.array_size(length as u64, element.dump_size(8) as u64));
+        self.next_object(id, Last::Array(sizes));
+        Census::add_array(self.primitive_arrays.entry(element.array_class_name()).or_default(), sizes);
+    }
+}
+
+/// `java/lang/String` -> `java.lang.String`; `[B` -> `byte[]`; `[[Ljava/lang/Object;` -> `java.lang.Object[][]`.
+pub fn java_name(internal: &str) -> String {
+    let dims = internal.bytes().take_while(|&b| b == b'[').count();
+    if dims == 0 {
+        return internal.replace('/', ".");
+    }
+    let element = &internal[dims..];
+    let base = match element {
+        "Z" => "boolean".to_string(),
+        "C" => "char".to_string(),
+        "F" => "float".to_string(),
+        "D" => "double".to_string(),
+        "B" => "byte".to_string(),
+        "S" => "short".to_string(),
+        "I" => "int".to_string(),
+        "J" => "long".to_string(),
+        other => other.trim_start_matches('L').trim_end_matches(';').replace('/', "."),
+    };
+    format!("{base}{}", "[]".repeat(dims))
+}
+
+/// Read `source` (named `path` in errors) and build its class histogram. A dump that ends early
+/// or breaks mid-way gives the histogram of what was read, marked partial; a file that is not a
+/// dump at all is an error.
+pub fn histogram<R: Read>(source: R, path: &str) -> Result<Histogram, Error> {
+    let mut census = Census::default();
+    let partial = match hprof::read(source, path, &mut census) {
+        Ok(_) => None,
+        Err(err @ Error::Corrupt { .. }) => Some(err.to_string()),
+        Err(other) => return Err(other),
+    };
+    let best = (0..Layout::CANDIDATES.len()).max_by_key(|&i| (census.layout_votes[i], usize::MAX - i)).unwrap_or(0);
+    let layout = if census.layout_votes[best] == 0 { Layout::default() } else { Layout::CANDIDATES[best] };
+
+    let mut rows: Vec<ClassRow> = Vec::new();
+    for (&class_id, inst) in &census.instances {
+        let (refs, bytes) = census.field_totals(class_id);
+        // With several instances the smallest distance is exact. A lone instance's distance may
+        // include free space after it, so it is only trusted near the packed field model.
+        let model = layout.instance_size(refs, bytes);
+        let size = inst.min_gap.filter(|&g| inst.count > 1 || (g >= model && g <= model + 8)).unwrap_or(model);
+        rows.push(ClassRow {
+            class: census.class_name(class_id),
+            instances: inst.count,
+            shallow_bytes: size * inst.count,
+            largest: size,
+        });
+    }
+    for (&class_id, arrays) in &census.object_arrays {
+        rows.push(array_row(census.class_name(class_id), arrays, best));
+    }
+    for (&name, arrays) in &census.primitive_arrays {
+        rows.push(array_row(name.to_string(), arrays, best));
+    }
+    // Class mirrors: java.lang.Class's own fields plus each class's static fields.
+    if let Some((&mirror_id, _)) =
+        census.class_names.iter().find(|(_, n)| census.names.get(n).is_some_and(|n| &**n == "java/lang/Class"))
+    {
+        let (refs, bytes) = census.field_totals(mirror_id);
+        let base = layout.instance_size(refs, bytes);
+        let sizes: Vec<u64> = census
+            .classes
+            .values()
+            .map(|c| {
+                let statics: u64 = c.static_refs.len() as u64 * layout.reference_size()
+                    + c.static_primitives.iter().map(|(_, t)| t.dump_size(8) as u64).sum::<u64>();
+                layout.align(base + statics)
+            })
+            .collect();
+        if !sizes.is_empty() {
+            rows.push(ClassRow {
+                class: "java.lang.Class".into(),
+                instances: sizes.len() as u64,
+                shallow_bytes: sizes.iter().sum(),
+                largest: sizes.iter().copied().max().unwrap_or(0),
+            });
+        }
+    }
+    rows.sort_by(|a, b| b.shallow_bytes.cmp(&a.shallow_bytes).then_with(|| a.class.cmp(&b.class)));
+    Ok(Histogram { rows, layout, partial })
+}
+
+fn array_row(class: String, arrays: &Arrays, layout: usize) -> ClassRow {
+    ClassRow { class, instances: arrays.count, shallow_bytes: arrays.bytes[layout], largest: arrays.largest[layout] }
+}
