@@ -234,3 +234,47 @@ fn skip_class_dump(bytes: &[u8], p: usize) -> usize {
     }
     q + 2 + u2(q) * 9
 }
+
+#[test]
+fn contents_are_handed_over_when_wanted() {
+    /// Checks every object's contents have the length its record declares.
+    #[derive(Default)]
+    struct Contents {
+        instances: u64,
+        arrays: u64,
+        bytes: u64,
+        wrong: Vec<String>,
+    }
+    impl Visitor for Contents {
+        fn wants_contents(&self) -> bool {
+            true
+        }
+        fn instance(&mut self, id: u64, _class: u64, size: u32, fields: &[u8]) {
+            self.instances += 1;
+            self.bytes += fields.len() as u64;
+            if fields.len() != size as usize {
+                self.wrong.push(format!("instance 0x{id:x}: {} bytes, declared {size}", fields.len()));
+            }
+        }
+        fn object_array(&mut self, id: u64, _class: u64, length: u32, elements: &[u8]) {
+            self.arrays += 1;
+            if elements.len() != length as usize * 8 {
+                self.wrong.push(format!("object array 0x{id:x}: {} bytes for {length} elements", elements.len()));
+            }
+        }
+        fn primitive_array(&mut self, id: u64, element: BasicType, length: u32, data: &[u8]) {
+            self.arrays += 1;
+            if data.len() != length as usize * element.dump_size(8) as usize {
+                self.wrong.push(format!("{element:?} array 0x{id:x}: {} bytes for {length}", data.len()));
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let jvm = Jvm::start(dir.path(), "Probe", &["200"]);
+    let dump = jvm.heap_dump("c.hprof");
+    drop(jvm);
+    let mut contents = Contents::default();
+    hprof::read(std::fs::File::open(&dump).unwrap(), "c.hprof", &mut contents).unwrap();
+    assert!(contents.wrong.is_empty(), "{:?}", &contents.wrong[..contents.wrong.len().min(5)]);
+    assert!(contents.instances > 200 && contents.arrays > 200 && contents.bytes > 0);
+}

@@ -295,6 +295,16 @@ impl<R: Read> Input<R> {
         Ok(())
     }
 
+    /// The next `n` bytes when `wanted`; otherwise they are skipped unread and nothing returned.
+    fn body(&mut self, wanted: bool, n: u64) -> Result<&[u8], Error> {
+        if wanted {
+            self.take(n as usize)
+        } else {
+            self.skip(n)?;
+            Ok(&[])
+        }
+    }
+
     fn u1(&mut self) -> Result<u8, Error> {
         Ok(self.take(1)?[0])
     }
@@ -433,27 +443,16 @@ fn read_heap_dump<R: Read>(input: &mut Input<R>, end: u64, visitor: &mut impl Vi
                 let _stack = input.u4()?;
                 let class_id = input.id()?;
                 let size = input.u4()?;
-                if contents {
-                    let fields = input.take(size as usize)?;
-                    visitor.instance(object, class_id, size, fields);
-                } else {
-                    input.skip(size as u64)?;
-                    visitor.instance(object, class_id, size, &[]);
-                }
+                let fields = input.body(contents, size as u64)?;
+                visitor.instance(object, class_id, size, fields);
             }
             sub::OBJECT_ARRAY_DUMP => {
                 let object = input.id()?;
                 let _stack = input.u4()?;
                 let length = input.u4()?;
                 let class_id = input.id()?;
-                let bytes = length as u64 * id;
-                if contents {
-                    let elements = input.take(bytes as usize)?;
-                    visitor.object_array(object, class_id, length, elements);
-                } else {
-                    input.skip(bytes)?;
-                    visitor.object_array(object, class_id, length, &[]);
-                }
+                let elements = input.body(contents, length as u64 * id)?;
+                visitor.object_array(object, class_id, length, elements);
             }
             sub::PRIMITIVE_ARRAY_DUMP => {
                 let object = input.id()?;
@@ -463,14 +462,8 @@ fn read_heap_dump<R: Read>(input: &mut Input<R>, end: u64, visitor: &mut impl Vi
                 if element == BasicType::Object {
                     return Err(input.corrupt("a primitive array of object type"));
                 }
-                let bytes = length as u64 * element.dump_size(input.id_size) as u64;
-                if contents {
-                    let data = input.take(bytes as usize)?;
-                    visitor.primitive_array(object, element, length, data);
-                } else {
-                    input.skip(bytes)?;
-                    visitor.primitive_array(object, element, length, &[]);
-                }
+                let data = input.body(contents, length as u64 * element.dump_size(input.id_size) as u64)?;
+                visitor.primitive_array(object, element, length, data);
             }
             sub::PRIMITIVE_ARRAY_NODATA => {
                 let object = input.id()?;
