@@ -278,3 +278,23 @@ fn contents_are_handed_over_when_wanted() {
     assert!(contents.wrong.is_empty(), "{:?}", &contents.wrong[..contents.wrong.len().min(5)]);
     assert!(contents.instances > 200 && contents.arrays > 200 && contents.bytes > 0);
 }
+
+#[test]
+fn gzip_dumps_from_jcmd_read_like_plain_ones() {
+    use deployclaw::heap::histogram::histogram;
+    let dir = tempfile::tempdir().unwrap();
+    let jvm = Jvm::start(dir.path(), "Probe", &["800"]);
+    let plain = jvm.heap_dump("p.hprof");
+    let gz = jvm.heap_dump_gz("p.hprof.gz");
+    drop(jvm);
+    assert_eq!(&std::fs::read(&gz).unwrap()[..2], &[0x1f, 0x8b], "jcmd wrote gzip");
+    let open = |p: &std::path::Path| histogram(deployclaw::heap::open(p).unwrap(), "dump").unwrap();
+    let (a, b) = (open(&plain), open(&gz));
+    assert!(a.partial.is_none() && b.partial.is_none(), "{:?} {:?}", a.partial, b.partial);
+    let probe = |h: &deployclaw::heap::histogram::Histogram| h.rows.iter().find(|r| r.class == "Probe").cloned();
+    assert_eq!(probe(&a), probe(&b));
+    assert_eq!(probe(&a).unwrap().instances, 800);
+    // Two dumps of an idle JVM a moment apart: the same heap, give or take a few objects.
+    let diff = (a.total_bytes() as f64 - b.total_bytes() as f64).abs() / a.total_bytes() as f64;
+    assert!(diff < 0.01, "plain {} bytes, gzip {} bytes", a.total_bytes(), b.total_bytes());
+}

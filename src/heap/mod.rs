@@ -7,6 +7,26 @@ pub mod hprof;
 pub mod layout;
 
 use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// Bytes read from the file at a time.
+const READ_CHUNK: usize = 4 << 20;
+
+/// Open a dump for streaming: a plain HPROF file, or gzip (including the multi-member gzip that
+/// `jcmd GC.heap_dump -gz=N` writes), told apart by the gzip magic bytes.
+pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, Error> {
+    let io = |source| Error::Io { path: path.display().to_string(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = BufReader::with_capacity(READ_CHUNK, file);
+    let head = reader.fill_buf().map_err(io)?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let decoder = flate2::read::MultiGzDecoder::new(reader);
+        Ok(Box::new(BufReader::with_capacity(READ_CHUNK, decoder)))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
 
 /// What went wrong reading a dump: always with the byte offset and the record being read.
 #[derive(Debug, thiserror::Error)]

@@ -55,6 +55,15 @@ impl Jvm {
         path
     }
 
+    /// `jcmd PID GC.heap_dump -gz=1 FILE`: chunked, multi-member gzip.
+    pub fn heap_dump_gz(&self, name: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        self.jcmd(&["GC.heap_dump", "-gz=1", path.to_str().unwrap()]);
+        assert!(path.exists(), "jcmd wrote no dump at {}", path.display());
+        path
+    }
+
     /// `jcmd PID GC.class_histogram`, parsed: class name -> (instances, bytes).
     pub fn class_histogram(&self) -> Vec<(String, u64, u64)> {
         self.jcmd(&["GC.class_histogram"])
