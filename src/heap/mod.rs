@@ -5,6 +5,7 @@
 pub mod histogram;
 pub mod hprof;
 pub mod layout;
+pub mod sample;
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
