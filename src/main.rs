@@ -71,6 +71,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Heap dumps: class histograms (more analyses to come).
+    #[command(subcommand)]
+    Heap(HeapCommand),
     /// Inspect and verify signed session logs.
     #[command(subcommand)]
     Log(LogCommand),
@@ -84,6 +87,22 @@ enum Command {
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum HeapCommand {
+    /// The class histogram of a dump (HPROF, plain or gzip) with the JVM's real shallow sizes.
+    #[command(after_help = EXIT_CODES)]
+    Histogram {
+        /// The heap dump, e.g. from `jcmd PID GC.heap_dump FILE`.
+        file: PathBuf,
+        /// Only the N largest classes.
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+        /// Print the rows as a JSON array of records on stdout, and nothing else.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -119,6 +138,9 @@ fn main() -> ExitCode {
     let code = match cli.command {
         None => cli::session::interactive_or_stdin(&cli.session.into()),
         Some(Command::Run { script, params, json }) => cli::session::run(&cli.session.into(), &script, &params, json),
+        Some(Command::Heap(HeapCommand::Histogram { file, top, json })) => {
+            cli::heap::histogram(&cli.session.into(), &file, top, json)
+        }
         Some(Command::Log(LogCommand::Verify { file, pubkey, json })) => {
             cli::log::verify(&file, pubkey.as_deref(), json)
         }

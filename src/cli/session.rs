@@ -14,7 +14,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn options(&self, mode: Mode) -> SessionOptions {
+    pub fn options(&self, mode: Mode) -> SessionOptions {
         let mut options = SessionOptions::new(mode);
         options.execute = self.execute;
         options.limits = self.limits;
@@ -55,7 +55,7 @@ pub fn parse_param(text: &str) -> Result<Param, String> {
     Ok(Param { name: name.to_string(), value })
 }
 
-fn start(options: SessionOptions) -> Result<Session, u8> {
+pub fn start(options: SessionOptions) -> Result<Session, u8> {
     Session::start(options).map_err(|e| {
         error(e);
         exit::FAILED
@@ -64,7 +64,7 @@ fn start(options: SessionOptions) -> Result<Session, u8> {
 
 /// Forward Ctrl-C to the session while a statement runs. In the REPL the line editor reads
 /// Ctrl-C as a key, so the signal only arrives while something is running.
-fn forward_interrupts(session: &Session) {
+pub fn forward_interrupts(session: &Session) {
     let interrupt = session.interrupter();
     match signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT]) {
         Ok(mut signals) => {
@@ -93,8 +93,12 @@ pub fn terminal_width() -> Option<usize> {
     terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| w.0 as usize)
 }
 
-/// Seal the log and turn the script's outcome into an exit code, printing the value.
-fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool) -> u8 {
+/// Seal the log and turn the script's outcome into an exit code, printing the value. Findings
+/// are listed on stderr so that a CI log shows them without opening the session log.
+pub fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool) -> u8 {
+    for finding in session.findings() {
+        eprintln!("{}", deployclaw::evidence::redact(&format!("finding [{}] {}", finding.severity, finding.title)));
+    }
     let code = match &result {
         Ok(value) => {
             if json {

@@ -7,6 +7,7 @@ mod convert;
 mod core_api;
 mod evidence_api;
 mod frame_api;
+mod heap_api;
 pub mod lexer;
 mod render;
 mod session;
@@ -168,6 +169,7 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
         core_api::register(&mut api, shared);
         frame_api::register(&mut api);
         evidence_api::register(&mut api, shared);
+        heap_api::register(&mut api, shared);
     }
     let docs = Arc::new(docs);
     let _ = shared.docs.set(docs.clone());

@@ -1,0 +1,56 @@
+//! `deployclaw heap ...` on dumps: the demo dump, truncated dumps, missing files.
+
+mod common;
+use common::{Sandbox, code, stderr, stdout};
+use serde_json::{Value, json};
+
+fn demo(sb: &Sandbox) -> std::path::PathBuf {
+    let path = sb.path("demo.hprof");
+    std::fs::write(&path, deployclaw::heap::sample::demo_dump(8, 5, 10, 5, Some(1 << 16))).unwrap();
+    path
+}
+
+#[test]
+fn histogram_prints_a_table_or_json_and_logs_the_result() {
+    let sb = Sandbox::new();
+    let dump = demo(&sb);
+    let out = sb.run(&["heap", "histogram", dump.to_str().unwrap(), "--top", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("com.acme.Session") && stdout(&out).contains("shape: 2 rows"), "{}", stdout(&out));
+
+    let out = sb.run(&["heap", "histogram", dump.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows: Value = serde_json::from_str(&stdout(&out)).expect("only JSON on stdout");
+    assert_eq!(rows[1], json!({"class": "com.acme.Session", "instances": 90, "shallow_bytes": 2160, "largest": 24}));
+
+    let logs = sb.logs();
+    assert_eq!(logs.len(), 2, "each command leaves a signed log");
+    let verify = sb.run(&["log", "verify", logs[1].to_str().unwrap()]);
+    assert_eq!(code(&verify), 0, "{}", stdout(&verify));
+    assert!(std::fs::read_to_string(&logs[1]).unwrap().contains("heap::histogram(DUMP)"));
+}
+
+#[test]
+fn a_truncated_dump_gives_a_partial_histogram_and_says_so() {
+    let sb = Sandbox::new();
+    let bytes = std::fs::read(demo(&sb)).unwrap();
+    let cut = sb.path("cut.hprof");
+    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let out = sb.run(&["heap", "histogram", cut.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("finding [warning] heap dump read only in part"), "{}", stderr(&out));
+    let log = std::fs::read_to_string(&sb.logs()[0]).unwrap();
+    assert!(log.contains("truncated"), "the log says why: {log}");
+}
+
+#[test]
+fn missing_and_garbage_files() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["heap", "histogram", "nope.hprof"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("cannot read heap dump nope.hprof"), "{}", stderr(&out));
+    let junk = sb.write("junk.hprof", "hello, not a dump");
+    let out = sb.run(&["heap", "histogram", junk.to_str().unwrap()]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("not an HPROF file"), "{}", stderr(&out));
+}
