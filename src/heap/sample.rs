@@ -153,7 +153,7 @@ impl Writer {
                 ends.push(heap.len());
                 let mut from = 0;
                 while from < heap.len() {
-                    let fits = ends.iter().copied().filter(|&e| e > from && e - from <= max).last();
+                    let fits = ends.iter().copied().rfind(|&e| e > from && e - from <= max);
                     let to =
                         fits.unwrap_or_else(|| ends.iter().copied().find(|&e| e > from).expect("ends cover the heap"));
                     self.record(tag::HEAP_DUMP_SEGMENT, &heap[from..to]);
