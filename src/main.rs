@@ -71,7 +71,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Heap dumps: class histograms (more analyses to come).
+    /// Heap dumps: class histograms and diffs (more analyses to come).
     #[command(subcommand)]
     Heap(HeapCommand),
     /// Inspect and verify signed session logs.
@@ -98,6 +98,22 @@ enum HeapCommand {
         /// The heap dump, e.g. from `jcmd PID GC.heap_dump FILE`.
         file: PathBuf,
         /// Only the N largest classes.
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+        /// Print the rows as a JSON array of records on stdout, and nothing else.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per-class growth between dumps, oldest first; exits 3 when a class grows past the threshold.
+    #[command(after_help = EXIT_CODES)]
+    Diff {
+        /// Two or more dumps, oldest first.
+        #[arg(required = true, num_args = 2.., value_name = "DUMP")]
+        dumps: Vec<PathBuf>,
+        /// "15%" of a class's own bytes (classes under 0.1% of the heap ignored) or a size like "10MB".
+        #[arg(long, value_name = "P")]
+        threshold_delta: Option<String>,
+        /// Only the N classes that grew most.
         #[arg(long, value_name = "N")]
         top: Option<usize>,
         /// Print the rows as a JSON array of records on stdout, and nothing else.
@@ -140,6 +156,9 @@ fn main() -> ExitCode {
         Some(Command::Run { script, params, json }) => cli::session::run(&cli.session.into(), &script, &params, json),
         Some(Command::Heap(HeapCommand::Histogram { file, top, json })) => {
             cli::heap::histogram(&cli.session.into(), &file, top, json)
+        }
+        Some(Command::Heap(HeapCommand::Diff { dumps, threshold_delta, top, json })) => {
+            cli::heap::diff(&cli.session.into(), &dumps, threshold_delta.as_deref(), top, json)
         }
         Some(Command::Log(LogCommand::Verify { file, pubkey, json })) => {
             cli::log::verify(&file, pubkey.as_deref(), json)

@@ -54,3 +54,37 @@ fn missing_and_garbage_files() {
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("not an HPROF file"), "{}", stderr(&out));
 }
+
+#[test]
+fn diff_names_the_growth_and_fails_ci_past_the_threshold() {
+    let sb = Sandbox::new();
+    let snapshot = |name: &str, sessions: usize| {
+        let path = sb.path(name);
+        std::fs::write(&path, deployclaw::heap::sample::demo_dump(8, 5, sessions, 5, Some(1 << 16))).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (a, b, c) = (snapshot("a.hprof", 10), snapshot("b.hprof", 15), snapshot("c.hprof", 20));
+
+    let out = sb.run(&["heap", "diff", &a, &c, "--json"]);
+    assert_eq!(code(&out), 0, "no threshold, no failure: {}", stderr(&out));
+    let rows: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rows[0]["class"], "byte[]", "largest growth first");
+    let session = rows.as_array().unwrap().iter().find(|r| r["class"] == "com.acme.Session").unwrap();
+    assert_eq!((session["instance_delta"].as_i64(), session["status"].as_str()), (Some(90), Some("grew")));
+    assert!(session.get("slope_bytes").is_none(), "no trend with two dumps");
+
+    let out = sb.run(&["heap", "diff", &a, &b, &c, "--threshold-delta", "15%", "--json"]);
+    assert_eq!(code(&out), 3, "growth past the threshold fails CI: {}", stderr(&out));
+    assert!(stderr(&out).contains("finding [error] com.acme.Session grew by"), "{}", stderr(&out));
+    let rows: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let session = rows.as_array().unwrap().iter().find(|r| r["class"] == "com.acme.Session").unwrap();
+    assert_eq!(session["monotonic"], json!(true));
+    assert_eq!(session["slope_bytes"], json!(1080.0), "90 sessions of 24 bytes over two steps");
+
+    let out = sb.run(&["heap", "diff", &a, &c, "--threshold-delta", "10GB"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = sb.run(&["heap", "diff", &a, &c, "--threshold-delta", "lots"]);
+    assert_eq!(code(&out), 2);
+    let out = sb.run(&["heap", "diff", &a]);
+    assert_eq!(code(&out), 2, "two dumps at least");
+}

@@ -4,16 +4,19 @@
 use super::session::{Settings, finish, forward_interrupts, start};
 use super::{error, exit};
 use deployclaw::engine::{Mode, Output, Param};
-use std::path::Path;
+use rhai::Dynamic;
+use std::path::{Path, PathBuf};
 
-/// `deployclaw heap histogram FILE [--top N] [--json]`.
-pub fn histogram(settings: &Settings, file: &Path, top: Option<usize>, json: bool) -> u8 {
-    if let Err(e) = std::fs::metadata(file) {
-        error(format!("cannot read heap dump {}: {e}", file.display()));
-        return exit::USAGE;
+/// Run `call` (which may use the params) in a logged session and print its value.
+fn run(settings: &Settings, dumps: &[PathBuf], params: Vec<Param>, call: &str, json: bool) -> u8 {
+    for dump in dumps {
+        if let Err(e) = std::fs::metadata(dump) {
+            error(format!("cannot read heap dump {}: {e}", dump.display()));
+            return exit::USAGE;
+        }
     }
     let mut options = settings.options(Mode::Run);
-    options.params = vec![Param { name: "DUMP".into(), value: file.display().to_string().into() }];
+    options.params = params;
     if json {
         options.output = Output::Stderr;
     }
@@ -22,7 +25,40 @@ pub fn histogram(settings: &Settings, file: &Path, top: Option<usize>, json: boo
         Err(code) => return code,
     };
     forward_interrupts(&session);
-    let head = top.map(|n| format!(".head({n})")).unwrap_or_default();
-    let result = session.eval(&format!("heap::histogram(DUMP){head}"), "heap histogram");
+    let result = session.eval(call, "deployclaw heap");
     finish(session, result, json)
+}
+
+fn head(top: Option<usize>) -> String {
+    top.map(|n| format!(".head({n})")).unwrap_or_default()
+}
+
+fn text(path: &Path) -> Dynamic {
+    path.display().to_string().into()
+}
+
+/// `deployclaw heap histogram FILE [--top N] [--json]`.
+pub fn histogram(settings: &Settings, file: &Path, top: Option<usize>, json: bool) -> u8 {
+    let params = vec![Param { name: "DUMP".into(), value: text(file) }];
+    run(settings, &[file.to_path_buf()], params, &format!("heap::histogram(DUMP){}", head(top)), json)
+}
+
+/// `deployclaw heap diff BASE CUR [MORE...] [--threshold-delta P] [--top N] [--json]`.
+pub fn diff(settings: &Settings, dumps: &[PathBuf], threshold: Option<&str>, top: Option<usize>, json: bool) -> u8 {
+    if let Some(t) = threshold
+        && let Err(e) = deployclaw::heap::diff::Threshold::parse(t)
+    {
+        error(format!("--threshold-delta: {e}"));
+        return exit::USAGE;
+    }
+    let mut params =
+        vec![Param { name: "DUMPS".into(), value: dumps.iter().map(|d| text(d)).collect::<Vec<_>>().into() }];
+    let call = match threshold {
+        Some(t) => {
+            params.push(Param { name: "THRESHOLD".into(), value: t.into() });
+            format!("heap::diff(DUMPS, THRESHOLD){}", head(top))
+        }
+        None => format!("heap::diff(DUMPS){}", head(top)),
+    };
+    run(settings, dumps, params, &call, json)
 }

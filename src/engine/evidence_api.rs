@@ -40,10 +40,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .volatile(),
         move |severity: &str, title: &str, details: Dynamic| -> Result<()> {
             let severity: Severity = severity.parse().map_err(rt_error)?;
-            let finding = Finding { severity, title: title.to_string(), details: to_json(&details) };
-            s.record(|log| log.finding(&finding))?;
-            s.findings.lock().expect("findings lock").push(finding);
-            Ok(())
+            s.add_finding(Finding { severity, title: title.to_string(), details: to_json(&details) })
         },
     );
 

@@ -5,7 +5,7 @@ use super::{Shared, rt_error};
 use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
 use crate::heap;
-use rhai::EvalAltResult;
+use rhai::{Array, EvalAltResult};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,6 +26,85 @@ pub fn histogram_frame(histogram: &heap::histogram::Histogram) -> Result<Frame> 
     Frame::from_records(&rows).and_then(|f| f.select(&columns)).map_err(rt_error)
 }
 
+/// Read a dump's histogram; a partial read is recorded as a warning finding.
+fn read_histogram(s: &Shared, path: &str) -> Result<heap::histogram::Histogram> {
+    let source = heap::open(Path::new(path)).map_err(rt_error)?;
+    let histogram = heap::histogram::histogram(source, path).map_err(rt_error)?;
+    if let Some(problem) = &histogram.partial {
+        let details = serde_json::json!({ "path": path, "problem": problem });
+        s.add_finding(Finding { severity: Severity::Warning, title: "heap dump read only in part".into(), details })?;
+    }
+    Ok(histogram)
+}
+
+/// Diff rows as a Frame; trend columns only with three or more snapshots.
+fn diff_frame(rows: &[heap::diff::DiffRow], snapshots: usize) -> Result<Frame> {
+    let records: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::json!({
+                "class": r.class,
+                "status": r.status.name(),
+                "base_instances": r.instances[0],
+                "instances": r.instances[snapshots - 1],
+                "instance_delta": r.instance_delta(),
+                "base_bytes": r.bytes[0],
+                "bytes": r.bytes[snapshots - 1],
+                "bytes_delta": r.bytes_delta(),
+                "bytes_delta_pct": r.bytes_delta_percent().map(|p| (p * 10.0).round() / 10.0),
+            });
+            if snapshots >= 3 {
+                v["slope_bytes"] = serde_json::json!(r.slope.map(f64::round));
+                v["monotonic"] = serde_json::json!(r.monotonic);
+            }
+            v
+        })
+        .collect();
+    let mut columns: Vec<String> = [
+        "class",
+        "status",
+        "base_instances",
+        "instances",
+        "instance_delta",
+        "base_bytes",
+        "bytes",
+        "bytes_delta",
+        "bytes_delta_pct",
+    ]
+    .map(String::from)
+    .to_vec();
+    if snapshots >= 3 {
+        columns.extend(["slope_bytes".to_string(), "monotonic".to_string()]);
+    }
+    Frame::from_records(&records).and_then(|f| f.select(&columns)).map_err(rt_error)
+}
+
+fn diff(s: &Shared, paths: &Array, threshold: Option<&str>) -> Result<Frame> {
+    let threshold = threshold.map(heap::diff::Threshold::parse).transpose().map_err(rt_error)?;
+    if paths.len() < 2 {
+        return Err(rt_error(format!("heap::diff needs at least two dumps, oldest first; got {}", paths.len())));
+    }
+    let mut snapshots = Vec::with_capacity(paths.len());
+    for p in paths {
+        let path =
+            p.clone().into_string().map_err(|t| rt_error(format!("heap::diff: dump paths are strings, not {t}")))?;
+        snapshots.push(read_histogram(s, &path)?);
+    }
+    let rows = heap::diff::diff(&snapshots);
+    if let Some(threshold) = threshold {
+        let base_heap = snapshots[0].total_bytes();
+        for row in rows.iter().filter(|r| threshold.exceeded(r, base_heap)) {
+            let pct = row.bytes_delta_percent().map_or("new".to_string(), |p| format!("{p:.1}%"));
+            let details = serde_json::json!({
+                "class": row.class, "bytes": row.bytes, "instances": row.instances, "monotonic": row.monotonic,
+            });
+            let title = format!("{} grew by {} bytes ({pct})", row.class, row.bytes_delta());
+            s.add_finding(Finding { severity: Severity::Error, title, details })?;
+        }
+    }
+    diff_frame(&rows, snapshots.len())
+}
+
 pub fn register(api: &mut Api, shared: &Arc<Shared>) {
     api.namespace("heap");
 
@@ -44,39 +123,73 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
                 r#"[{"class": "com.acme.Session", "instances": 90, "shallow_bytes": 2160, "largest": 24}]"#,
             )
             .volatile(),
-        move |path: &str| -> Result<Frame> {
-            let source = heap::open(Path::new(path)).map_err(rt_error)?;
-            let histogram = heap::histogram::histogram(source, path).map_err(rt_error)?;
-            if let Some(problem) = &histogram.partial {
-                let finding = Finding {
-                    severity: Severity::Warning,
-                    title: "heap dump read only in part".into(),
-                    details: serde_json::json!({ "path": path, "problem": problem }),
-                };
-                s.record(|log| log.finding(&finding))?;
-                s.findings.lock().expect("findings lock").push(finding);
-            }
-            histogram_frame(&histogram)
-        },
+        move |path: &str| -> Result<Frame> { histogram_frame(&read_histogram(&s, path)?) },
     );
+
+    let s = shared.clone();
+    let demo =
+        r#"let a = heap::demo_dump(temp_path("a.hprof"), 10); let b = heap::demo_dump(temp_path("b.hprof"), 20);"#;
+    api.add(
+        FnDoc::new("diff")
+            .usage("heap::diff(paths: array) -> Frame")
+            .usage("heap::diff(paths: array, threshold: string) -> Frame")
+            .summary(
+                "Compare the class histograms of two or more dumps, oldest first: per-class instance and byte \
+                 deltas, new and vanished classes, and with three or more dumps the growth slope and whether \
+                 growth was steady.",
+            )
+            .param("paths", "the dumps, oldest first")
+            .param(
+                "threshold",
+                "\"15%\" (of a class's own bytes; classes under 0.1% of the heap are ignored) or a size such as \
+                 \"10MB\": each class growing past it is recorded as an error finding, so `deployclaw run` exits 3",
+            )
+            .returns(
+                "a Frame (class, status, base_instances, instances, instance_delta, base_bytes, bytes, bytes_delta, \
+                 bytes_delta_pct, and slope_bytes, monotonic with three or more dumps), largest growth first",
+            )
+            .example(
+                &format!("{demo} heap::diff([a, b]).filter(\"class = 'com.acme.Session'\").select([\"instance_delta\", \"bytes_delta_pct\"]).rows()"),
+                r#"[{"instance_delta": 90, "bytes_delta_pct": 100.0}]"#,
+            )
+            .example(
+                &format!("{demo} heap::diff([a, b], \"50%\"); evidence::findings().len() > 0"),
+                "true",
+            )
+            .volatile(),
+        move |paths: Array| diff(&s, &paths, None),
+    )
+    .overload({
+        let s = shared.clone();
+        move |paths: Array, threshold: &str| diff(&s, &paths, Some(threshold))
+    });
 
     api.add(
         FnDoc::new("demo_dump")
             .usage("heap::demo_dump(path: string) -> string")
+            .usage("heap::demo_dump(path: string, sessions: int) -> string")
             .summary(
-                "Write a small synthetic HPROF dump of a multi-tenant service (five tenants with ten \
-                 sessions each; tenant-05 holds five times as many), to try the heap functions on.",
+                "Write a small synthetic HPROF dump of a multi-tenant service, to try the heap functions on: five \
+                 tenants with `sessions` sessions each (default 10), except tenant-05 which holds five times as many.",
             )
             .param("path", "where to write it (replaced if it exists)")
+            .param("sessions", "sessions per tenant")
             .returns("the path")
             .example(r#"heap::demo_dump(temp_path("d.hprof")).ends_with("d.hprof")"#, "true")
             .volatile(),
-        |path: &str| -> Result<String> {
-            std::fs::write(path, heap::sample::demo_dump(8, 5, 10, 5, Some(1 << 16)))
-                .map_err(|e| rt_error(format!("cannot write {path}: {e}")))?;
-            Ok(path.to_string())
-        },
-    );
+        |path: &str| write_demo(path, 10),
+    )
+    .overload(|path: &str, sessions: i64| write_demo(path, sessions));
 
     api.end_namespace();
+}
+
+fn write_demo(path: &str, sessions: i64) -> Result<String> {
+    let sessions = usize::try_from(sessions)
+        .ok()
+        .filter(|n| (1..=100_000).contains(n))
+        .ok_or_else(|| rt_error(format!("heap::demo_dump: sessions must be 1 to 100000, not {sessions}")))?;
+    std::fs::write(path, heap::sample::demo_dump(8, 5, sessions, 5, Some(1 << 16)))
+        .map_err(|e| rt_error(format!("cannot write {path}: {e}")))?;
+    Ok(path.to_string())
 }

@@ -93,6 +93,13 @@ impl Shared {
         }
     }
 
+    /// Record a finding in the log and in the session's list.
+    fn add_finding(&self, finding: Finding) -> Result<(), Box<EvalAltResult>> {
+        self.record(|log| log.finding(&finding))?;
+        self.findings.lock().expect("findings lock").push(finding);
+        Ok(())
+    }
+
     fn log_path(&self) -> Option<PathBuf> {
         self.log.lock().expect("log lock").as_ref().map(|l| l.path().to_path_buf())
     }

@@ -2,6 +2,7 @@
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
+pub mod diff;
 pub mod histogram;
 pub mod hprof;
 pub mod layout;
