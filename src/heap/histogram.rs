@@ -220,7 +220,9 @@ pub fn histogram<R: Read>(source: R, path: &str) -> Result<Histogram, Error> {
     for (&name, arrays) in &census.primitive_arrays {
         rows.push(array_row(name.to_string(), arrays, best));
     }
-    // Class mirrors: java.lang.Class's own fields plus each class's static fields.
+    // Class mirrors: java.lang.Class's own fields plus each class's static fields. HotSpot does
+    // not dump hidden classes (lambda forms and the like) at all, so their mirrors cannot be
+    // counted from the dump and this row stays below the JVM's own count.
     if let Some((&mirror_id, _)) =
         census.class_names.iter().find(|(_, n)| census.names.get(n).is_some_and(|n| &**n == "java/lang/Class"))
     {
@@ -235,13 +237,20 @@ pub fn histogram<R: Read>(source: R, path: &str) -> Result<Histogram, Error> {
                 layout.align(base + statics)
             })
             .collect();
-        if !sizes.is_empty() {
-            rows.push(ClassRow {
+        // Mirrors dumped as plain instances (the primitive types') already have a row: add to it.
+        match rows.iter_mut().find(|r| r.class == "java.lang.Class") {
+            Some(row) => {
+                row.instances += sizes.len() as u64;
+                row.shallow_bytes += sizes.iter().sum::<u64>();
+                row.largest = row.largest.max(sizes.iter().copied().max().unwrap_or(0));
+            }
+            None if !sizes.is_empty() => rows.push(ClassRow {
                 class: "java.lang.Class".into(),
                 instances: sizes.len() as u64,
                 shallow_bytes: sizes.iter().sum(),
                 largest: sizes.iter().copied().max().unwrap_or(0),
-            });
+            }),
+            None => {}
         }
     }
     rows.sort_by(|a, b| b.shallow_bytes.cmp(&a.shallow_bytes).then_with(|| a.class.cmp(&b.class)));
