@@ -84,11 +84,21 @@ fn diff(s: &Shared, paths: &Array, threshold: Option<&str>) -> Result<Frame> {
     if paths.len() < 2 {
         return Err(rt_error(format!("heap::diff needs at least two dumps, oldest first; got {}", paths.len())));
     }
+    let paths: Vec<String> = paths
+        .iter()
+        .map(|p| p.clone().into_string().map_err(|t| rt_error(format!("heap::diff: dump paths are strings, not {t}"))))
+        .collect::<Result<_>>()?;
+    // One dump per core at a time: reading is CPU-bound once the file is cached.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut snapshots = Vec::with_capacity(paths.len());
-    for p in paths {
-        let path =
-            p.clone().into_string().map_err(|t| rt_error(format!("heap::diff: dump paths are strings, not {t}")))?;
-        snapshots.push(read_histogram(s, &path)?);
+    for batch in paths.chunks(cores) {
+        let read: Vec<Result<heap::histogram::Histogram>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = batch.iter().map(|path| scope.spawn(move || read_histogram(s, path))).collect();
+            workers.into_iter().map(|w| w.join().expect("a histogram reader panicked")).collect()
+        });
+        for histogram in read {
+            snapshots.push(histogram?);
+        }
     }
     let rows = heap::diff::diff(&snapshots);
     if let Some(threshold) = threshold {

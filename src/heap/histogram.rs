@@ -11,7 +11,29 @@
 use super::hprof::{self, BasicType, ClassDump, Visitor};
 use super::{Error, layout::Layout};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
+
+/// Object and class ids are addresses: one multiply spreads them well enough, and hashing is
+/// on the per-object path, where SipHash's cost shows.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = (id ^ (id >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// One row of the histogram.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,19 +85,23 @@ struct Arrays {
 
 #[derive(Clone, Copy)]
 enum Last {
-    Instance(u64),
+    /// Index into `Census::instances`.
+    Instance(usize),
     /// An array's size under each candidate layout.
     Array([u64; Layout::CANDIDATES.len()]),
 }
 
 #[derive(Default)]
 struct Census {
-    names: HashMap<u64, Box<str>>,
-    class_names: HashMap<u64, u64>,
-    classes: HashMap<u64, ClassDump>,
-    instances: HashMap<u64, Instances>,
-    object_arrays: HashMap<u64, Arrays>,
-    primitive_arrays: HashMap<&'static str, Arrays>,
+    names: IdMap<Box<str>>,
+    class_names: IdMap<u64>,
+    classes: IdMap<ClassDump>,
+    /// Class id -> index into `instances`.
+    instance_index: IdMap<usize>,
+    instances: Vec<(u64, Instances)>,
+    object_arrays: IdMap<Arrays>,
+    /// Indexed by element type.
+    primitive_arrays: [(Option<BasicType>, Arrays); 9],
     layout_votes: [u64; Layout::CANDIDATES.len()],
     last_id: u64,
     last: Option<Last>,
@@ -92,8 +118,8 @@ impl Census {
         {
             let gap = id - self.last_id;
             match last {
-                Last::Instance(class) => {
-                    let entry = self.instances.entry(class).or_default();
+                Last::Instance(index) => {
+                    let entry = &mut self.instances[index].1;
                     entry.min_gap = Some(entry.min_gap.map_or(gap, |g| g.min(gap)));
                 }
                 Last::Array(sizes) => {
@@ -151,8 +177,13 @@ impl Visitor for Census {
         self.last = None;
     }
     fn instance(&mut self, id: u64, class_id: u64, _size: u32, _fields: &[u8]) {
-        self.next_object(id, Last::Instance(class_id));
-        self.instances.entry(class_id).or_default().count += 1;
+        let next = self.instances.len();
+        let index = *self.instance_index.entry(class_id).or_insert(next);
+        if index == next {
+            self.instances.push((class_id, Instances::default()));
+        }
+        self.next_object(id, Last::Instance(index));
+        self.instances[index].1.count += 1;
     }
     fn object_array(&mut self, id: u64, class_id: u64, length: u32, _elements: &[u8]) {
         let sizes = Layout::CANDIDATES.map(|l| l.array_size(length as u64, l.reference_size()));
@@ -162,7 +193,9 @@ impl Visitor for Census {
     fn primitive_array(&mut self, id: u64, element: BasicType, length: u32, _data: &[u8]) {
         let sizes = Layout::CANDIDATES.map(|l| l.array_size(length as u64, element.dump_size(8) as u64));
         self.next_object(id, Last::Array(sizes));
-        Census::add_array(self.primitive_arrays.entry(element.array_class_name()).or_default(), sizes);
+        let slot = &mut self.primitive_arrays[element as usize];
+        slot.0 = Some(element);
+        Census::add_array(&mut slot.1, sizes);
     }
 }
 
@@ -201,7 +234,8 @@ pub fn histogram<R: Read>(source: R, path: &str) -> Result<Histogram, Error> {
     let layout = if census.layout_votes[best] == 0 { Layout::default() } else { Layout::CANDIDATES[best] };
 
     let mut rows: Vec<ClassRow> = Vec::new();
-    for (&class_id, inst) in &census.instances {
+    for (class_id, inst) in &census.instances {
+        let class_id = *class_id;
         let (refs, bytes) = census.field_totals(class_id);
         // With several instances the smallest distance is exact. A lone instance's distance may
         // include free space after it, so it is only trusted near the packed field model.
@@ -217,8 +251,10 @@ pub fn histogram<R: Read>(source: R, path: &str) -> Result<Histogram, Error> {
     for (&class_id, arrays) in &census.object_arrays {
         rows.push(array_row(census.class_name(class_id), arrays, best));
     }
-    for (&name, arrays) in &census.primitive_arrays {
-        rows.push(array_row(name.to_string(), arrays, best));
+    for (element, arrays) in &census.primitive_arrays {
+        if let Some(element) = element {
+            rows.push(array_row(element.array_class_name().to_string(), arrays, best));
+        }
     }
     // Class mirrors: java.lang.Class's own fields plus each class's static fields. HotSpot does
     // not dump hidden classes (lambda forms and the like) at all, so their mirrors cannot be
