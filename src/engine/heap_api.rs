@@ -1,6 +1,7 @@
 //! `heap::` functions: class histograms of dumps, and a demo dump to try them on.
 
 use super::api::{Api, FnDoc};
+use super::progress::Progress;
 use super::{Shared, rt_error};
 use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
@@ -26,10 +27,19 @@ pub fn histogram_frame(histogram: &heap::histogram::Histogram) -> Result<Frame> 
     Frame::from_records(&rows).and_then(|f| f.select(&columns)).map_err(rt_error)
 }
 
-/// Read a dump's histogram; a partial read is recorded as a warning finding.
-fn read_histogram(s: &Shared, path: &str) -> Result<heap::histogram::Histogram> {
+/// Read a dump's histogram, stopping on Ctrl-C; a partial read is recorded as a warning finding.
+fn read_histogram(s: &Shared, path: &str, mut progress: Progress) -> Result<heap::histogram::Histogram> {
     let source = heap::open(Path::new(path)).map_err(rt_error)?;
-    let histogram = heap::histogram::histogram(source, path).map_err(rt_error)?;
+    let mut report = |done: u64| {
+        progress.update(done);
+        !s.bridge.cancelled()
+    };
+    let histogram = heap::histogram::histogram_with_progress(source, path, &mut report).map_err(|e| match e {
+        heap::Error::Cancelled { .. } => {
+            Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE))
+        }
+        other => rt_error(other),
+    })?;
     if let Some(problem) = &histogram.partial {
         let details = serde_json::json!({ "path": path, "problem": problem });
         s.add_finding(Finding { severity: Severity::Warning, title: "heap dump read only in part".into(), details })?;
@@ -93,7 +103,9 @@ fn diff(s: &Shared, paths: &Array, threshold: Option<&str>) -> Result<Frame> {
     let mut snapshots = Vec::with_capacity(paths.len());
     for batch in paths.chunks(cores) {
         let read: Vec<Result<heap::histogram::Histogram>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = batch.iter().map(|path| scope.spawn(move || read_histogram(s, path))).collect();
+            // Readers side by side would overwrite each other's progress line: they only watch for Ctrl-C.
+            let workers: Vec<_> =
+                batch.iter().map(|path| scope.spawn(move || read_histogram(s, path, Progress::hidden()))).collect();
             workers.into_iter().map(|w| w.join().expect("a histogram reader panicked")).collect()
         });
         for histogram in read {
@@ -133,7 +145,12 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
                 r#"[{"class": "com.acme.Session", "instances": 90, "shallow_bytes": 2160, "largest": 24}]"#,
             )
             .volatile(),
-        move |path: &str| -> Result<Frame> { histogram_frame(&read_histogram(&s, path)?) },
+        move |path: &str| -> Result<Frame> {
+            // The size of the file is the total only when it is not compressed.
+            let total = std::fs::metadata(path).ok().map(|m| m.len()).filter(|_| !path.ends_with(".gz"));
+            let label = Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy().into_owned());
+            histogram_frame(&read_histogram(&s, path, Progress::new(&label, total))?)
+        },
     );
 
     let s = shared.clone();

@@ -9,6 +9,7 @@ mod evidence_api;
 mod frame_api;
 mod heap_api;
 pub mod lexer;
+mod progress;
 mod render;
 mod session;
 mod statements;

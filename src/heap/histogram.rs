@@ -224,8 +224,17 @@ pub fn java_name(internal: &str) -> String {
 /// or breaks mid-way gives the histogram of what was read, marked partial; a file that is not a
 /// dump at all is an error.
 pub fn histogram<R: Read>(source: R, path: &str) -> Result<Histogram, Error> {
+    histogram_with_progress(source, path, &mut |_| true)
+}
+
+/// [`histogram`] with a progress callback, as [`hprof::read_with_progress`] calls it.
+pub fn histogram_with_progress<R: Read>(
+    source: R,
+    path: &str,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Histogram, Error> {
     let mut census = Census::default();
-    let partial = match hprof::read(source, path, &mut census) {
+    let partial = match hprof::read_with_progress(source, path, &mut census, progress) {
         Ok(_) => None,
         Err(err @ Error::Corrupt { .. }) => Some(err.to_string()),
         Err(other) => return Err(other),

@@ -216,6 +216,9 @@ pub trait Visitor {
 /// Bytes a reader pulls from the source at a time.
 const CHUNK: usize = 1 << 20;
 
+/// How often (in bytes read) the progress callback is asked whether to go on.
+pub const PROGRESS_EVERY: u64 = 16 << 20;
+
 /// Buffered input that knows its offset and names the record on any failure.
 struct Input<R: Read> {
     source: R,
@@ -228,9 +231,21 @@ struct Input<R: Read> {
     record: Record,
     record_start: u64,
     id_size: u32,
+    next_progress: u64,
 }
 
 impl<R: Read> Input<R> {
+    /// Report progress when due; the callback's `false` stops the read.
+    fn progress(&mut self, report: &mut dyn FnMut(u64) -> bool) -> Result<(), Error> {
+        if self.offset >= self.next_progress {
+            self.next_progress = self.offset + PROGRESS_EVERY;
+            if !report(self.offset) {
+                return Err(Error::Cancelled { path: self.path.clone(), offset: self.offset });
+            }
+        }
+        Ok(())
+    }
+
     fn corrupt(&self, problem: impl Into<String>) -> Error {
         Error::Corrupt {
             path: self.path.clone(),
@@ -333,6 +348,17 @@ impl<R: Read> Input<R> {
 
 /// Read a whole dump from `source` (named `path` in errors), calling `visitor` for what it holds.
 pub fn read<R: Read>(source: R, path: &str, visitor: &mut impl Visitor) -> Result<Header, Error> {
+    read_with_progress(source, path, visitor, &mut |_| true)
+}
+
+/// [`read`], calling `progress` with the bytes read so far about every [`PROGRESS_EVERY`] bytes;
+/// when it returns `false` the read stops with [`Error::Cancelled`].
+pub fn read_with_progress<R: Read>(
+    source: R,
+    path: &str,
+    visitor: &mut impl Visitor,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Header, Error> {
     let mut input = Input {
         source,
         buf: vec![0; CHUNK],
@@ -343,10 +369,12 @@ pub fn read<R: Read>(source: R, path: &str, visitor: &mut impl Visitor) -> Resul
         record: Record::Header,
         record_start: 0,
         id_size: 4,
+        next_progress: PROGRESS_EVERY,
     };
     let header = read_header(&mut input)?;
     visitor.header(&header);
     loop {
+        input.progress(progress)?;
         input.record_start = input.offset;
         if input.fill(1)? == 0 {
             return Ok(header);
@@ -372,7 +400,9 @@ pub fn read<R: Read>(source: R, path: &str, visitor: &mut impl Visitor) -> Resul
                 let name_id = input.id()?;
                 visitor.load_class(class_id, name_id);
             }
-            tag::HEAP_DUMP | tag::HEAP_DUMP_SEGMENT => read_heap_dump(&mut input, body_start + length, visitor)?,
+            tag::HEAP_DUMP | tag::HEAP_DUMP_SEGMENT => {
+                read_heap_dump(&mut input, body_start + length, visitor, progress)?
+            }
             _ => input.skip(length)?,
         }
         if input.offset != body_start + length {
@@ -409,10 +439,16 @@ fn preview(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(20)]).into_owned()
 }
 
-fn read_heap_dump<R: Read>(input: &mut Input<R>, end: u64, visitor: &mut impl Visitor) -> Result<(), Error> {
+fn read_heap_dump<R: Read>(
+    input: &mut Input<R>,
+    end: u64,
+    visitor: &mut impl Visitor,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<(), Error> {
     let contents = visitor.wants_contents();
     let id = input.id_size as u64;
     while input.offset < end {
+        input.progress(progress)?;
         input.record_start = input.offset;
         let t = input.u1()?;
         input.record = Record::Sub(t);
@@ -526,4 +562,31 @@ fn read_class_dump<R: Read>(input: &mut Input<R>) -> Result<ClassDump, Error> {
         class.fields.push((name, t));
     }
     Ok(class)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::sample::demo_dump;
+
+    struct Nothing;
+    impl Visitor for Nothing {}
+
+    #[test]
+    fn progress_is_reported_and_can_stop_the_read() {
+        // Large enough to cross the progress interval a few times.
+        let bytes = demo_dump(8, 5, 40_000, 5, Some(1 << 20));
+        assert!(bytes.len() as u64 > 3 * PROGRESS_EVERY, "{} bytes", bytes.len());
+        let mut seen = Vec::new();
+        read_with_progress(&bytes[..], "demo", &mut Nothing, &mut |done| {
+            seen.push(done);
+            true
+        })
+        .unwrap();
+        assert!(seen.len() >= 3 && seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+
+        let err = read_with_progress(&bytes[..], "demo", &mut Nothing, &mut |_| false).unwrap_err();
+        assert!(matches!(err, Error::Cancelled { offset, .. } if offset >= PROGRESS_EVERY), "{err}");
+        assert!(err.to_string().contains("cancelled"), "{err}");
+    }
 }

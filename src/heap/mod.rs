@@ -41,6 +41,8 @@ pub enum Error {
     IdSize { path: String, size: u32 },
     #[error("{path}: byte {offset}: {record}: {problem}")]
     Corrupt { path: String, offset: u64, record: Record, problem: String },
+    #[error("{path}: reading stopped at byte {offset}: cancelled")]
+    Cancelled { path: String, offset: u64 },
 }
 
 /// The record being read when a problem was found, named for error messages.
