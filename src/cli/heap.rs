@@ -1,9 +1,9 @@
 //! `deployclaw heap ...`: each command runs the matching `heap::` function in a session, so its
 //! result is recorded in the signed log like any script's.
 
-use super::session::{Settings, finish, forward_interrupts, start};
+use super::session::{Settings, run_session};
 use super::{error, exit};
-use deployclaw::engine::{Mode, Output, Param};
+use deployclaw::engine::{Mode, Param};
 use rhai::Dynamic;
 use std::path::{Path, PathBuf};
 
@@ -17,16 +17,7 @@ fn run(settings: &Settings, dumps: &[PathBuf], params: Vec<Param>, call: &str, j
     }
     let mut options = settings.options(Mode::Run);
     options.params = params;
-    if json {
-        options.output = Output::Stderr;
-    }
-    let mut session = match start(options) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    forward_interrupts(&session);
-    let result = session.eval(call, "deployclaw heap");
-    finish(session, result, json)
+    run_session(options, json, |session| session.eval(call, "deployclaw heap"))
 }
 
 fn head(top: Option<usize>) -> String {

@@ -55,7 +55,7 @@ pub fn parse_param(text: &str) -> Result<Param, String> {
     Ok(Param { name: name.to_string(), value })
 }
 
-pub fn start(options: SessionOptions) -> Result<Session, u8> {
+fn start(options: SessionOptions) -> Result<Session, u8> {
     Session::start(options).map_err(|e| {
         error(e);
         exit::FAILED
@@ -64,7 +64,7 @@ pub fn start(options: SessionOptions) -> Result<Session, u8> {
 
 /// Forward Ctrl-C to the session while a statement runs. In the REPL the line editor reads
 /// Ctrl-C as a key, so the signal only arrives while something is running.
-pub fn forward_interrupts(session: &Session) {
+fn forward_interrupts(session: &Session) {
     let interrupt = session.interrupter();
     match signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT]) {
         Ok(mut signals) => {
@@ -95,7 +95,7 @@ pub fn terminal_width() -> Option<usize> {
 
 /// Seal the log and turn the script's outcome into an exit code, printing the value. Findings
 /// are listed on stderr so that a CI log shows them without opening the session log.
-pub fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool) -> u8 {
+fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool) -> u8 {
     for finding in session.findings() {
         eprintln!("{}", deployclaw::evidence::redact(&format!("finding [{}] {}", finding.severity, finding.title)));
     }
@@ -134,6 +134,25 @@ pub fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool
     code
 }
 
+/// Start a session, forward Ctrl-C to it, evaluate `body` in it, then seal the log and print
+/// the value (as JSON on a stdout reserved for it when `json`). Returns the exit code.
+pub fn run_session(
+    mut options: SessionOptions,
+    json: bool,
+    body: impl FnOnce(&mut Session) -> Result<Dynamic, Failure>,
+) -> u8 {
+    if json {
+        options.output = Output::Stderr;
+    }
+    let mut session = match start(options) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    forward_interrupts(&session);
+    let result = body(&mut session);
+    finish(session, result, json)
+}
+
 /// `deployclaw run SCRIPT`.
 pub fn run(settings: &Settings, script: &Path, params: &[String], json: bool) -> u8 {
     let bytes = match std::fs::read(script) {
@@ -157,16 +176,7 @@ pub fn run(settings: &Settings, script: &Path, params: &[String], json: bool) ->
     let mut options = settings.options(Mode::Run);
     options.script = Some((script.to_path_buf(), bytes));
     options.params = params;
-    if json {
-        options.output = Output::Stderr;
-    }
-    let mut session = match start(options) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    forward_interrupts(&session);
-    let result = session.run_script(script, &text);
-    finish(session, result, json)
+    run_session(options, json, |session| session.run_script(script, &text))
 }
 
 /// `deployclaw` with no command: the REPL on a terminal, else a script from stdin.
@@ -186,13 +196,7 @@ pub fn interactive_or_stdin(settings: &Settings) -> u8 {
     }
     let mut options = settings.options(Mode::Stdin);
     options.script = Some((PathBuf::from("<stdin>"), text.clone().into_bytes()));
-    let mut session = match start(options) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    forward_interrupts(&session);
-    let result = session.eval(&text, "<stdin>");
-    finish(session, result, false)
+    run_session(options, false, |session| session.eval(&text, "<stdin>"))
 }
 
 #[cfg(test)]

@@ -68,14 +68,19 @@ impl Writer {
         self.heap.extend(std::iter::repeat_n(0, extra));
     }
 
+    /// Start a class, instance or array sub-record: its tag, its id, a zero stack-trace serial.
+    fn begin_object(&mut self, tag: u8, id: u64) {
+        self.starts.push(self.heap.len());
+        self.heap.push(tag);
+        Self::id(&mut self.heap, self.id_size, id);
+        self.heap.extend_from_slice(&0u32.to_be_bytes());
+    }
+
     /// A class with instance fields `fields` (name id, type) and reference statics.
     pub fn class_dump(&mut self, class_id: u64, super_id: u64, fields: &[(u64, BasicType)], statics: &[(u64, u64)]) {
         let id_size = self.id_size;
-        self.starts.push(self.heap.len());
+        self.begin_object(sub::CLASS_DUMP, class_id);
         let h = &mut self.heap;
-        h.push(sub::CLASS_DUMP);
-        Self::id(h, id_size, class_id);
-        h.extend_from_slice(&0u32.to_be_bytes());
         for id in [super_id, 0, 0, 0, 0, 0] {
             Self::id(h, id_size, id);
         }
@@ -106,11 +111,8 @@ impl Writer {
                 Value::Long(l) => fields.extend_from_slice(&l.to_be_bytes()),
             }
         }
-        self.starts.push(self.heap.len());
+        self.begin_object(sub::INSTANCE_DUMP, id);
         let h = &mut self.heap;
-        h.push(sub::INSTANCE_DUMP);
-        Self::id(h, id_size, id);
-        h.extend_from_slice(&0u32.to_be_bytes());
         Self::id(h, id_size, class_id);
         h.extend_from_slice(&(fields.len() as u32).to_be_bytes());
         h.extend_from_slice(&fields);
@@ -118,11 +120,8 @@ impl Writer {
 
     pub fn object_array(&mut self, id: u64, class_id: u64, elements: &[u64]) {
         let id_size = self.id_size;
-        self.starts.push(self.heap.len());
+        self.begin_object(sub::OBJECT_ARRAY_DUMP, id);
         let h = &mut self.heap;
-        h.push(sub::OBJECT_ARRAY_DUMP);
-        Self::id(h, id_size, id);
-        h.extend_from_slice(&0u32.to_be_bytes());
         h.extend_from_slice(&(elements.len() as u32).to_be_bytes());
         Self::id(h, id_size, class_id);
         for e in elements {
@@ -131,12 +130,8 @@ impl Writer {
     }
 
     pub fn byte_array(&mut self, id: u64, data: &[u8]) {
-        let id_size = self.id_size;
-        self.starts.push(self.heap.len());
+        self.begin_object(sub::PRIMITIVE_ARRAY_DUMP, id);
         let h = &mut self.heap;
-        h.push(sub::PRIMITIVE_ARRAY_DUMP);
-        Self::id(h, id_size, id);
-        h.extend_from_slice(&0u32.to_be_bytes());
         h.extend_from_slice(&(data.len() as u32).to_be_bytes());
         h.push(type_code(BasicType::Byte));
         h.extend_from_slice(data);
