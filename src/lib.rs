@@ -9,4 +9,5 @@ pub mod evidence;
 pub mod frame;
 pub mod heap;
 pub mod paths;
+pub mod proc;
 pub mod shell;

@@ -71,7 +71,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Heap dumps: class histograms and diffs (more analyses to come).
+    /// Heap dumps: histograms, diffs, dominators, leak suspects, tenants and secrets.
     #[command(subcommand)]
     Heap(HeapCommand),
     /// Inspect and verify signed session logs.
@@ -120,6 +120,62 @@ enum HeapCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The objects that keep the most memory alive (top of the dominator tree), with retained sizes.
+    #[command(after_help = EXIT_CODES)]
+    Dominators {
+        file: PathBuf,
+        /// How many (default 20).
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        top: usize,
+        /// Retained size per class instead of per object.
+        #[arg(long)]
+        by_class: bool,
+        /// Print the rows as a JSON array of records on stdout, and nothing else.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Leak suspects (>10% of the heap) with their accumulation points and paths from the GC roots.
+    #[command(after_help = EXIT_CODES)]
+    Suspects {
+        file: PathBuf,
+        /// An earlier dump of the same service: report each suspect's growth since then.
+        #[arg(long, value_name = "DUMP")]
+        baseline: Option<PathBuf>,
+        /// Print the rows as a JSON array of records on stdout, and nothing else.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Memory per tenant and cross-tenant references; with several dumps, growth per tenant.
+    #[command(after_help = EXIT_CODES)]
+    Tenants {
+        /// One dump, or several of the same service, oldest first.
+        #[arg(required = true, value_name = "DUMP")]
+        dumps: Vec<PathBuf>,
+        /// CLASS.FIELD (e.g. com.acme.Tenant.name), map:CLASS.STATIC_FIELD, or loader[:FIELD].
+        #[arg(long, value_name = "RULE")]
+        rule: String,
+        /// Print the rows as a JSON array of records on stdout, and nothing else.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Secrets (AWS keys, private keys, JWTs, URL passwords) left in the heap, shown redacted; exits 3 if any.
+    #[command(after_help = EXIT_CODES)]
+    Secrets {
+        file: PathBuf,
+        /// Print the rows as a JSON array of records on stdout, and nothing else.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The shortest strong reference path from a GC root to an object.
+    #[command(after_help = EXIT_CODES)]
+    Path {
+        file: PathBuf,
+        /// The object id, as the other commands print it (0x...).
+        object: String,
+        /// Print the rows as a JSON array of records on stdout, and nothing else.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -159,6 +215,21 @@ fn main() -> ExitCode {
         }
         Some(Command::Heap(HeapCommand::Diff { dumps, threshold_delta, top, json })) => {
             cli::heap::diff(&cli.session.into(), &dumps, threshold_delta.as_deref(), top, json)
+        }
+        Some(Command::Heap(HeapCommand::Dominators { file, top, by_class, json })) => {
+            cli::heap::dominators(&cli.session.into(), &file, top, by_class, json)
+        }
+        Some(Command::Heap(HeapCommand::Suspects { file, baseline, json })) => {
+            cli::heap::suspects(&cli.session.into(), &file, baseline.as_deref(), json)
+        }
+        Some(Command::Heap(HeapCommand::Tenants { dumps, rule, json })) => {
+            cli::heap::tenants(&cli.session.into(), &dumps, &rule, json)
+        }
+        Some(Command::Heap(HeapCommand::Secrets { file, json })) => {
+            cli::heap::secrets(&cli.session.into(), &file, json)
+        }
+        Some(Command::Heap(HeapCommand::Path { file, object, json })) => {
+            cli::heap::path(&cli.session.into(), &file, &object, json)
         }
         Some(Command::Log(LogCommand::Verify { file, pubkey, json })) => {
             cli::log::verify(&file, pubkey.as_deref(), json)

@@ -1,13 +1,20 @@
 //! Every registered function's doc examples run, and their values match the documented results
 //! (compared as JSON), as Nushell tests each command's examples.
 
-use deployclaw::engine::{LogTarget, Mode, Session, SessionOptions, to_json};
+mod common;
+
+use deployclaw::engine::{LogTarget, Mode, Param, Session, SessionOptions, to_json};
 use deployclaw::paths::Home;
 
 fn session(dir: &std::path::Path, n: usize) -> Session {
+    session_with(dir, n, Vec::new())
+}
+
+fn session_with(dir: &std::path::Path, n: usize, params: Vec<Param>) -> Session {
     let mut options = SessionOptions::new(Mode::Run);
     options.home = Home(dir.join("home"));
     options.log = LogTarget::Path(dir.join(format!("example-{n}.jsonl")));
+    options.params = params;
     Session::start(options).expect("session starts")
 }
 
@@ -17,12 +24,19 @@ fn every_function_has_a_passing_example() {
     let docs = session(dir.path(), 0).docs().clone();
     let mut failures = Vec::new();
     let mut count = 0;
+    // Examples of the live-JVM functions name JAVA_PID: a JVM keeping 1000 Probe objects.
+    let mut jvm: Option<common::jvm::Jvm> = None;
     for doc in docs.all() {
         assert!(!doc.examples.is_empty(), "{} has no example", doc.qualified());
         assert!(!doc.usage.is_empty(), "{} has no usage line", doc.qualified());
         for example in &doc.examples {
             count += 1;
-            let mut s = session(dir.path(), count);
+            let mut params = Vec::new();
+            if example.code.contains("JAVA_PID") {
+                let jvm = jvm.get_or_insert_with(|| common::jvm::Jvm::start(dir.path(), "Probe", &["1000"]));
+                params.push(Param { name: "JAVA_PID".into(), value: (jvm.pid() as i64).into() });
+            }
+            let mut s = session_with(dir.path(), count, params);
             match (s.eval(&example.code, "<example>"), &example.result) {
                 (Err(e), _) => failures.push(format!("{}: `{}` failed: {e}", doc.qualified(), example.code)),
                 (Ok(value), Some(expected)) => {

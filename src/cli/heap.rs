@@ -53,3 +53,54 @@ pub fn diff(settings: &Settings, dumps: &[PathBuf], threshold: Option<&str>, top
     };
     run(settings, dumps, params, &call, json)
 }
+
+fn dump_param(file: &Path) -> Vec<Param> {
+    vec![Param { name: "DUMP".into(), value: text(file) }]
+}
+
+/// `deployclaw heap dominators FILE [--top N] [--by-class] [--json]`.
+pub fn dominators(settings: &Settings, file: &Path, top: usize, by_class: bool, json: bool) -> u8 {
+    let call =
+        if by_class { format!("heap::retained(DUMP).head({top})") } else { format!("heap::dominators(DUMP, {top})") };
+    run(settings, &[file.to_path_buf()], dump_param(file), &call, json)
+}
+
+/// `deployclaw heap suspects FILE [--baseline DUMP] [--json]`.
+pub fn suspects(settings: &Settings, file: &Path, baseline: Option<&Path>, json: bool) -> u8 {
+    let mut params = dump_param(file);
+    let mut dumps = vec![file.to_path_buf()];
+    let call = match baseline {
+        Some(base) => {
+            params.push(Param { name: "BASELINE".into(), value: text(base) });
+            dumps.push(base.to_path_buf());
+            "heap::suspects(DUMP, BASELINE)"
+        }
+        None => "heap::suspects(DUMP)",
+    };
+    run(settings, &dumps, params, call, json)
+}
+
+/// `deployclaw heap tenants DUMP... --rule RULE [--json]`.
+pub fn tenants(settings: &Settings, dumps: &[PathBuf], rule: &str, json: bool) -> u8 {
+    if let Err(e) = deployclaw::heap::tenants::Rule::parse(rule) {
+        error(format!("--rule: {e}"));
+        return exit::USAGE;
+    }
+    let params = vec![
+        Param { name: "DUMPS".into(), value: dumps.iter().map(|d| text(d)).collect::<Vec<_>>().into() },
+        Param { name: "RULE".into(), value: rule.into() },
+    ];
+    run(settings, dumps, params, "heap::tenants(DUMPS, RULE)", json)
+}
+
+/// `deployclaw heap secrets FILE [--json]`.
+pub fn secrets(settings: &Settings, file: &Path, json: bool) -> u8 {
+    run(settings, &[file.to_path_buf()], dump_param(file), "heap::secrets(DUMP)", json)
+}
+
+/// `deployclaw heap path FILE OBJECT [--json]`.
+pub fn path(settings: &Settings, file: &Path, object: &str, json: bool) -> u8 {
+    let mut params = dump_param(file);
+    params.push(Param { name: "OBJECT".into(), value: object.into() });
+    run(settings, &[file.to_path_buf()], params, "heap::path_to_roots(DUMP, OBJECT)", json)
+}

@@ -172,24 +172,40 @@ pub struct Api<'a> {
     engine: &'a mut Engine,
     docs: &'a mut Docs,
     namespace: Option<(String, Module)>,
+    /// Namespaces closed so far: registered when the Api is dropped, so that several
+    /// capabilities can add to one namespace (`heap::` from the dump and the live functions).
+    closed: Vec<(String, Module)>,
     last: Option<(String, bool)>,
+}
+
+impl Drop for Api<'_> {
+    fn drop(&mut self) {
+        self.end_namespace();
+        for (ns, module) in self.closed.drain(..) {
+            self.engine.register_static_module(ns.as_str(), module.into());
+        }
+    }
 }
 
 impl<'a> Api<'a> {
     pub fn new(engine: &'a mut Engine, docs: &'a mut Docs) -> Api<'a> {
-        Api { engine, docs, namespace: None, last: None }
+        Api { engine, docs, namespace: None, closed: Vec::new(), last: None }
     }
 
     /// Register following functions as `ns::name` until [`Api::end_namespace`].
     pub fn namespace(&mut self, ns: &str) -> &mut Self {
         self.end_namespace();
-        self.namespace = Some((ns.to_string(), Module::new()));
+        let module = match self.closed.iter().position(|(name, _)| name == ns) {
+            Some(i) => self.closed.remove(i).1,
+            None => Module::new(),
+        };
+        self.namespace = Some((ns.to_string(), module));
         self
     }
 
     pub fn end_namespace(&mut self) -> &mut Self {
-        if let Some((ns, module)) = self.namespace.take() {
-            self.engine.register_static_module(ns.as_str(), module.into());
+        if let Some(open) = self.namespace.take() {
+            self.closed.push(open);
         }
         self
     }
@@ -250,11 +266,5 @@ impl<'a> Api<'a> {
     /// Direct access for registrations that need no docs (types, indexers, operators).
     pub fn engine(&mut self) -> &mut Engine {
         self.engine
-    }
-}
-
-impl Drop for Api<'_> {
-    fn drop(&mut self) {
-        self.end_namespace();
     }
 }

@@ -27,6 +27,16 @@ pub fn histogram_frame(histogram: &heap::histogram::Histogram) -> Result<Frame> 
     Frame::from_records(&rows).and_then(|f| f.select(&columns)).map_err(rt_error)
 }
 
+/// A dump error as a script error; a cancelled read ends the statement as Ctrl-C does.
+pub fn heap_error(e: heap::Error) -> Box<EvalAltResult> {
+    match e {
+        heap::Error::Cancelled { .. } => {
+            Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE))
+        }
+        other => rt_error(other),
+    }
+}
+
 /// Read a dump's histogram, stopping on Ctrl-C; a partial read is recorded as a warning finding.
 fn read_histogram(s: &Shared, path: &str, mut progress: Progress) -> Result<heap::histogram::Histogram> {
     let source = heap::open(Path::new(path)).map_err(rt_error)?;
@@ -34,12 +44,7 @@ fn read_histogram(s: &Shared, path: &str, mut progress: Progress) -> Result<heap
         progress.update(done);
         !s.bridge.cancelled()
     };
-    let histogram = heap::histogram::histogram_with_progress(source, path, &mut report).map_err(|e| match e {
-        heap::Error::Cancelled { .. } => {
-            Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE))
-        }
-        other => rt_error(other),
-    })?;
+    let histogram = heap::histogram::histogram_with_progress(source, path, &mut report).map_err(heap_error)?;
     if let Some(problem) = &histogram.partial {
         let details = serde_json::json!({ "path": path, "problem": problem });
         s.add_finding(Finding { severity: Severity::Warning, title: "heap dump read only in part".into(), details })?;
@@ -191,6 +196,25 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         move |paths: Array, threshold: &str| diff(&s, &paths, Some(threshold))
     });
 
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("secrets")
+            .usage("heap::secrets(path: string) -> Frame")
+            .summary(
+                "Secrets left in a heap dump: AWS access keys and secret keys, private keys, JWTs and passwords in \
+                 URLs, in the byte and char arrays behind Java strings. Each is recorded as an error finding. What \
+                 is found is shown redacted, here and in the log.",
+            )
+            .param("path", "the dump")
+            .returns("a Frame (object, array, kind, text_offset, redacted): the array holding each secret")
+            .example(
+                r#"let p = heap::demo_dump(temp_path("s.hprof")); heap::secrets(p).select(["kind", "redacted"]).rows()"#,
+                r#"[{"kind": "url_password", "redacted": "postgres://app:[REDACTED]@db.internal"}]"#,
+            )
+            .volatile(),
+        move |path: &str| secrets(&s, path),
+    );
+
     api.add(
         FnDoc::new("demo_dump")
             .usage("heap::demo_dump(path: string) -> string")
@@ -209,6 +233,35 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
     .overload(|path: &str, sessions: i64| write_demo(path, sessions));
 
     api.end_namespace();
+}
+
+fn secrets(s: &Shared, path: &str) -> Result<Frame> {
+    let total = std::fs::metadata(path).ok().map(|m| m.len()).filter(|_| !path.ends_with(".gz"));
+    let label = Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy().into_owned());
+    let mut progress = Progress::new(&label, total);
+    let mut report = |done: u64| {
+        progress.update(done);
+        !s.bridge.cancelled()
+    };
+    let found = heap::secrets::secrets(Path::new(path), &mut report).map_err(heap_error)?;
+    let rows: Vec<serde_json::Value> = found
+        .iter()
+        .map(|x| {
+            serde_json::json!({
+                "object": format!("{:#x}", x.object), "array": x.array, "kind": x.kind, "text_offset": x.offset,
+                "redacted": x.redacted,
+            })
+        })
+        .collect();
+    for row in &rows {
+        let title = format!("secret in heap: {} in {} {}", row["kind"], row["array"], row["object"]).replace('"', "");
+        s.add_finding(Finding { severity: Severity::Error, title, details: row.clone() })?;
+    }
+    let columns = ["object", "array", "kind", "text_offset", "redacted"].map(String::from);
+    if rows.is_empty() {
+        return Frame::empty(&columns).map_err(rt_error);
+    }
+    Frame::from_records(&rows).and_then(|f| f.select(&columns)).map_err(rt_error)
 }
 
 fn write_demo(path: &str, sessions: i64) -> Result<String> {

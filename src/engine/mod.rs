@@ -8,7 +8,9 @@ mod core_api;
 mod evidence_api;
 mod frame_api;
 mod heap_api;
+mod heap_graph_api;
 pub mod lexer;
+mod live_api;
 mod progress;
 mod render;
 mod session;
@@ -69,6 +71,7 @@ pub struct Shared {
     docs: OnceLock<Arc<Docs>>,
     temp_dir: Mutex<Option<PathBuf>>,
     session_id: String,
+    graphs: heap_graph_api::GraphCache,
 }
 
 impl Shared {
@@ -80,6 +83,7 @@ impl Shared {
             docs: OnceLock::new(),
             temp_dir: Mutex::new(None),
             session_id,
+            graphs: Default::default(),
         }
     }
 
@@ -178,6 +182,8 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
         frame_api::register(&mut api);
         evidence_api::register(&mut api, shared);
         heap_api::register(&mut api, shared);
+        heap_graph_api::register(&mut api, shared);
+        live_api::register(&mut api, shared);
     }
     let docs = Arc::new(docs);
     let _ = shared.docs.set(docs.clone());

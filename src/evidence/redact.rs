@@ -27,6 +27,11 @@ const RULES: &[Rule] = &[
     },
     // AWS access key ids.
     Rule { pattern: r"\b(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b", replacement: "[REDACTED AWS KEY ID]" },
+    // JSON Web Tokens wherever they appear.
+    Rule {
+        pattern: r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}",
+        replacement: "[REDACTED JWT]",
+    },
     // HTTP bearer tokens.
     Rule { pattern: r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*", replacement: "${1}[REDACTED]" },
 ];

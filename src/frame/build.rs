@@ -84,6 +84,16 @@ impl Frame {
         Ok(Frame { df })
     }
 
+    /// A frame with these columns and no rows (null-typed columns).
+    pub fn empty(columns: &[String]) -> Result<Frame, Error> {
+        let columns = columns
+            .iter()
+            .map(|c| Column::full_null(PlSmallStr::from(c.as_str()), 0, &DataType::Null))
+            .collect::<Vec<_>>();
+        let df = DataFrame::new(0, columns).map_err(|e| Error::invalid("frame", e))?;
+        Ok(Frame { df })
+    }
+
     /// Every row as a JSON object, in column order.
     pub fn to_records(&self) -> Vec<Value> {
         let names = self.column_names();

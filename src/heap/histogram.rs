@@ -17,7 +17,7 @@ use std::io::Read;
 /// Object and class ids are addresses: one multiply spreads them well enough, and hashing is
 /// on the per-object path, where SipHash's cost shows.
 #[derive(Default)]
-struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -33,7 +33,7 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// One row of the histogram.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +103,8 @@ struct Census {
     /// Indexed by element type.
     primitive_arrays: [(Option<BasicType>, Arrays); 9],
     layout_votes: [u64; Layout::CANDIDATES.len()],
+    roots: Vec<(hprof::RootKind, u64)>,
+    id_size: u32,
     last_id: u64,
     last: Option<Last>,
 }
@@ -165,6 +167,12 @@ impl Census {
 }
 
 impl Visitor for Census {
+    fn header(&mut self, header: &hprof::Header) {
+        self.id_size = header.id_size;
+    }
+    fn root(&mut self, kind: hprof::RootKind, id: u64) {
+        self.roots.push((kind, id));
+    }
     fn utf8(&mut self, id: u64, text: &[u8]) {
         self.names.insert(id, String::from_utf8_lossy(text).into());
     }
@@ -233,6 +241,12 @@ pub fn histogram_with_progress<R: Read>(
     path: &str,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Histogram, Error> {
+    Ok(survey(source, path, progress)?.histogram())
+}
+
+/// One pass over a dump that learns its classes, names, roots and object layout: what the
+/// histogram shows and what the object graph needs before it reads the objects themselves.
+pub fn survey<R: Read>(source: R, path: &str, progress: &mut dyn FnMut(u64) -> bool) -> Result<Survey, Error> {
     let mut census = Census::default();
     let partial = match hprof::read_with_progress(source, path, &mut census, progress) {
         Ok(_) => None,
@@ -241,65 +255,137 @@ pub fn histogram_with_progress<R: Read>(
     };
     let best = (0..Layout::CANDIDATES.len()).max_by_key(|&i| (census.layout_votes[i], usize::MAX - i)).unwrap_or(0);
     let layout = if census.layout_votes[best] == 0 { Layout::default() } else { Layout::CANDIDATES[best] };
-
-    let mut rows: Vec<ClassRow> = Vec::new();
+    let mut instance_sizes = IdMap::default();
     for (class_id, inst) in &census.instances {
-        let class_id = *class_id;
-        let (refs, bytes) = census.field_totals(class_id);
+        let (refs, bytes) = census.field_totals(*class_id);
         // With several instances the smallest distance is exact. A lone instance's distance may
         // include free space after it, so it is only trusted near the packed field model.
         let model = layout.instance_size(refs, bytes);
         let size = inst.min_gap.filter(|&g| inst.count > 1 || (g >= model && g <= model + 8)).unwrap_or(model);
-        rows.push(ClassRow {
-            class: census.class_name(class_id),
-            instances: inst.count,
-            shallow_bytes: size * inst.count,
-            largest: size,
+        instance_sizes.insert(*class_id, size);
+    }
+    let mirror_class = census
+        .class_names
+        .iter()
+        .find(|(_, n)| census.names.get(n).is_some_and(|n| &**n == "java/lang/Class"))
+        .map(|(&id, _)| id);
+    Ok(Survey { census, layout, layout_index: best, instance_sizes, mirror_class, partial })
+}
+
+/// What [`survey`] learnt about a dump.
+pub struct Survey {
+    census: Census,
+    pub layout: Layout,
+    layout_index: usize,
+    /// Class id -> the JVM size of one instance.
+    instance_sizes: IdMap<u64>,
+    /// The id of java.lang.Class, when the dump has it.
+    mirror_class: Option<u64>,
+    /// Set when the dump could not be read to its end.
+    pub partial: Option<String>,
+}
+
+impl Survey {
+    pub fn id_size(&self) -> u32 {
+        self.census.id_size
+    }
+
+    /// The dump's roots, in dump order.
+    pub fn roots(&self) -> &[(hprof::RootKind, u64)] {
+        &self.census.roots
+    }
+
+    /// A UTF8 record's text (field and class names).
+    pub fn name(&self, id: u64) -> Option<&str> {
+        self.census.names.get(&id).map(|n| &**n)
+    }
+
+    /// A class's Java name; unknown classes are named by their id.
+    pub fn class_name(&self, class_id: u64) -> String {
+        self.census.class_name(class_id)
+    }
+
+    /// Every class dump, by class id.
+    pub fn classes(&self) -> &IdMap<ClassDump> {
+        &self.census.classes
+    }
+
+    /// The class whose Java name is `name`, if the dump has exactly one (or the first of several).
+    pub fn class_named(&self, name: &str) -> Option<u64> {
+        let mut ids: Vec<u64> = self.census.classes.keys().copied().filter(|&id| self.class_name(id) == name).collect();
+        ids.sort_unstable();
+        ids.first().copied()
+    }
+
+    /// The JVM size of one instance of a class.
+    pub fn instance_size(&self, class_id: u64) -> u64 {
+        self.instance_sizes.get(&class_id).copied().unwrap_or_else(|| {
+            let (refs, bytes) = self.census.field_totals(class_id);
+            self.layout.instance_size(refs, bytes)
+        })
+    }
+
+    /// The JVM size of an array of `length` elements of `element_bytes` each (references: 0).
+    pub fn array_size(&self, length: u64, element_bytes: u64) -> u64 {
+        let element = if element_bytes == 0 { self.layout.reference_size() } else { element_bytes };
+        self.layout.array_size(length, element)
+    }
+
+    /// The size of a class's mirror (its java.lang.Class instance with its static fields).
+    pub fn mirror_size(&self, class: &ClassDump) -> u64 {
+        let base = self.mirror_class.map_or(self.layout.instance_size(0, 0), |id| {
+            let (refs, bytes) = self.census.field_totals(id);
+            self.layout.instance_size(refs, bytes)
         });
+        let statics: u64 = class.static_refs.len() as u64 * self.layout.reference_size()
+            + class.static_primitives.iter().map(|(_, t)| t.dump_size(8) as u64).sum::<u64>();
+        self.layout.align(base + statics)
     }
-    for (&class_id, arrays) in &census.object_arrays {
-        rows.push(array_row(census.class_name(class_id), arrays, best));
-    }
-    for (element, arrays) in &census.primitive_arrays {
-        if let Some(element) = element {
-            rows.push(array_row(element.array_class_name().to_string(), arrays, best));
+
+    fn histogram(self) -> Histogram {
+        let census = &self.census;
+        let mut rows: Vec<ClassRow> = Vec::new();
+        for (class_id, inst) in &census.instances {
+            let size = self.instance_sizes[class_id];
+            rows.push(ClassRow {
+                class: census.class_name(*class_id),
+                instances: inst.count,
+                shallow_bytes: size * inst.count,
+                largest: size,
+            });
         }
-    }
-    // Class mirrors: java.lang.Class's own fields plus each class's static fields. HotSpot does
-    // not dump hidden classes (lambda forms and the like) at all, so their mirrors cannot be
-    // counted from the dump and this row stays below the JVM's own count.
-    if let Some((&mirror_id, _)) =
-        census.class_names.iter().find(|(_, n)| census.names.get(n).is_some_and(|n| &**n == "java/lang/Class"))
-    {
-        let (refs, bytes) = census.field_totals(mirror_id);
-        let base = layout.instance_size(refs, bytes);
-        let sizes: Vec<u64> = census
-            .classes
-            .values()
-            .map(|c| {
-                let statics: u64 = c.static_refs.len() as u64 * layout.reference_size()
-                    + c.static_primitives.iter().map(|(_, t)| t.dump_size(8) as u64).sum::<u64>();
-                layout.align(base + statics)
-            })
-            .collect();
-        // Mirrors dumped as plain instances (the primitive types') already have a row: add to it.
-        match rows.iter_mut().find(|r| r.class == "java.lang.Class") {
-            Some(row) => {
-                row.instances += sizes.len() as u64;
-                row.shallow_bytes += sizes.iter().sum::<u64>();
-                row.largest = row.largest.max(sizes.iter().copied().max().unwrap_or(0));
+        for (&class_id, arrays) in &census.object_arrays {
+            rows.push(array_row(census.class_name(class_id), arrays, self.layout_index));
+        }
+        for (element, arrays) in &census.primitive_arrays {
+            if let Some(element) = element {
+                rows.push(array_row(element.array_class_name().to_string(), arrays, self.layout_index));
             }
-            None if !sizes.is_empty() => rows.push(ClassRow {
-                class: "java.lang.Class".into(),
-                instances: sizes.len() as u64,
-                shallow_bytes: sizes.iter().sum(),
-                largest: sizes.iter().copied().max().unwrap_or(0),
-            }),
-            None => {}
         }
+        // Class mirrors: java.lang.Class's own fields plus each class's static fields. HotSpot does
+        // not dump hidden classes (lambda forms and the like) at all, so their mirrors cannot be
+        // counted from the dump and this row stays below the JVM's own count.
+        if self.mirror_class.is_some() {
+            let sizes: Vec<u64> = census.classes.values().map(|c| self.mirror_size(c)).collect();
+            // Mirrors dumped as plain instances (the primitive types') already have a row: add to it.
+            match rows.iter_mut().find(|r| r.class == "java.lang.Class") {
+                Some(row) => {
+                    row.instances += sizes.len() as u64;
+                    row.shallow_bytes += sizes.iter().sum::<u64>();
+                    row.largest = row.largest.max(sizes.iter().copied().max().unwrap_or(0));
+                }
+                None if !sizes.is_empty() => rows.push(ClassRow {
+                    class: "java.lang.Class".into(),
+                    instances: sizes.len() as u64,
+                    shallow_bytes: sizes.iter().sum(),
+                    largest: sizes.iter().copied().max().unwrap_or(0),
+                }),
+                None => {}
+            }
+        }
+        rows.sort_by(|a, b| b.shallow_bytes.cmp(&a.shallow_bytes).then_with(|| a.class.cmp(&b.class)));
+        Histogram { rows, layout: self.layout, partial: self.partial }
     }
-    rows.sort_by(|a, b| b.shallow_bytes.cmp(&a.shallow_bytes).then_with(|| a.class.cmp(&b.class)));
-    Ok(Histogram { rows, layout, partial })
 }
 
 fn array_row(class: String, arrays: &Arrays, layout: usize) -> ClassRow {

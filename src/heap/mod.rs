@@ -3,10 +3,19 @@
 //! Plain library: typed results, no printing, no Rhai.
 
 pub mod diff;
+pub mod dominators;
+pub mod fetch;
+pub mod graph;
 pub mod histogram;
 pub mod hprof;
+pub mod index;
 pub mod layout;
+pub mod live;
+pub mod paths;
 pub mod sample;
+pub mod secrets;
+pub mod suspects;
+pub mod tenants;
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
@@ -41,6 +50,8 @@ pub enum Error {
     IdSize { path: String, size: u32 },
     #[error("{path}: byte {offset}: {record}: {problem}")]
     Corrupt { path: String, offset: u64, record: Record, problem: String },
+    #[error("{path}: cannot build the object graph: {problem}")]
+    Incomplete { path: String, problem: String },
     #[error("{path}: reading stopped at byte {offset}: cancelled")]
     Cancelled { path: String, offset: u64 },
 }

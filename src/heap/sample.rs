@@ -204,17 +204,25 @@ pub fn demo_dump(id_size: u32, tenants: usize, sessions: usize, leak: usize, seg
         (12, "REGISTRY"),
         (13, "com/acme/Registry"),
         (14, "[Lcom/acme/Tenant;"),
+        (15, "com/acme/Config"),
+        (16, "DB_URL"),
     ];
     for (id, text) in names {
         w.utf8(id, text);
     }
-    let (object, string, tenant, session, session_array, registry, tenant_array) =
-        (0x100, 0x200, 0x300, 0x400, 0x500, 0x600, 0x700);
-    for (serial, (class, name)) in
-        [(object, 1), (string, 2), (tenant, 3), (session, 4), (session_array, 5), (registry, 13), (tenant_array, 14)]
-            .into_iter()
-            .enumerate()
-    {
+    let (object, string, tenant, session, session_array, registry, tenant_array, config) =
+        (0x100, 0x200, 0x300, 0x400, 0x500, 0x600, 0x700, 0x800);
+    let classes = [
+        (object, 1),
+        (string, 2),
+        (tenant, 3),
+        (session, 4),
+        (session_array, 5),
+        (registry, 13),
+        (tenant_array, 14),
+        (config, 15),
+    ];
+    for (serial, (class, name)) in classes.into_iter().enumerate() {
         w.load_class(serial as u32 + 1, class, name);
     }
     use BasicType::{Int, Long, Object as Ref};
@@ -236,13 +244,17 @@ pub fn demo_dump(id_size: u32, tenants: usize, sessions: usize, leak: usize, seg
     let tenant_size = layout.instance_size(2, 0);
     let session_size = layout.instance_size(1, 8);
     let mut tenant_ids = Vec::with_capacity(tenants);
+    // The leaking tenant also holds on to one of the first tenant's sessions: an isolation bug.
+    let mut first_session = None;
     for t in 0..tenants {
         let count = if t + 1 == tenants { sessions * leak } else { sessions };
+        let stray = first_session.filter(|_| t + 1 == tenants && t > 0);
         let name = format!("tenant-{:02}", t + 1);
         let tid = alloc(tenant_size);
         let chars = alloc(layout.array_size(name.len() as u64, 1));
         let name_id = alloc(string_size);
-        let array = alloc(layout.array_size(count as u64, layout.reference_size()));
+        let slots = count + stray.iter().count();
+        let array = alloc(layout.array_size(slots as u64, layout.reference_size()));
         let members: Vec<(u64, u64, usize)> = (0..count)
             .map(|s| {
                 let payload_len = 64 + (s % 4) * 32;
@@ -253,7 +265,9 @@ pub fn demo_dump(id_size: u32, tenants: usize, sessions: usize, leak: usize, seg
         w.instance(tid, tenant, &[Value::Ref(name_id), Value::Ref(array)]);
         w.byte_array(chars, name.as_bytes());
         w.instance(name_id, string, &[Value::Ref(chars), Value::Int(0)]);
-        w.object_array(array, session_array, &members.iter().map(|m| m.1).collect::<Vec<_>>());
+        first_session = first_session.or(members.first().map(|m| m.1));
+        let elements: Vec<u64> = members.iter().map(|m| m.1).chain(stray).collect();
+        w.object_array(array, session_array, &elements);
         for (s, (payload, sid, len)) in members.into_iter().enumerate() {
             w.byte_array(payload, &vec![0u8; len]);
             w.instance(sid, session, &[Value::Long(s as i64), Value::Ref(payload)]);
@@ -264,6 +278,14 @@ pub fn demo_dump(id_size: u32, tenants: usize, sessions: usize, leak: usize, seg
     w.object_array(all, tenant_array, &tenant_ids);
     w.class_dump(registry, object, &[], &[(12, all)]);
     w.root(sub::ROOT_STICKY_CLASS, registry);
+    // A connection string with its password, as services keep them: what a secret scan finds.
+    let url = "postgres://app:s3cret-demo@db.internal:5432/app";
+    let url_chars = alloc(layout.array_size(url.len() as u64, 1));
+    let url_string = alloc(string_size);
+    w.byte_array(url_chars, url.as_bytes());
+    w.instance(url_string, string, &[Value::Ref(url_chars), Value::Int(0)]);
+    w.class_dump(config, object, &[], &[(16, url_string)]);
+    w.root(sub::ROOT_STICKY_CLASS, config);
     w.finish(segment)
 }
 
@@ -285,9 +307,9 @@ mod tests {
                 let sessions = row("com.acme.Session");
                 assert_eq!((sessions.instances, sessions.shallow_bytes), (70, 70 * 24), "ids {id_size}");
                 assert_eq!(row("com.acme.Tenant").shallow_bytes, 3 * 24);
-                assert_eq!(row("java.lang.String").instances, 3);
-                assert_eq!(row("byte[]").instances, 73);
-                assert_eq!(row("com.acme.Session[]").largest, 16 + 50 * 4);
+                assert_eq!(row("java.lang.String").instances, 4);
+                assert_eq!(row("byte[]").instances, 74);
+                assert_eq!(row("com.acme.Session[]").largest, 224, "16 + 51 references of 4 bytes, aligned to 8");
             }
         }
     }
