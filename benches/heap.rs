@@ -24,6 +24,16 @@ fn measure(cmd: &[&str]) -> (f64, f64) {
     (secs, kb / 1024.0)
 }
 
+/// [`measure`] for commands that exit 3 because they record findings.
+fn measure_allowing_findings(cmd: &[&str]) -> (f64, f64) {
+    let out = Command::new("/usr/bin/time").args(["-f", "%e %M"]).args(cmd).output().expect("/usr/bin/time runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let mut parts = err.lines().last().unwrap_or_default().split_whitespace();
+    let secs: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{cmd:?}: {err}"));
+    let kb: f64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    (secs, kb / 1024.0)
+}
+
 fn median_of(cmd: &[&str]) -> (f64, f64) {
     let mut runs: Vec<(f64, f64)> = (0..RUNS).map(|_| measure(cmd)).collect();
     runs.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -84,6 +94,27 @@ fn main() {
             s2 / secs
         );
     }
+
+    // The object graph: no peer runs here (Eclipse MAT needs a download this machine cannot make).
+    let c = cur.to_str().unwrap();
+    let (secs, rss) = median_of(&[bin, "heap", "dominators", c, "--json"]);
+    println!(
+        "  deployclaw heap dominators cur (graph, dominators, retained sizes): {secs:6.2} s  peak RSS {rss:6.0} MiB"
+    );
+    let (secs, rss) = measure_allowing_findings(&[bin, "heap", "secrets", c, "--json"]);
+    println!("  deployclaw heap secrets cur: {secs:6.2} s  {:5.2} GB/s  peak RSS {rss:6.0} MiB", gb(&cur) / secs);
+    let rule = "map:LeakSim.REGISTRY";
+    let (secs, rss) =
+        measure_allowing_findings(&[bin, "heap", "tenants", base.to_str().unwrap(), c, "--rule", rule, "--json"]);
+    let out = Command::new(bin)
+        .args(["heap", "tenants", base.to_str().unwrap(), c, "--rule", rule, "--json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    println!(
+        "  deployclaw heap tenants base cur --rule {rule}: {secs:6.2} s  peak RSS {rss:6.0} MiB  fastest growth: {} ({} bytes; next {} bytes)",
+        rows[0]["tenant"], rows[0]["growth_bytes"], rows[1]["growth_bytes"]
+    );
 
     // Accuracy against the JVM's own histogram of the same moment.
     let truth_path = dir.join("cur.histo.txt");

@@ -151,7 +151,7 @@ enum HeapCommand {
         /// One dump, or several of the same service, oldest first.
         #[arg(required = true, value_name = "DUMP")]
         dumps: Vec<PathBuf>,
-        /// CLASS.FIELD (e.g. com.acme.Tenant.name), map:CLASS.STATIC_FIELD, or loader[:FIELD].
+        /// CLASS.FIELD (e.g. com.acme.Tenant.name), map:CLASS.STATIC_FIELD, threadlocal:CLASS.STATIC_FIELD or loader[:FIELD].
         #[arg(long, value_name = "RULE")]
         rule: String,
         /// Print the rows as a JSON array of records on stdout, and nothing else.

@@ -123,6 +123,18 @@ fn a_field_rule_finds_the_same_tenants_as_the_map_rule() {
 }
 
 #[test]
+fn a_thread_local_rule_attributes_each_worker_thread() {
+    let sb = Sandbox::new();
+    let (rc, v, err) = eval(&sb, r#"heap::tenants(CUR, "threadlocal:TenantLeak.CURRENT").sort("tenant").rows()"#);
+    assert_eq!(rc, 0, "{err}");
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["tenant"].as_str().unwrap()).collect();
+    assert_eq!(names, ["tenant-01", "tenant-02", "tenant-07"], "{v}");
+    for row in v.as_array().unwrap() {
+        assert!(row["retained_bytes"].as_u64().unwrap() >= 64 << 10, "each holds its scratch buffer: {row}");
+    }
+}
+
+#[test]
 fn a_path_to_the_roots_names_each_field() {
     let sb = Sandbox::new();
     let (rc, v, err) =

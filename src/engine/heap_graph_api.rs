@@ -402,7 +402,8 @@ heap::suspects(b, a).select(["base_bytes", "growth_bytes"]).rows()"#,
             .summary(
                 "Memory per tenant. The rule says which objects stand for a tenant: `CLASS.FIELD` (instances of \
                  CLASS named by FIELD, e.g. com.acme.Tenant.name), `map:CLASS.FIELD` (the map in that static field: \
-                 keys name tenants, values are theirs) or `loader[:FIELD]` (one class loader per tenant). Objects \
+                 keys name tenants, values are theirs), `threadlocal:CLASS.FIELD` (the ThreadLocal in that static \
+                 field names the tenant each thread serves) or `loader[:FIELD]` (one class loader per tenant). Objects \
                  reachable from one tenant alone are that tenant's; a reference from one tenant's objects into \
                  another's is recorded as an error finding (an isolation breach). With two or more dumps, oldest \
                  first, each tenant's growth is reported and a tenant growing more than twice as fast as the median \

@@ -45,43 +45,79 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32) -> Tree {
     drop(stack);
     let m = order.len();
 
-    // Predecessors, in preorder numbers.
-    let mut pred_start = vec![0u32; m + 1];
+    // Predecessors, in preorder numbers, kept only for vertices with two or more: most heap
+    // objects have one referrer, their tree parent, which is then their semidominator too.
+    let words = m.div_ceil(64);
+    let (mut once, mut twice) = (vec![0u64; words], vec![0u64; words]);
     for &v in &order {
         for &w in succ(v) {
-            pred_start[number[w as usize] as usize + 1] += 1;
+            let q = number[w as usize] as usize;
+            let bit = 1u64 << (q % 64);
+            if once[q / 64] & bit != 0 {
+                twice[q / 64] |= bit;
+            }
+            once[q / 64] |= bit;
         }
     }
-    for i in 0..m {
-        pred_start[i + 1] += pred_start[i];
+    drop(once);
+    // rank[i]: vertices with several predecessors before word i of `twice`.
+    let mut rank = Vec::with_capacity(words + 1);
+    let mut total = 0u32;
+    for word in &twice {
+        rank.push(total);
+        total += word.count_ones();
     }
-    let mut preds = vec![0u32; pred_start[m] as usize];
-    let mut next = pred_start.clone();
+    rank.push(total);
+    let several = |q: usize| twice[q / 64] & (1u64 << (q % 64)) != 0;
+    let slot_of = |q: usize| (rank[q / 64] + (twice[q / 64] & ((1u64 << (q % 64)) - 1)).count_ones()) as usize;
+    // Count, sum to each list's end, then fill backwards so each end walks down to its start.
+    let mut pred_start = vec![0u32; total as usize + 1];
+    for &v in &order {
+        for &w in succ(v) {
+            let q = number[w as usize] as usize;
+            if several(q) {
+                pred_start[slot_of(q)] += 1;
+            }
+        }
+    }
+    for i in 1..pred_start.len() {
+        pred_start[i] += pred_start[i - 1];
+    }
+    let mut preds = vec![0u32; pred_start[total as usize] as usize];
     for (p, &v) in order.iter().enumerate() {
         for &w in succ(v) {
-            let slot = &mut next[number[w as usize] as usize];
-            preds[*slot as usize] = p as u32;
-            *slot += 1;
+            let q = number[w as usize] as usize;
+            if several(q) {
+                let slot = &mut pred_start[slot_of(q)];
+                *slot -= 1;
+                preds[*slot as usize] = p as u32;
+            }
         }
     }
-    drop(next);
 
     // Semidominators, vertices in reverse preorder. `ancestor` is the forest of processed
     // vertices, compressed as it is searched; `label` the vertex of least semidominator on the
     // compressed path.
+    // Everything below works in preorder numbers: the vertex numbering is rebuilt at the end.
+    drop(number);
     let mut semi: Vec<u32> = (0..m as u32).collect();
     let mut label: Vec<u32> = (0..m as u32).collect();
     let mut ancestor = parent.clone();
     let mut path: Vec<u32> = Vec::new();
     for w in (1..m).rev() {
         let mut s = parent[w];
-        for &v in &preds[pred_start[w] as usize..pred_start[w + 1] as usize] {
+        if !several(w) {
+            semi[w] = s;
+            continue;
+        }
+        let at = slot_of(w);
+        for &v in &preds[pred_start[at] as usize..pred_start[at + 1] as usize] {
             let u = eval(v, w as u32 + 1, &mut ancestor, &mut label, &semi, &mut path);
             s = s.min(semi[u as usize]);
         }
         semi[w] = s;
     }
-    drop((preds, pred_start, ancestor, label, path));
+    drop((preds, pred_start, ancestor, label, path, rank, twice));
 
     // Each idom is the nearest ancestor of the tree parent at or above the semidominator.
     let mut idom = parent;
@@ -94,7 +130,7 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32) -> Tree {
     }
     drop(semi);
 
-    let mut by_vertex = number;
+    let mut by_vertex = vec![NONE; n];
     for (p, &v) in order.iter().enumerate() {
         by_vertex[v as usize] = order[idom[p] as usize];
     }

@@ -71,11 +71,15 @@ impl Graph {
     /// dominators of part of a heap would be wrong, not just incomplete.
     pub fn build(path: &Path, progress: &mut dyn FnMut(Step) -> bool) -> Result<Graph, Error> {
         let name = path.display().to_string();
+        let started = std::time::Instant::now();
+        let phase =
+            |what: &str| tracing::debug!("graph {name}: {what} done at {:.2} s", started.elapsed().as_secs_f64());
         let survey = survey(open(path)?, &name, &mut step(progress, 1, "classes"))?;
         if let Some(problem) = &survey.partial {
             return Err(Error::Incomplete { path: name, problem: problem.clone() });
         }
         let shapes = Shapes::new(&survey);
+        phase("pass 1 (classes)");
 
         let mut ids = Ids { index: IdIndex::new(8), aligned: true };
         read(path, &mut ids, &mut step(progress, 2, "object ids"))?;
@@ -84,6 +88,7 @@ impl Graph {
             ids = Ids { index: IdIndex::new(1), aligned: true };
             read(path, &mut ids, &mut step(progress, 2, "object ids"))?;
         }
+        phase("pass 2 (ids)");
         let mut index = ids.index;
         index.freeze().map_err(|problem| Error::Incomplete { path: name.clone(), problem })?;
         let n = index.len() as usize;
@@ -104,6 +109,7 @@ impl Graph {
             sink: Count { type_of: vec![0; n], shallow: vec![0; n], start: vec![0; n + 2] },
         };
         read(path, &mut counts, &mut step(progress, 3, "objects"))?;
+        phase("pass 3 (objects)");
         let Count { type_of, shallow, mut start } = counts.sink;
         start[n + 1] = roots.len() as u32;
         // start[v + 1] holds v's out-degree: sum them up so start[v] is v's first edge.
@@ -132,8 +138,11 @@ impl Graph {
         next[0] = 0;
         let start = next;
 
+        phase("pass 4 (references)");
         let tree = dominators::dominators(&start, &edges, n as u32);
+        phase("dominators");
         let retained = dominators::retained(&tree, |v| if v as usize == n { 0 } else { shallow[v as usize] as u64 });
+        phase("retained sizes");
         Ok(Graph {
             path: path.to_path_buf(),
             survey,

@@ -16,6 +16,7 @@ pub mod sample;
 pub mod secrets;
 pub mod suspects;
 pub mod tenants;
+pub mod v8;
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};

@@ -21,6 +21,10 @@ pub enum Rule {
     Map { class: String, field: String },
     /// One class loader per tenant, named by the loader's `name` (or another field).
     Loader { field: String },
+    /// The ThreadLocal in the static field `field` of `class` holds the tenant a thread serves:
+    /// each thread with a value there is that tenant's anchor (with everything the thread holds
+    /// in its thread locals), named by the value.
+    ThreadLocal { class: String, field: String },
 }
 
 impl Rule {
@@ -42,9 +46,11 @@ impl Rule {
         match kind {
             "field" => class_field(rest).map(|(class, field)| Rule::Field { class, field }),
             "map" => class_field(rest).map(|(class, field)| Rule::Map { class, field }),
+            "threadlocal" => class_field(rest).map(|(class, field)| Rule::ThreadLocal { class, field }),
             "loader" => Ok(Rule::Loader { field: if rest.is_empty() { "name".into() } else { rest.into() } }),
             other => Err(format!(
-                "tenant rule {text:?}: unknown kind {other:?}; use CLASS.FIELD, map:CLASS.FIELD or loader[:FIELD]"
+                "tenant rule {text:?}: unknown kind {other:?}; use CLASS.FIELD, map:CLASS.FIELD, \
+                 threadlocal:CLASS.FIELD or loader[:FIELD]"
             )),
         }
     }
@@ -193,6 +199,21 @@ pub fn tenants(graph: &Graph, rule: &Rule) -> Result<Tenants, Error> {
     Ok(Tenants { rows, cross, shared_objects, shared_bytes })
 }
 
+/// The object in the static reference field `field` of `class`.
+fn static_reference(graph: &Graph, class: &str, field: &str) -> Result<u64, Error> {
+    let survey = &graph.survey;
+    let class_id = survey.class_named(class).ok_or_else(|| {
+        incomplete(graph, format!("tenant rule: the dump has no class {class} (use the Java name, Outer$Inner)"))
+    })?;
+    survey.classes()[&class_id]
+        .static_refs
+        .iter()
+        .find(|(name, _)| survey.name(*name) == Some(field))
+        .map(|&(_, target)| target)
+        .filter(|&t| t != 0)
+        .ok_or_else(|| incomplete(graph, format!("tenant rule: {class} has no static reference field {field} set")))
+}
+
 fn incomplete(graph: &Graph, problem: String) -> Error {
     Error::Incomplete { path: graph.path.display().to_string(), problem }
 }
@@ -250,21 +271,7 @@ fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
             Ok(out)
         }
         Rule::Map { class, field } => {
-            let class_id = survey.class_named(class).ok_or_else(|| {
-                incomplete(
-                    graph,
-                    format!("tenant rule: the dump has no class {class} (use the Java name, Outer$Inner)"),
-                )
-            })?;
-            let dump = &survey.classes()[&class_id];
-            let map = dump
-                .static_refs
-                .iter()
-                .find(|(name, _)| survey.name(*name) == Some(field.as_str()))
-                .map(|&(_, target)| target)
-                .ok_or_else(|| {
-                    incomplete(graph, format!("tenant rule: {class} has no static reference field {field}"))
-                })?;
+            let map = static_reference(graph, class, field)?;
             let entries = map_entries(graph, map)?;
             let keys: HashSet<u64> = entries.iter().map(|e| e.0).collect();
             let text = fetch::describe(&graph.path, survey, &keys)?;
@@ -272,6 +279,54 @@ fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
                 .into_iter()
                 .filter_map(|(key, value)| Some((graph.vertex(value)?, text.get(&key)?.clone())))
                 .collect())
+        }
+        Rule::ThreadLocal { class, field } => {
+            let local = static_reference(graph, class, field)?;
+            let threads = graph.instances_of(&subclasses_of("java.lang.Thread")?);
+            // Thread -> its ThreadLocalMap -> the map's table -> entries keyed (weakly) by ThreadLocal.
+            let step = |ids: HashSet<u64>, name: &str| -> Result<IdMap<u64>, Error> {
+                let contents = fetch::fetch(&graph.path, &ids)?;
+                Ok(contents
+                    .iter()
+                    .filter_map(|(&id, c)| match fetch::field(survey, c, name) {
+                        Some(Value::Ref(r)) if r != 0 => Some((id, r)),
+                        _ => None,
+                    })
+                    .collect())
+            };
+            let maps = step(threads.iter().map(|&v| graph.id(v)).collect(), "threadLocals")?;
+            let tables = step(maps.values().copied().collect(), "table")?;
+            let arrays = fetch::fetch(&graph.path, &tables.values().copied().collect())?;
+            let entry_of_table: IdMap<u64> = arrays
+                .iter()
+                .flat_map(|(&table, c)| match c {
+                    Contents::ObjectArray { elements, .. } => {
+                        elements.iter().filter(|&&e| e != 0).map(|&e| (e, table)).collect::<Vec<_>>()
+                    }
+                    _ => Vec::new(),
+                })
+                .collect();
+            let entries = fetch::fetch(&graph.path, &entry_of_table.keys().copied().collect())?;
+            let mut value_of_table: IdMap<u64> = IdMap::default();
+            for (id, c) in &entries {
+                let key = matches!(fetch::field(survey, c, "referent"), Some(Value::Ref(r)) if r == local);
+                if let (true, Some(Value::Ref(value))) = (key, fetch::field(survey, c, "value")) {
+                    value_of_table.insert(entry_of_table[id], value);
+                }
+            }
+            let text = fetch::describe(&graph.path, survey, &value_of_table.values().copied().collect())?;
+            let mut out = HashMap::new();
+            for &thread in &threads {
+                let value = maps
+                    .get(&graph.id(thread))
+                    .and_then(|m| tables.get(m))
+                    .and_then(|t| value_of_table.get(t))
+                    .and_then(|v| text.get(v));
+                if let Some(name) = value {
+                    out.insert(thread, name.clone());
+                }
+            }
+            Ok(out)
         }
     }
 }
