@@ -44,12 +44,11 @@ fn read_histogram(s: &Shared, path: &str, mut progress: Progress) -> Result<heap
         let rows = heap::v8::histogram(&snapshot);
         return Ok(heap::histogram::Histogram { rows, layout: Default::default(), partial: None });
     }
-    let source = heap::open(Path::new(path)).map_err(rt_error)?;
     let mut report = |done: u64| {
         progress.update(done);
         !s.bridge.cancelled()
     };
-    let histogram = heap::histogram::histogram_with_progress(source, path, &mut report).map_err(heap_error)?;
+    let histogram = heap::histogram::histogram_file(Path::new(path), &mut report).map_err(heap_error)?;
     if let Some(problem) = &histogram.partial {
         let details = serde_json::json!({ "path": path, "problem": problem });
         s.add_finding(Finding { severity: Severity::Warning, title: "heap dump read only in part".into(), details })?;

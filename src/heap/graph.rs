@@ -11,7 +11,7 @@
 //! objects waiting for finalization and the unreachable ones some dumps list.
 
 use super::dominators;
-use super::histogram::{IdMap, Survey, survey};
+use super::histogram::{IdMap, Survey, survey_file};
 use super::hprof::{self, BasicType, ClassDump, RootKind, Visitor};
 use super::index::IdIndex;
 use super::{Error, open};
@@ -74,7 +74,7 @@ impl Graph {
         let started = std::time::Instant::now();
         let phase =
             |what: &str| tracing::debug!("graph {name}: {what} done at {:.2} s", started.elapsed().as_secs_f64());
-        let survey = survey(open(path)?, &name, &mut step(progress, 1, "classes"))?;
+        let survey = survey_file(path, &mut step(progress, 1, "classes"))?;
         if let Some(problem) = &survey.partial {
             return Err(Error::Incomplete { path: name, problem: problem.clone() });
         }

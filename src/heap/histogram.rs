@@ -13,6 +13,7 @@ use super::{Error, layout::Layout};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
+use std::path::Path;
 
 /// Object and class ids are addresses: one multiply spreads them well enough, and hashing is
 /// on the per-object path, where SipHash's cost shows.
@@ -107,6 +108,51 @@ struct Census {
     id_size: u32,
     last_id: u64,
     last: Option<Last>,
+}
+
+impl Arrays {
+    fn merge(&mut self, other: &Arrays) {
+        self.count += other.count;
+        for k in 0..Layout::CANDIDATES.len() {
+            self.bytes[k] += other.bytes[k];
+            self.largest[k] = self.largest[k].max(other.largest[k]);
+        }
+    }
+}
+
+impl Census {
+    /// Add what another census saw in a later part of the same dump.
+    fn merge(&mut self, other: Census) {
+        self.names.extend(other.names);
+        self.class_names.extend(other.class_names);
+        self.classes.extend(other.classes);
+        for (class_id, inst) in other.instances {
+            let next = self.instances.len();
+            let index = *self.instance_index.entry(class_id).or_insert(next);
+            if index == next {
+                self.instances.push((class_id, Instances::default()));
+            }
+            let mine = &mut self.instances[index].1;
+            mine.count += inst.count;
+            mine.min_gap = match (mine.min_gap, inst.min_gap) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        for (class_id, arrays) in &other.object_arrays {
+            self.object_arrays.entry(*class_id).or_default().merge(arrays);
+        }
+        for (mine, theirs) in self.primitive_arrays.iter_mut().zip(&other.primitive_arrays) {
+            if theirs.0.is_some() {
+                mine.0 = theirs.0;
+                mine.1.merge(&theirs.1);
+            }
+        }
+        for (mine, theirs) in self.layout_votes.iter_mut().zip(other.layout_votes) {
+            *mine += theirs;
+        }
+        self.roots.extend(other.roots);
+    }
 }
 
 /// Distances beyond this are free space, not an object's size.
@@ -253,6 +299,50 @@ pub fn survey<R: Read>(source: R, path: &str, progress: &mut dyn FnMut(u64) -> b
         Err(err @ Error::Corrupt { .. }) => Some(err.to_string()),
         Err(other) => return Err(other),
     };
+    Ok(finish(census, partial))
+}
+
+/// [`survey`] of a dump file: a plain dump is mapped into memory and its heap-dump segments read
+/// on every core; gzip, or a dump whose records do not line up (read then for a partial
+/// result), is read as a stream.
+pub fn survey_file(path: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result<Survey, Error> {
+    let name = path.display().to_string();
+    if let Some(map) = super::map_plain(path)? {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut top = Census::default();
+        let mut parts: Vec<Census> = (0..threads).map(|_| Census::default()).collect();
+        // Pages read are dropped from this process (the page cache keeps them), so resident
+        // memory does not grow with the dump.
+        let page = 4096;
+        let release = |a: usize, b: usize| {
+            let (start, end) = (a.div_ceil(page) * page, b / page * page);
+            if end > start {
+                // SAFETY: the mapping is private and read-only: dropped pages are read again from
+                // the file if touched, and this range is not touched again.
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+            }
+        };
+        match hprof::read_parallel(&map, &name, &mut top, &mut parts, progress, &release) {
+            Ok(header) => {
+                for part in parts {
+                    top.merge(part);
+                }
+                top.id_size = header.id_size;
+                return Ok(finish(top, None));
+            }
+            Err(cancelled @ Error::Cancelled { .. }) => return Err(cancelled),
+            Err(_) => {}
+        }
+    }
+    survey(super::open(path)?, &name, progress)
+}
+
+/// The histogram of a dump file (see [`survey_file`]).
+pub fn histogram_file(path: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result<Histogram, Error> {
+    Ok(survey_file(path, progress)?.histogram())
+}
+
+fn finish(census: Census, partial: Option<String>) -> Survey {
     let best = (0..Layout::CANDIDATES.len()).max_by_key(|&i| (census.layout_votes[i], usize::MAX - i)).unwrap_or(0);
     let layout = if census.layout_votes[best] == 0 { Layout::default() } else { Layout::CANDIDATES[best] };
     let mut instance_sizes = IdMap::default();
@@ -269,7 +359,7 @@ pub fn survey<R: Read>(source: R, path: &str, progress: &mut dyn FnMut(u64) -> b
         .iter()
         .find(|(_, n)| census.names.get(n).is_some_and(|n| &**n == "java/lang/Class"))
         .map(|(&id, _)| id);
-    Ok(Survey { census, layout, layout_index: best, instance_sizes, mirror_class, partial })
+    Survey { census, layout, layout_index: best, instance_sizes, mirror_class, partial }
 }
 
 /// What [`survey`] learnt about a dump.

@@ -564,6 +564,140 @@ fn read_class_dump<R: Read>(input: &mut Input<R>) -> Result<ClassDump, Error> {
     Ok(class)
 }
 
+/// Read a whole plain dump held in memory (a mapped file), its heap-dump segments split across
+/// threads: `top` sees the header and the top-level records, each of `parts` (one per thread,
+/// made in advance) a contiguous run of segments in dump order, so merging the parts in order
+/// gives what one sequential read would. `progress` is called from this thread with the bytes
+/// done so far; its `false` stops every thread. `release(start, end)` is told each byte range
+/// that has been read, so a mapping can give its pages back. A dump whose records do not line up (truncated
+/// or corrupt) is an error here: read it sequentially for a partial result.
+pub fn read_parallel<V: Visitor + Send>(
+    bytes: &[u8],
+    path: &str,
+    top: &mut impl Visitor,
+    parts: &mut [V],
+    progress: &mut dyn FnMut(u64) -> bool,
+    release: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Header, Error> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let mut input = Input {
+        source: bytes,
+        buf: vec![0; 64],
+        start: 0,
+        end: 0,
+        offset: 0,
+        path: path.to_string(),
+        record: Record::Header,
+        record_start: 0,
+        id_size: 4,
+        next_progress: u64::MAX,
+    };
+    let header = read_header(&mut input)?;
+    top.header(&header);
+    for part in parts.iter_mut() {
+        part.header(&header);
+    }
+    // Top-level records in place; heap-dump segments only located.
+    let mut at = input.offset as usize;
+    let mut segments: Vec<(usize, usize)> = Vec::new();
+    let id = header.id_size as usize;
+    while at < bytes.len() {
+        let corrupt = |problem: String| Error::Corrupt {
+            path: path.to_string(),
+            offset: at as u64,
+            record: Record::Top(bytes[at]),
+            problem,
+        };
+        if at + 9 > bytes.len() {
+            return Err(corrupt("the file ends inside a record header: the dump is truncated".into()));
+        }
+        let tag = bytes[at];
+        let length = u32::from_be_bytes(bytes[at + 5..at + 9].try_into().expect("4 bytes")) as usize;
+        let body = at + 9;
+        if body + length > bytes.len() {
+            return Err(corrupt(format!("its length {length} runs past the end of the file: the dump is truncated")));
+        }
+        let b = &bytes[body..body + length];
+        match tag {
+            tag::UTF8 if length >= id => top.utf8(read_id(&b[..id]), &b[id..]),
+            tag::LOAD_CLASS if length >= 8 + 2 * id => {
+                top.load_class(read_id(&b[4..4 + id]), read_id(&b[8 + id..8 + 2 * id]))
+            }
+            tag::HEAP_DUMP | tag::HEAP_DUMP_SEGMENT => segments.push((body, body + length)),
+            _ => {}
+        }
+        at = body + length;
+    }
+    // Contiguous runs of segments of about equal bytes, one per part.
+    let total: usize = segments.iter().map(|(a, b)| b - a).sum();
+    let mut runs: Vec<&[(usize, usize)]> = Vec::new();
+    let (mut from, mut acc) = (0, 0);
+    for (i, (a, b)) in segments.iter().enumerate() {
+        acc += b - a;
+        if acc * parts.len() >= total * (runs.len() + 1) && runs.len() + 1 < parts.len() {
+            runs.push(&segments[from..=i]);
+            from = i + 1;
+        }
+    }
+    runs.push(&segments[from..]);
+    let done = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Vec<Result<(), Error>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = parts
+            .iter_mut()
+            .zip(runs)
+            .map(|(part, run)| {
+                let (done, stop) = (&done, &stop);
+                scope.spawn(move || {
+                    // One buffer per thread, reused for every segment.
+                    let mut input = Input {
+                        source: &bytes[..0],
+                        buf: vec![0; CHUNK],
+                        start: 0,
+                        end: 0,
+                        offset: 0,
+                        path: path.to_string(),
+                        record: Record::Top(tag::HEAP_DUMP_SEGMENT),
+                        record_start: 0,
+                        id_size: header.id_size,
+                        next_progress: u64::MAX,
+                    };
+                    for &(a, b) in run {
+                        if stop.load(Ordering::Relaxed) {
+                            return Err(Error::Cancelled { path: path.to_string(), offset: a as u64 });
+                        }
+                        input.source = &bytes[a..b];
+                        (input.start, input.end, input.offset, input.record_start) = (0, 0, a as u64, a as u64);
+                        read_heap_dump(&mut input, b as u64, part, &mut |_| true)?;
+                        release(a, b);
+                        done.fetch_add((b - a) as u64, Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        while !workers.iter().all(|w| w.is_finished()) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            if !progress(done.load(Ordering::Relaxed)) {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        workers.into_iter().map(|w| w.join().expect("a dump reader thread panicked")).collect()
+    });
+    for result in results {
+        result?;
+    }
+    Ok(header)
+}
+
+fn read_id(bytes: &[u8]) -> u64 {
+    match bytes.len() {
+        8 => u64::from_be_bytes(bytes.try_into().expect("8 bytes")),
+        _ => u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes")) as u64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

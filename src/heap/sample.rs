@@ -315,6 +315,29 @@ mod tests {
     }
 
     #[test]
+    fn a_mapped_dump_read_on_several_threads_gives_the_sequential_histogram() {
+        let dir = tempfile::tempdir().unwrap();
+        for segment in [None, Some(4096)] {
+            let bytes = demo_dump(8, 7, 300, 5, segment);
+            let path = dir.path().join("d.hprof");
+            std::fs::write(&path, &bytes).unwrap();
+            let sequential = histogram(&bytes[..], "demo").unwrap();
+            let mut reports = 0;
+            let parallel = crate::heap::histogram::histogram_file(&path, &mut |_| {
+                reports += 1;
+                true
+            })
+            .unwrap();
+            assert_eq!(parallel.rows, sequential.rows, "segments {segment:?}");
+            assert_eq!((parallel.layout, parallel.partial), (sequential.layout, None));
+            // A truncated file falls back to the streaming reader, which says where it broke.
+            std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
+            let cut = crate::heap::histogram::histogram_file(&path, &mut |_| true).unwrap();
+            assert!(cut.partial.as_deref().is_some_and(|p| p.contains("truncated")), "{:?}", cut.partial);
+        }
+    }
+
+    #[test]
     fn every_root_kind_and_version_is_read() {
         let kinds = [
             (sub::ROOT_UNKNOWN, RootKind::Unknown),
