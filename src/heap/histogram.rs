@@ -100,6 +100,8 @@ struct Census {
     /// Class id -> index into `instances`.
     instance_index: IdMap<usize>,
     instances: Vec<(u64, Instances)>,
+    /// (class id, index into `instances`) of recently seen classes, by a hash of the id.
+    recent: Vec<(u64, usize)>,
     object_arrays: IdMap<Arrays>,
     /// Indexed by element type.
     primitive_arrays: [(Option<BasicType>, Arrays); 9],
@@ -154,6 +156,9 @@ impl Census {
         self.roots.extend(other.roots);
     }
 }
+
+/// Slots of `Census::recent`.
+const RECENT: usize = 256;
 
 /// Distances beyond this are free space, not an object's size.
 const MAX_GAP: u64 = 1 << 16;
@@ -231,11 +236,22 @@ impl Visitor for Census {
         self.last = None;
     }
     fn instance(&mut self, id: u64, class_id: u64, _size: u32, _fields: &[u8]) {
-        let next = self.instances.len();
-        let index = *self.instance_index.entry(class_id).or_insert(next);
-        if index == next {
-            self.instances.push((class_id, Instances::default()));
+        // A few classes make most objects: a direct-mapped cache in front of the map.
+        if self.recent.is_empty() {
+            self.recent = vec![(u64::MAX, 0); RECENT];
         }
+        let slot = (class_id >> 3) as usize % RECENT;
+        let index = if self.recent[slot].0 == class_id {
+            self.recent[slot].1
+        } else {
+            let next = self.instances.len();
+            let index = *self.instance_index.entry(class_id).or_insert(next);
+            if index == next {
+                self.instances.push((class_id, Instances::default()));
+            }
+            self.recent[slot] = (class_id, index);
+            index
+        };
         self.next_object(id, Last::Instance(index));
         self.instances[index].1.count += 1;
     }
@@ -307,7 +323,7 @@ pub fn survey<R: Read>(source: R, path: &str, progress: &mut dyn FnMut(u64) -> b
 /// result), is read as a stream.
 pub fn survey_file(path: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result<Survey, Error> {
     let name = path.display().to_string();
-    if let Some(map) = super::map_plain(path)? {
+    if let Some((file, map)) = super::map_plain(path)? {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut top = Census::default();
         let mut parts: Vec<Census> = (0..threads).map(|_| Census::default()).collect();
@@ -322,7 +338,7 @@ pub fn survey_file(path: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result
                 let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
             }
         };
-        match hprof::read_parallel(&map, &name, &mut top, &mut parts, progress, &release) {
+        match hprof::read_parallel(&map, &file, &name, &mut top, &mut parts, progress, &release) {
             Ok(header) => {
                 for part in parts {
                     top.merge(part);

@@ -264,10 +264,18 @@ impl<R: Read> Input<R> {
     }
 
     /// Make at least `n` bytes available, unless the source ends first. Returns how many are.
+    #[inline(always)]
     fn fill(&mut self, n: usize) -> Result<usize, Error> {
         if self.end - self.start >= n {
             return Ok(self.end - self.start);
         }
+        self.refill(n)
+    }
+
+    /// The rare path of [`Input::fill`]: move what is left to the front and read more.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> Result<usize, Error> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -287,6 +295,7 @@ impl<R: Read> Input<R> {
         Ok(self.end - self.start)
     }
 
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&[u8], Error> {
         if self.fill(n)? < n {
             return Err(self.truncated(n));
@@ -297,7 +306,14 @@ impl<R: Read> Input<R> {
         Ok(out)
     }
 
+    #[inline]
     fn skip(&mut self, mut n: u64) -> Result<(), Error> {
+        // Most skips lie inside the buffer.
+        if (self.end - self.start) as u64 >= n {
+            self.start += n as usize;
+            self.offset += n;
+            return Ok(());
+        }
         while n > 0 {
             let step = n.min(CHUNK as u64) as usize;
             if self.fill(step)? < step {
@@ -311,6 +327,7 @@ impl<R: Read> Input<R> {
     }
 
     /// The next `n` bytes when `wanted`; otherwise they are skipped unread and nothing returned.
+    #[inline(always)]
     fn body(&mut self, wanted: bool, n: u64) -> Result<&[u8], Error> {
         if wanted {
             self.take(n as usize)
@@ -320,26 +337,32 @@ impl<R: Read> Input<R> {
         }
     }
 
+    #[inline(always)]
     fn u1(&mut self) -> Result<u8, Error> {
         Ok(self.take(1)?[0])
     }
 
+    #[inline(always)]
     fn u2(&mut self) -> Result<u16, Error> {
         Ok(u16::from_be_bytes(self.take(2)?.try_into().expect("2 bytes")))
     }
 
+    #[inline(always)]
     fn u4(&mut self) -> Result<u32, Error> {
         Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
     }
 
+    #[inline(always)]
     fn u8(&mut self) -> Result<u64, Error> {
         Ok(u64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
     }
 
+    #[inline(always)]
     fn id(&mut self) -> Result<u64, Error> {
         if self.id_size == 8 { self.u8() } else { self.u4().map(u64::from) }
     }
 
+    #[inline(always)]
     fn basic_type(&mut self) -> Result<BasicType, Error> {
         let code = self.u1()?;
         BasicType::from_code(code).ok_or_else(|| self.corrupt(format!("unknown basic type {code}")))
@@ -573,6 +596,7 @@ fn read_class_dump<R: Read>(input: &mut Input<R>) -> Result<ClassDump, Error> {
 /// or corrupt) is an error here: read it sequentially for a partial result.
 pub fn read_parallel<V: Visitor + Send>(
     bytes: &[u8],
+    file: &std::fs::File,
     path: &str,
     top: &mut impl Visitor,
     parts: &mut [V],
@@ -606,14 +630,19 @@ pub fn read_parallel<V: Visitor + Send>(
         let corrupt = |problem: String| Error::Corrupt {
             path: path.to_string(),
             offset: at as u64,
-            record: Record::Top(bytes[at]),
+            record: Record::Top(0),
             problem,
         };
         if at + 9 > bytes.len() {
             return Err(corrupt("the file ends inside a record header: the dump is truncated".into()));
         }
-        let tag = bytes[at];
-        let length = u32::from_be_bytes(bytes[at + 5..at + 9].try_into().expect("4 bytes")) as usize;
+        // Record headers are read from the file, not the mapping: touching the mapped page after
+        // each segment would map its neighbours too, hundreds of MB for a large dump.
+        let mut head = [0u8; 9];
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut head, at as u64)
+            .map_err(|source| Error::Io { path: path.to_string(), source })?;
+        let tag = head[0];
+        let length = u32::from_be_bytes(head[5..9].try_into().expect("4 bytes")) as usize;
         let body = at + 9;
         if body + length > bytes.len() {
             return Err(corrupt(format!("its length {length} runs past the end of the file: the dump is truncated")));
@@ -629,6 +658,8 @@ pub fn read_parallel<V: Visitor + Send>(
         }
         at = body + length;
     }
+    // What the scan read through the mapping (names, class records) is not needed again.
+    release(0, bytes.len());
     // Contiguous runs of segments of about equal bytes, one per part.
     let total: usize = segments.iter().map(|(a, b)| b - a).sum();
     let mut runs: Vec<&[(usize, usize)]> = Vec::new();

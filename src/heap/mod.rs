@@ -41,7 +41,7 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, Error> {
 }
 
 /// A plain dump mapped into memory, or `None` for gzip (and empty files), which are streamed.
-pub fn map_plain(path: &Path) -> Result<Option<memmap2::Mmap>, Error> {
+pub fn map_plain(path: &Path) -> Result<Option<(std::fs::File, memmap2::Mmap)>, Error> {
     use std::io::Read as _;
     let io = |source| Error::Io { path: path.display().to_string(), source };
     let mut file = std::fs::File::open(path).map_err(io)?;
@@ -52,7 +52,7 @@ pub fn map_plain(path: &Path) -> Result<Option<memmap2::Mmap>, Error> {
     // SAFETY: the map is only read. A dump changed by another process while it is read gives
     // wrong counts or a format error, as reading it with read(2) would; dumps are written once.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    Ok(Some(map))
+    Ok(Some((file, map)))
 }
 
 /// What went wrong reading a dump: always with the byte offset and the record being read.
