@@ -88,3 +88,19 @@ fn diff_names_the_growth_and_fails_ci_past_the_threshold() {
     let out = sb.run(&["heap", "diff", &a]);
     assert_eq!(code(&out), 2, "two dumps at least");
 }
+
+#[test]
+fn a_dump_can_be_piped_in() {
+    let sb = Sandbox::new();
+    let dump = demo(&sb);
+    let out = sb
+        .command()
+        .args(["heap", "histogram", "/dev/stdin", "--json"])
+        .stdin(std::fs::File::open(&dump).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let piped: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = sb.run(&["heap", "histogram", dump.to_str().unwrap(), "--json"]);
+    assert_eq!(piped, serde_json::from_str::<Value>(&stdout(&out)).unwrap(), "a mapped file reads the same");
+}

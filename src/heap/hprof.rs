@@ -476,22 +476,12 @@ fn read_heap_dump<R: Read>(
         let t = input.u1()?;
         input.record = Record::Sub(t);
         match t {
-            sub::ROOT_UNKNOWN => root(input, visitor, RootKind::Unknown, 0)?,
-            sub::ROOT_JNI_GLOBAL => root(input, visitor, RootKind::JniGlobal, id)?,
-            sub::ROOT_JNI_LOCAL => root(input, visitor, RootKind::JniLocal, 8)?,
-            sub::ROOT_JAVA_FRAME => root(input, visitor, RootKind::JavaFrame, 8)?,
-            sub::ROOT_NATIVE_STACK => root(input, visitor, RootKind::NativeStack, 4)?,
-            sub::ROOT_STICKY_CLASS => root(input, visitor, RootKind::StickyClass, 0)?,
-            sub::ROOT_THREAD_BLOCK => root(input, visitor, RootKind::ThreadBlock, 4)?,
-            sub::ROOT_MONITOR_USED => root(input, visitor, RootKind::MonitorUsed, 0)?,
-            sub::ROOT_THREAD_OBJECT => root(input, visitor, RootKind::ThreadObject, 8)?,
-            sub::ROOT_INTERNED_STRING => root(input, visitor, RootKind::InternedString, 0)?,
-            sub::ROOT_FINALIZING => root(input, visitor, RootKind::Finalizing, 0)?,
-            sub::ROOT_DEBUGGER => root(input, visitor, RootKind::Debugger, 0)?,
-            sub::ROOT_REFERENCE_CLEANUP => root(input, visitor, RootKind::ReferenceCleanup, 0)?,
-            sub::ROOT_VM_INTERNAL => root(input, visitor, RootKind::VmInternal, 0)?,
-            sub::ROOT_JNI_MONITOR => root(input, visitor, RootKind::JniMonitor, 8)?,
-            sub::ROOT_UNREACHABLE => root(input, visitor, RootKind::Unreachable, 0)?,
+            t if root_layout(t, id).is_some() => {
+                let (kind, extra) = root_layout(t, id).expect("checked");
+                let object = input.id()?;
+                input.skip(extra)?;
+                visitor.root(kind, object);
+            }
             sub::HEAP_DUMP_INFO => input.skip(4 + id)?,
             sub::CLASS_DUMP => {
                 let class = read_class_dump(input)?;
@@ -542,12 +532,27 @@ fn read_heap_dump<R: Read>(
     Ok(())
 }
 
-/// A root: its object id, then `extra` bytes of thread/frame detail we do not need.
-fn root<R: Read>(input: &mut Input<R>, visitor: &mut impl Visitor, kind: RootKind, extra: u64) -> Result<(), Error> {
-    let object = input.id()?;
-    input.skip(extra)?;
-    visitor.root(kind, object);
-    Ok(())
+/// A root sub-record's kind and the bytes of thread and frame detail after its object id.
+pub(super) fn root_layout(tag: u8, id_size: u64) -> Option<(RootKind, u64)> {
+    Some(match tag {
+        sub::ROOT_UNKNOWN => (RootKind::Unknown, 0),
+        sub::ROOT_JNI_GLOBAL => (RootKind::JniGlobal, id_size),
+        sub::ROOT_JNI_LOCAL => (RootKind::JniLocal, 8),
+        sub::ROOT_JAVA_FRAME => (RootKind::JavaFrame, 8),
+        sub::ROOT_NATIVE_STACK => (RootKind::NativeStack, 4),
+        sub::ROOT_STICKY_CLASS => (RootKind::StickyClass, 0),
+        sub::ROOT_THREAD_BLOCK => (RootKind::ThreadBlock, 4),
+        sub::ROOT_MONITOR_USED => (RootKind::MonitorUsed, 0),
+        sub::ROOT_THREAD_OBJECT => (RootKind::ThreadObject, 8),
+        sub::ROOT_INTERNED_STRING => (RootKind::InternedString, 0),
+        sub::ROOT_FINALIZING => (RootKind::Finalizing, 0),
+        sub::ROOT_DEBUGGER => (RootKind::Debugger, 0),
+        sub::ROOT_REFERENCE_CLEANUP => (RootKind::ReferenceCleanup, 0),
+        sub::ROOT_VM_INTERNAL => (RootKind::VmInternal, 0),
+        sub::ROOT_JNI_MONITOR => (RootKind::JniMonitor, 8),
+        sub::ROOT_UNREACHABLE => (RootKind::Unreachable, 0),
+        _ => return None,
+    })
 }
 
 fn read_class_dump<R: Read>(input: &mut Input<R>) -> Result<ClassDump, Error> {
@@ -681,26 +686,20 @@ pub fn read_parallel<V: Visitor + Send>(
             .map(|(part, run)| {
                 let (done, stop) = (&done, &stop);
                 scope.spawn(move || {
-                    // One buffer per thread, reused for every segment.
-                    let mut input = Input {
-                        source: &bytes[..0],
-                        buf: vec![0; CHUNK],
-                        start: 0,
-                        end: 0,
-                        offset: 0,
-                        path: path.to_string(),
-                        record: Record::Top(tag::HEAP_DUMP_SEGMENT),
-                        record_start: 0,
-                        id_size: header.id_size,
-                        next_progress: u64::MAX,
-                    };
                     for &(a, b) in run {
                         if stop.load(Ordering::Relaxed) {
                             return Err(Error::Cancelled { path: path.to_string(), offset: a as u64 });
                         }
-                        input.source = &bytes[a..b];
-                        (input.start, input.end, input.offset, input.record_start) = (0, 0, a as u64, a as u64);
-                        read_heap_dump(&mut input, b as u64, part, &mut |_| true)?;
+                        // Something off in a segment sends the caller back to the streaming
+                        // reader, from the start, which says exactly what and where.
+                        super::slice::read_segment(&bytes[a..b], header.id_size, part).map_err(|at| {
+                            Error::Corrupt {
+                                path: path.to_string(),
+                                offset: (a + at) as u64,
+                                record: Record::Top(tag::HEAP_DUMP_SEGMENT),
+                                problem: "a sub-record does not fit its segment".into(),
+                            }
+                        })?;
                         release(a, b);
                         done.fetch_add((b - a) as u64, Ordering::Relaxed);
                     }

@@ -14,6 +14,7 @@ pub mod live;
 pub mod paths;
 pub mod sample;
 pub mod secrets;
+mod slice;
 pub mod suspects;
 pub mod tenants;
 pub mod v8;
@@ -40,19 +41,22 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, Error> {
     }
 }
 
-/// A plain dump mapped into memory, or `None` for gzip (and empty files), which are streamed.
+/// A plain dump mapped into memory, or `None` for gzip, empty files and pipes, which are streamed.
 pub fn map_plain(path: &Path) -> Result<Option<(std::fs::File, memmap2::Mmap)>, Error> {
     use std::io::Read as _;
     let io = |source| Error::Io { path: path.display().to_string(), source };
     let mut file = std::fs::File::open(path).map_err(io)?;
+    // Pipes cannot be mapped, and peeking at them would consume what the streaming reader needs.
+    if !file.metadata().map_err(io)?.is_file() {
+        return Ok(None);
+    }
     let mut magic = [0u8; 2];
     if file.read(&mut magic).map_err(io)? < 2 || magic == [0x1f, 0x8b] {
         return Ok(None);
     }
     // SAFETY: the map is only read. A dump changed by another process while it is read gives
     // wrong counts or a format error, as reading it with read(2) would; dumps are written once.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    Ok(Some((file, map)))
+    Ok(unsafe { memmap2::Mmap::map(&file) }.ok().map(|map| (file, map)))
 }
 
 /// What went wrong reading a dump: always with the byte offset and the record being read.

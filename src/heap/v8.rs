@@ -168,6 +168,10 @@ fn change<'a>(by: &'a mut HashMap<String, Change>, class: &str) -> &'a mut Chang
 /// Whether a file looks like a V8 snapshot (JSON) rather than HPROF.
 pub fn is_snapshot(path: &Path) -> bool {
     use std::io::Read;
+    // Only regular files are peeked at: a pipe would lose what is read here.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut head = [0u8; 64];
     let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
     head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
