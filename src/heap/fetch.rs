@@ -2,9 +2,9 @@
 //! objects asked for. Used to name fields on a path, read tenant names and walk small structures
 //! (maps, thread locals) without holding every object's contents in memory.
 
+use super::Error;
 use super::histogram::{IdMap, Survey};
 use super::hprof::{self, BasicType, Visitor};
-use super::{Error, open};
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -69,7 +69,7 @@ pub fn read_id(bytes: &[u8]) -> u64 {
 pub fn fetch(path: &Path, ids: &HashSet<u64>) -> Result<IdMap<Contents>, Error> {
     let mut wanted = Wanted { ids, id_size: 8, found: IdMap::default() };
     if !ids.is_empty() {
-        hprof::read(open(path)?, &path.display().to_string(), &mut wanted)?;
+        super::read_file(path, &mut wanted, &mut |_| true)?;
     }
     Ok(wanted.found)
 }

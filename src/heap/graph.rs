@@ -12,9 +12,9 @@
 
 use super::dominators;
 use super::histogram::{IdMap, Survey, survey_file};
-use super::hprof::{self, BasicType, ClassDump, RootKind, Visitor};
+use super::hprof::{BasicType, ClassDump, RootKind, Visitor};
 use super::index::IdIndex;
-use super::{Error, open};
+use super::{Error, read_file};
 use std::path::{Path, PathBuf};
 
 /// No vertex: unreachable objects have no immediate dominator.
@@ -82,11 +82,11 @@ impl Graph {
         phase("pass 1 (classes)");
 
         let mut ids = Ids { index: IdIndex::new(8), aligned: true };
-        read(path, &mut ids, &mut step(progress, 2, "object ids"))?;
+        read_file(path, &mut ids, &mut step(progress, 2, "object ids"))?;
         if !ids.aligned {
             // Not a HotSpot dump: ids are not 8-byte addresses. Index every byte position.
             ids = Ids { index: IdIndex::new(1), aligned: true };
-            read(path, &mut ids, &mut step(progress, 2, "object ids"))?;
+            read_file(path, &mut ids, &mut step(progress, 2, "object ids"))?;
         }
         phase("pass 2 (ids)");
         let mut index = ids.index;
@@ -108,7 +108,7 @@ impl Graph {
             index: &index,
             sink: Count { type_of: vec![0; n], shallow: vec![0; n], start: vec![0; n + 2] },
         };
-        read(path, &mut counts, &mut step(progress, 3, "objects"))?;
+        read_file(path, &mut counts, &mut step(progress, 3, "objects"))?;
         phase("pass 3 (objects)");
         let Count { type_of, shallow, mut start } = counts.sink;
         start[n + 1] = roots.len() as u32;
@@ -127,7 +127,7 @@ impl Graph {
             index: &index,
             sink: Fill { next: start, edges: vec![0; total as usize] },
         };
-        read(path, &mut fill, &mut step(progress, 4, "references"))?;
+        read_file(path, &mut fill, &mut step(progress, 4, "references"))?;
         let Fill { mut next, mut edges } = fill.sink;
         for &(root, _) in &roots {
             edges[next[n] as usize] = root;
@@ -298,10 +298,6 @@ impl Graph {
 /// The progress callback of one pass.
 fn step<'a>(progress: &'a mut dyn FnMut(Step) -> bool, pass: u32, name: &'static str) -> impl FnMut(u64) -> bool + 'a {
     move |done| progress(Step { pass, passes: 4, name, done })
-}
-
-fn read(path: &Path, visitor: &mut impl Visitor, report: &mut dyn FnMut(u64) -> bool) -> Result<(), Error> {
-    hprof::read_with_progress(open(path)?, &path.display().to_string(), visitor, report).map(|_| ())
 }
 
 /// Types and the reference offsets of each class's instances, worked out once per class.

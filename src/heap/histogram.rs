@@ -327,17 +327,7 @@ pub fn survey_file(path: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut top = Census::default();
         let mut parts: Vec<Census> = (0..threads).map(|_| Census::default()).collect();
-        // Pages read are dropped from this process (the page cache keeps them), so resident
-        // memory does not grow with the dump.
-        let page = 4096;
-        let release = |a: usize, b: usize| {
-            let (start, end) = (a.div_ceil(page) * page, b / page * page);
-            if end > start {
-                // SAFETY: the mapping is private and read-only: dropped pages are read again from
-                // the file if touched, and this range is not touched again.
-                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
-            }
-        };
+        let release = super::release_pages(&map);
         match hprof::read_parallel(&map, &file, &name, &mut top, &mut parts, progress, &release) {
             Ok(header) => {
                 for part in parts {

@@ -59,6 +59,47 @@ pub fn map_plain(path: &Path) -> Result<Option<(std::fs::File, memmap2::Mmap)>, 
     Ok(unsafe { memmap2::Mmap::map(&file) }.ok().map(|map| (file, map)))
 }
 
+/// One pass over a dump file with `parts` visitors, each seeing a contiguous run of heap-dump
+/// segments in dump order (top-level records are not shown to them): in place and on as many
+/// threads as parts if the file can be mapped, else streamed (gzip, pipes) into the first part.
+pub fn read_parts<V: hprof::Visitor + Send>(
+    path: &Path,
+    parts: &mut [V],
+    report: &mut dyn FnMut(u64) -> bool,
+) -> Result<(), Error> {
+    let name = path.display().to_string();
+    if let Some((file, map)) = map_plain(path)? {
+        struct TopLevel;
+        impl hprof::Visitor for TopLevel {}
+        let release = release_pages(&map);
+        return hprof::read_parallel(&map, &file, &name, &mut TopLevel, parts, report, &release).map(|_| ());
+    }
+    hprof::read_with_progress(open(path)?, &name, &mut parts[0], report).map(|_| ())
+}
+
+/// [`read_parts`] with one visitor.
+pub fn read_file<V: hprof::Visitor + Send>(
+    path: &Path,
+    visitor: &mut V,
+    report: &mut dyn FnMut(u64) -> bool,
+) -> Result<(), Error> {
+    read_parts(path, std::slice::from_mut(visitor), report)
+}
+
+/// For [`hprof::read_parallel`]: pages of `map` that have been read are dropped from this
+/// process (the page cache keeps them), so resident memory does not grow with the dump.
+pub fn release_pages(map: &memmap2::Mmap) -> impl Fn(usize, usize) + Sync + '_ {
+    const PAGE: usize = 4096;
+    move |a, b| {
+        let (start, end) = (a.div_ceil(PAGE) * PAGE, b / PAGE * PAGE);
+        if end > start {
+            // SAFETY: the mapping is read-only and backed by the file: dropped pages are read
+            // again from it if touched, and a range is released only once it has been read.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+        }
+    }
+}
+
 /// What went wrong reading a dump: always with the byte offset and the record being read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

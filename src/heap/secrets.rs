@@ -2,8 +2,8 @@
 //! byte and char arrays that hold Java strings (Latin-1, UTF-16 or, before JDK 9, char[]).
 //! What is found is reported redacted: a heap-dump audit must not leak what it warns about.
 
-use super::hprof::{self, BasicType, Visitor};
-use super::{Error, open};
+use super::Error;
+use super::hprof::{BasicType, Visitor};
 use regex::bytes::{Regex, RegexSet};
 use std::path::Path;
 use std::sync::LazyLock;
@@ -90,9 +90,10 @@ impl Visitor for Scan {
 
 /// Every secret in the byte and char arrays of the dump at `path`, in dump order.
 pub fn secrets(path: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result<Vec<Secret>, Error> {
-    let mut scan = Scan { found: Vec::new(), text: Vec::new() };
-    hprof::read_with_progress(open(path)?, &path.display().to_string(), &mut scan, progress)?;
-    Ok(scan.found)
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut parts: Vec<Scan> = (0..threads).map(|_| Scan { found: Vec::new(), text: Vec::new() }).collect();
+    super::read_parts(path, &mut parts, progress)?;
+    Ok(parts.into_iter().flat_map(|p| p.found).collect())
 }
 
 /// Keep enough to recognise the secret, never enough to use it.
