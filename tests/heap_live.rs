@@ -68,11 +68,7 @@ fn a_growing_process_is_leaking_and_an_idle_one_is_stable() {
     );
     let idle = Killed(Command::new("sleep").arg("60").spawn().unwrap());
     let params = [("GROWER", grower.0.id().to_string()), ("IDLE", idle.0.id().to_string())];
-    let (rc, v, err) = run(
-        &sb,
-        r#"let samples = proc::watch([GROWER, IDLE], "100ms", "3s"); proc::leak_verdict(samples).sort("pid").rows()"#,
-        &params,
-    );
+    let (rc, v, err) = run(&sb, r#"proc::watch([GROWER, IDLE], "100ms", "3s").rows()"#, &params);
     assert_eq!(rc, 3, "a leak is an error finding: {err}");
     let verdict = |pid: u32| {
         v.as_array().unwrap().iter().find(|r| r["pid"] == pid).map(|r| r["verdict"].clone()).unwrap_or_default()

@@ -149,13 +149,34 @@ fn proc_watch(s: &Shared, pids_value: &Dynamic, every: &Dynamic, span: &Dynamic)
         }
         wait(s, every)?;
     }
-    let mut columns = vec!["t_secs"];
-    columns.extend(["pid", "name", "rss_bytes", "anon_bytes", "pss_bytes", "swap_bytes"]);
-    records(&rows, &columns)
+    // Each sample carries its process's verdict over the whole watch.
+    let verdict_rows = verdicts(s, &rows, "rss_bytes")?;
+    for row in rows.iter_mut() {
+        let verdict = verdict_rows.iter().find(|v| v["pid"] == row["pid"]).map(|v| v["verdict"].clone());
+        row["verdict"] = verdict.unwrap_or(Value::Null);
+    }
+    records(&rows, &["t_secs", "pid", "name", "rss_bytes", "anon_bytes", "pss_bytes", "swap_bytes", "verdict"])
 }
 
 fn leak_verdict(s: &Shared, samples: &Frame, column: &str) -> Result<Frame> {
-    let records_in = samples.to_records();
+    let rows = verdicts(s, &samples.to_records(), column)?;
+    records(
+        &rows,
+        &[
+            "pid",
+            "samples",
+            "first_bytes",
+            "last_bytes",
+            "slope_bytes_per_min",
+            "trend_z",
+            "floor_growth_pct",
+            "verdict",
+        ],
+    )
+}
+
+/// One verdict row per pid of `records_in`; each leaking process is an error finding.
+fn verdicts(s: &Shared, records_in: &[Value], column: &str) -> Result<Vec<Value>> {
     let mut series: Vec<(Value, Vec<(f64, f64)>)> = Vec::new();
     for (i, r) in records_in.iter().enumerate() {
         let (Some(t), Some(v)) = (r.get("t_secs").and_then(Value::as_f64), r.get(column).and_then(Value::as_f64))
@@ -191,19 +212,7 @@ fn leak_verdict(s: &Shared, samples: &Frame, column: &str) -> Result<Frame> {
         }
         rows.push(row);
     }
-    records(
-        &rows,
-        &[
-            "pid",
-            "samples",
-            "first_bytes",
-            "last_bytes",
-            "slope_bytes_per_min",
-            "trend_z",
-            "floor_growth_pct",
-            "verdict",
-        ],
-    )
+    Ok(rows)
 }
 
 pub fn register(api: &mut Api, shared: &Arc<Shared>) {
@@ -298,13 +307,16 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         FnDoc::new("watch")
             .usage("proc::watch(pids: int|array, every: string|int, duration: string|int) -> Frame")
             .summary(
-                "Sample processes' memory `every` so often for `duration`: a time series to pass to \
-                 proc::leak_verdict or to chart. A process that exits ends its series. Ctrl-C stops the wait.",
+                "Sample processes' memory `every` so often for `duration`: a time series with each process's leak \
+                 verdict over the whole watch (as proc::leak_verdict gives it, on rss_bytes; a leaking process is \
+                 an error finding). A process that exits ends its series. Ctrl-C stops the wait.",
             )
             .param("pids", "a process id or an array of them")
             .param("every", "time between samples: \"500ms\", \"5s\", or milliseconds")
             .param("duration", "how long to watch: \"10m\", or milliseconds")
-            .returns("a Frame (t_secs, pid, name, rss_bytes, anon_bytes, pss_bytes, swap_bytes), one row per sample")
+            .returns(
+                "a Frame (t_secs, pid, name, rss_bytes, anon_bytes, pss_bytes, swap_bytes, verdict), one row per sample",
+            )
             .example(r#"proc::watch([proc::pid()], "20ms", "100ms").len() >= 4"#, "true")
             .volatile(),
         move |pids: Dynamic, every: Dynamic, span: Dynamic| proc_watch(&s, &pids, &every, &span),
