@@ -77,8 +77,7 @@ fn frame(records: &[Value], columns: &[&str]) -> Result<Frame> {
 
 fn dominators(s: &Shared, path: &str, top: i64) -> Result<Frame> {
     let g = graph(s, path)?;
-    let mut top_level = g.dominator_children().of(g.root()).to_vec();
-    top_level.sort_by_key(|&v| std::cmp::Reverse(g.retained(v)));
+    let top_level = g.dominated(g.root());
     let rows: Vec<Value> = top_level
         .into_iter()
         .take(top.max(0) as usize)

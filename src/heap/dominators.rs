@@ -1,6 +1,13 @@
 //! Immediate dominators by Semi-NCA (Georgiadis' variant of Lengauer-Tarjan: semidominators
 //! with path compression, then each idom as the nearest common ancestor on the DFS tree). Runs
-//! in near-linear time on heap graphs, without recursion, in a handful of `u32` arrays.
+//! in near-linear time on heap graphs, without recursion, in a handful of `u32` arrays; those
+//! that are written or read in order (the preorder and the tree parents) live in [`Spill`]s and
+//! are handed back to the kernel behind the sweep, so a phase holds little more than it uses.
+
+use super::spill::Spill;
+
+/// Elements swept between hand-backs of a spilled array.
+const SWEEP: usize = 1 << 20;
 
 /// No vertex.
 pub const NONE: u32 = u32::MAX;
@@ -10,23 +17,25 @@ pub struct Tree {
     /// Per vertex: its immediate dominator; the root's is itself; unreachable vertices [`NONE`].
     pub idom: Vec<u32>,
     /// Reachable vertices in depth-first preorder (a dominator always comes before what it dominates).
-    pub order: Vec<u32>,
+    pub order: Spill,
 }
 
 /// Dominators of the graph whose out-edges of vertex `v` are `edges[start[v]..start[v + 1]]`,
-/// from `root`.
-pub fn dominators(start: &[u32], edges: &[u32], root: u32) -> Tree {
+/// from `root`. `done_with_edges` is called once the edges are no longer needed, so their memory
+/// can be handed back. Fails only when the temporary files for the arrays cannot be made.
+pub fn dominators(start: &[u32], edges: &[u32], root: u32, done_with_edges: &dyn Fn()) -> std::io::Result<Tree> {
     let n = start.len() - 1;
     let succ = |v: u32| &edges[start[v as usize] as usize..start[v as usize + 1] as usize];
 
     // Depth-first preorder numbers; parent[p] is the preorder number of p's tree parent.
     let mut number = vec![NONE; n];
-    let mut order: Vec<u32> = Vec::new();
-    let mut parent: Vec<u32> = Vec::new();
+    let mut order = Spill::zeroed(n)?;
+    let mut parent = Spill::zeroed(n)?;
     let mut stack: Vec<(u32, u32)> = vec![(root, start[root as usize])];
     number[root as usize] = 0;
-    order.push(root);
-    parent.push(0);
+    order[0] = root;
+    parent[0] = 0;
+    let mut m = 1usize;
     while let Some(top) = stack.last_mut() {
         let (v, at) = *top;
         if at == start[v as usize + 1] {
@@ -36,20 +45,29 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32) -> Tree {
         top.1 += 1;
         let w = edges[at as usize];
         if number[w as usize] == NONE {
-            number[w as usize] = order.len() as u32;
-            parent.push(number[v as usize]);
-            order.push(w);
+            number[w as usize] = m as u32;
+            parent[m] = number[v as usize];
+            order[m] = w;
+            m += 1;
             stack.push((w, start[w as usize]));
+            if m % SWEEP == 0 {
+                // Written, not read again until the sweeps below.
+                order.release(0..m);
+                parent.release(0..m);
+            }
         }
     }
     drop(stack);
-    let m = order.len();
+    parent.release_all();
 
     // Predecessors, in preorder numbers, kept only for vertices with two or more: most heap
     // objects have one referrer, their tree parent, which is then their semidominator too.
     let words = m.div_ceil(64);
     let (mut once, mut twice) = (vec![0u64; words], vec![0u64; words]);
-    for &v in &order {
+    for (p, &v) in order[..m].iter().enumerate() {
+        if p % SWEEP == 0 {
+            order.release(0..p);
+        }
         for &w in succ(v) {
             let q = number[w as usize] as usize;
             let bit = 1u64 << (q % 64);
@@ -72,7 +90,10 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32) -> Tree {
     let slot_of = |q: usize| (rank[q / 64] + (twice[q / 64] & ((1u64 << (q % 64)) - 1)).count_ones()) as usize;
     // Count, sum to each list's end, then fill backwards so each end walks down to its start.
     let mut pred_start = vec![0u32; total as usize + 1];
-    for &v in &order {
+    for (p, &v) in order[..m].iter().enumerate() {
+        if p % SWEEP == 0 {
+            order.release(0..p);
+        }
         for &w in succ(v) {
             let q = number[w as usize] as usize;
             if several(q) {
@@ -84,7 +105,10 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32) -> Tree {
         pred_start[i] += pred_start[i - 1];
     }
     let mut preds = vec![0u32; pred_start[total as usize] as usize];
-    for (p, &v) in order.iter().enumerate() {
+    for (p, &v) in order[..m].iter().enumerate() {
+        if p % SWEEP == 0 {
+            order.release(0..p);
+        }
         for &w in succ(v) {
             let q = number[w as usize] as usize;
             if several(q) {
@@ -100,9 +124,11 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32) -> Tree {
     // compressed path.
     // Everything below works in preorder numbers: the vertex numbering is rebuilt at the end.
     drop(number);
+    done_with_edges();
+    order.release_all();
     let mut semi: Vec<u32> = (0..m as u32).collect();
     let mut label: Vec<u32> = (0..m as u32).collect();
-    let mut ancestor = parent.clone();
+    let mut ancestor = parent[..m].to_vec();
     let mut path: Vec<u32> = Vec::new();
     for w in (1..m).rev() {
         let mut s = parent[w];
@@ -131,10 +157,16 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32) -> Tree {
     drop(semi);
 
     let mut by_vertex = vec![NONE; n];
-    for (p, &v) in order.iter().enumerate() {
-        by_vertex[v as usize] = order[idom[p] as usize];
+    for p in 0..m {
+        by_vertex[order[p] as usize] = order[idom[p] as usize];
     }
-    Tree { idom: by_vertex, order }
+    drop(idom);
+    // Only the reachable part is the preorder.
+    let mut reachable = Spill::zeroed(m)?;
+    reachable.copy_from_slice(&order[..m]);
+    drop(order);
+    reachable.release_all();
+    Ok(Tree { idom: by_vertex, order: reachable })
 }
 
 /// The vertex of least semidominator on the path from `v` up the processed forest, compressing
@@ -167,10 +199,17 @@ fn eval(v: u32, linked: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u3
 /// Retained size per vertex: its own size plus what everything it dominates retains.
 pub fn retained(tree: &Tree, size: impl Fn(u32) -> u64) -> Vec<u64> {
     let mut out = vec![0u64; tree.idom.len()];
-    for &v in &tree.order {
+    for (p, &v) in tree.order.iter().enumerate() {
+        if p % SWEEP == 0 {
+            tree.order.release(0..p);
+        }
         out[v as usize] = size(v);
     }
-    for &v in tree.order.iter().skip(1).rev() {
+    let m = tree.order.len();
+    for (back, &v) in tree.order.iter().skip(1).rev().enumerate() {
+        if back % SWEEP == 0 {
+            tree.order.release(m - back..m);
+        }
         let d = tree.idom[v as usize] as usize;
         out[d] += out[v as usize];
     }
@@ -297,7 +336,7 @@ mod tests {
             (12, 8),
         ];
         let (start, edges) = csr(13, &e);
-        let tree = dominators(&start, &edges, 0);
+        let tree = dominators(&start, &edges, 0, &|| {}).unwrap();
         assert_eq!(tree.idom, vec![0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 7, 0, 4]);
         assert_eq!(tree.idom, brute_force(13, &e, 0));
     }
@@ -316,7 +355,7 @@ mod tests {
             let m = next(3 * n as u64) as usize;
             let e: Vec<(u32, u32)> = (0..m).map(|_| (next(n as u64) as u32, next(n as u64) as u32)).collect();
             let (start, edges) = csr(n, &e);
-            let tree = dominators(&start, &edges, 0);
+            let tree = dominators(&start, &edges, 0, &|| {}).unwrap();
             assert_eq!(tree.idom, brute_force(n, &e, 0), "round {round}: {e:?}");
         }
     }
@@ -326,7 +365,7 @@ mod tests {
         // 0 -> 1 -> {2, 3}; 3 -> 4; 2 -> 4 (so 4 is dominated by 1, not 3); 5 unreachable.
         let e = [(0, 1), (1, 2), (1, 3), (3, 4), (2, 4)];
         let (start, edges) = csr(6, &e);
-        let tree = dominators(&start, &edges, 0);
+        let tree = dominators(&start, &edges, 0, &|| {}).unwrap();
         let sizes = [0, 10, 20, 30, 40, 50];
         let retained = retained(&tree, |v| sizes[v as usize]);
         assert_eq!(retained, vec![100, 100, 20, 30, 40, 0]);
@@ -342,7 +381,7 @@ mod tests {
         let n = 1_000_000u32;
         let e: Vec<(u32, u32)> = (0..n - 1).map(|v| (v, v + 1)).chain([(n - 1, 1)]).collect();
         let (start, edges) = csr(n as usize, &e);
-        let tree = dominators(&start, &edges, 0);
+        let tree = dominators(&start, &edges, 0, &|| {}).unwrap();
         assert_eq!(tree.idom[n as usize - 1], n - 2);
         assert_eq!(tree.idom[1], 0);
     }

@@ -14,6 +14,7 @@ use super::dominators;
 use super::histogram::{IdMap, Survey, survey_file};
 use super::hprof::{BasicType, ClassDump, RootKind, Visitor};
 use super::index::IdIndex;
+use super::spill::Spill;
 use super::{Error, read_file};
 use std::path::{Path, PathBuf};
 
@@ -44,11 +45,13 @@ pub struct Graph {
     pub survey: Survey,
     index: IdIndex,
     pub types: Vec<TypeInfo>,
-    type_of: Vec<u32>,
-    shallow: Vec<u32>,
+    // The per-object arrays live in temporary files (see `Spill`): each phase of the build hands
+    // back the ones it does not use, and queries bring back the pages they touch.
+    type_of: Spill,
+    shallow: Spill,
     /// Out-edges of vertex `v`: `edges[start[v]..start[v + 1]]`; vertex `len()` is the super-root.
-    start: Vec<u32>,
-    edges: Vec<u32>,
+    start: Spill,
+    edges: Spill,
     /// Root objects and the first kind each is listed as, sorted by object.
     roots: Vec<(u32, RootKind)>,
     /// Immediate dominator per vertex ([`NONE`] when unreachable; the super-root's is itself).
@@ -106,11 +109,14 @@ impl Graph {
             survey: &survey,
             shapes: &shapes,
             index: &index,
-            sink: Count { type_of: vec![0; n], shallow: vec![0; n], start: vec![0; n + 2] },
+            sink: Count { type_of: spill(n)?, shallow: spill(n)?, start: spill(n + 2)? },
         };
         read_file(path, &mut counts, &mut step(progress, 3, "objects"))?;
         phase("pass 3 (objects)");
         let Count { type_of, shallow, mut start } = counts.sink;
+        // Not needed again until the retained sizes.
+        type_of.release_all();
+        shallow.release_all();
         start[n + 1] = roots.len() as u32;
         // start[v + 1] holds v's out-degree: sum them up so start[v] is v's first edge.
         let mut total: u64 = 0;
@@ -125,7 +131,7 @@ impl Graph {
             survey: &survey,
             shapes: &shapes,
             index: &index,
-            sink: Fill { next: start, edges: vec![0; total as usize] },
+            sink: Fill { next: start, edges: spill(total as usize)? },
         };
         read_file(path, &mut fill, &mut step(progress, 4, "references"))?;
         let Fill { mut next, mut edges } = fill.sink;
@@ -139,10 +145,16 @@ impl Graph {
         let start = next;
 
         phase("pass 4 (references)");
-        let tree = dominators::dominators(&start, &edges, n as u32);
+        let done_with_edges = || {
+            start.release_all();
+            edges.release_all();
+        };
+        let tree = dominators::dominators(&start, &edges, n as u32, &done_with_edges)
+            .map_err(|source| Error::Io { path: format!("a temporary file for {name}"), source })?;
         phase("dominators");
         let retained = dominators::retained(&tree, |v| if v as usize == n { 0 } else { shallow[v as usize] as u64 });
         phase("retained sizes");
+        shallow.release_all();
         Ok(Graph {
             path: path.to_path_buf(),
             survey,
@@ -295,6 +307,11 @@ impl Graph {
     }
 }
 
+/// A zeroed spilled array; the error names what could not be made.
+fn spill(len: usize) -> Result<Spill, Error> {
+    Spill::zeroed(len).map_err(|source| Error::Io { path: "a temporary file for the object graph".into(), source })
+}
+
 /// The progress callback of one pass.
 fn step<'a>(progress: &'a mut dyn FnMut(Step) -> bool, pass: u32, name: &'static str) -> impl FnMut(u64) -> bool + 'a {
     move |done| progress(Step { pass, passes: 4, name, done })
@@ -425,10 +442,10 @@ trait Sink {
 }
 
 struct Count {
-    type_of: Vec<u32>,
-    shallow: Vec<u32>,
+    type_of: Spill,
+    shallow: Spill,
     /// Out-degree of vertex v at v + 1.
-    start: Vec<u32>,
+    start: Spill,
 }
 
 impl Sink for Count {
@@ -444,8 +461,8 @@ impl Sink for Count {
 
 struct Fill {
     /// Where vertex v's next edge goes.
-    next: Vec<u32>,
-    edges: Vec<u32>,
+    next: Spill,
+    edges: Spill,
 }
 
 impl Sink for Fill {

@@ -15,6 +15,7 @@ pub mod paths;
 pub mod sample;
 pub mod secrets;
 mod slice;
+pub mod spill;
 pub mod suspects;
 pub mod tenants;
 pub mod v8;
