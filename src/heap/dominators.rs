@@ -50,7 +50,7 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32, done_with_edges: &dyn
             order[m] = w;
             m += 1;
             stack.push((w, start[w as usize]));
-            if m % SWEEP == 0 {
+            if m.is_multiple_of(SWEEP) {
                 // Written, not read again until the sweeps below.
                 order.release(0..m);
                 parent.release(0..m);
@@ -65,7 +65,7 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32, done_with_edges: &dyn
     let words = m.div_ceil(64);
     let (mut once, mut twice) = (vec![0u64; words], vec![0u64; words]);
     for (p, &v) in order[..m].iter().enumerate() {
-        if p % SWEEP == 0 {
+        if p.is_multiple_of(SWEEP) {
             order.release(0..p);
         }
         for &w in succ(v) {
@@ -91,7 +91,7 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32, done_with_edges: &dyn
     // Count, sum to each list's end, then fill backwards so each end walks down to its start.
     let mut pred_start = vec![0u32; total as usize + 1];
     for (p, &v) in order[..m].iter().enumerate() {
-        if p % SWEEP == 0 {
+        if p.is_multiple_of(SWEEP) {
             order.release(0..p);
         }
         for &w in succ(v) {
@@ -106,7 +106,7 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32, done_with_edges: &dyn
     }
     let mut preds = vec![0u32; pred_start[total as usize] as usize];
     for (p, &v) in order[..m].iter().enumerate() {
-        if p % SWEEP == 0 {
+        if p.is_multiple_of(SWEEP) {
             order.release(0..p);
         }
         for &w in succ(v) {
@@ -200,14 +200,14 @@ fn eval(v: u32, linked: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u3
 pub fn retained(tree: &Tree, size: impl Fn(u32) -> u64) -> Vec<u64> {
     let mut out = vec![0u64; tree.idom.len()];
     for (p, &v) in tree.order.iter().enumerate() {
-        if p % SWEEP == 0 {
+        if p.is_multiple_of(SWEEP) {
             tree.order.release(0..p);
         }
         out[v as usize] = size(v);
     }
     let m = tree.order.len();
     for (back, &v) in tree.order.iter().skip(1).rev().enumerate() {
-        if back % SWEEP == 0 {
+        if back.is_multiple_of(SWEEP) {
             tree.order.release(m - back..m);
         }
         let d = tree.idom[v as usize] as usize;
