@@ -227,9 +227,15 @@ fn tenants_of(s: &Shared, dumps: &[String], rule: &str) -> Result<Frame> {
         if found.rows.is_empty() {
             return Err(rt_error(format!("{dump}: the tenant rule {rule:?} found no tenants")));
         }
+        // With several dumps the same breach shows in each: say which.
+        let which = if dumps.len() > 1 {
+            format!(" in {}", Path::new(dump).file_name().map_or(dump.into(), |n| n.to_string_lossy()))
+        } else {
+            String::new()
+        };
         for c in &found.cross {
             let title = format!(
-                "cross-tenant reference: {} of {} refers to {} of {} ({} reference{})",
+                "cross-tenant reference{which}: {} of {} refers to {} of {} ({} reference{})",
                 c.from_class,
                 c.from_tenant,
                 c.to_class,

@@ -109,7 +109,7 @@ impl Graph {
             survey: &survey,
             shapes: &shapes,
             index: &index,
-            sink: Count { type_of: spill(n)?, shallow: spill(n)?, start: spill(n + 2)? },
+            sink: Count { type_of: spill(&name, n)?, shallow: spill(&name, n)?, start: spill(&name, n + 2)? },
         };
         read_file(path, &mut counts, &mut step(progress, 3, "objects"))?;
         phase("pass 3 (objects)");
@@ -131,7 +131,7 @@ impl Graph {
             survey: &survey,
             shapes: &shapes,
             index: &index,
-            sink: Fill { next: start, edges: spill(total as usize)? },
+            sink: Fill { next: start, edges: spill(&name, total as usize)? },
         };
         read_file(path, &mut fill, &mut step(progress, 4, "references"))?;
         let Fill { mut next, mut edges } = fill.sink;
@@ -149,8 +149,8 @@ impl Graph {
             start.release_all();
             edges.release_all();
         };
-        let tree = dominators::dominators(&start, &edges, n as u32, &done_with_edges)
-            .map_err(|source| Error::Io { path: format!("a temporary file for {name}"), source })?;
+        let tree =
+            dominators::dominators(&start, &edges, n as u32, &done_with_edges).map_err(|e| temp_error(&name, e))?;
         phase("dominators");
         let retained = dominators::retained(&tree, |v| if v as usize == n { 0 } else { shallow[v as usize] as u64 });
         phase("retained sizes");
@@ -307,9 +307,20 @@ impl Graph {
     }
 }
 
-/// A zeroed spilled array; the error names what could not be made.
-fn spill(len: usize) -> Result<Spill, Error> {
-    Spill::zeroed(len).map_err(|source| Error::Io { path: "a temporary file for the object graph".into(), source })
+/// A zeroed spilled array; the error says where the room was missing and what to do.
+fn spill(name: &str, len: usize) -> Result<Spill, Error> {
+    Spill::zeroed(len).map_err(|e| temp_error(name, e))
+}
+
+fn temp_error(name: &str, e: std::io::Error) -> Error {
+    Error::Incomplete {
+        path: name.to_string(),
+        problem: format!(
+            "cannot make its temporary files in {} ({e}); they take about 4 bytes per object and per \
+             reference: point TMPDIR at a disk with room",
+            std::env::temp_dir().display()
+        ),
+    }
 }
 
 /// The progress callback of one pass.

@@ -17,7 +17,15 @@ impl Spill {
     pub fn zeroed(len: usize) -> std::io::Result<Spill> {
         let file = tempfile::tempfile()?;
         // A mapping cannot be empty.
-        file.set_len((len.max(1) * 4) as u64)?;
+        let bytes = (len.max(1) * 4) as u64;
+        file.set_len(bytes)?;
+        // Claim the disk space now: writing to a mapped page the disk has no room for kills the
+        // process (SIGBUS) instead of returning an error.
+        // SAFETY: a valid open file descriptor and a non-negative range.
+        let rc = unsafe { libc::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(&file), 0, bytes as libc::off_t) };
+        if rc != 0 && rc != libc::EOPNOTSUPP && rc != libc::EINVAL {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
         // SAFETY: the file is unnamed and private to this process: nothing else can change it.
         let map = unsafe { memmap2::MmapMut::map_mut(&file)? };
         Ok(Spill { map, len })
