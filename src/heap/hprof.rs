@@ -707,11 +707,14 @@ pub fn read_parallel<V: Visitor + Send>(
                 })
             })
             .collect();
-        while !workers.iter().all(|w| w.is_finished()) {
-            std::thread::sleep(std::time::Duration::from_millis(50));
+        loop {
             if !progress(done.load(Ordering::Relaxed)) {
                 stop.store(true, Ordering::Relaxed);
             }
+            if workers.iter().all(|w| w.is_finished()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
         workers.into_iter().map(|w| w.join().expect("a dump reader thread panicked")).collect()
     });

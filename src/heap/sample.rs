@@ -338,6 +338,16 @@ mod tests {
     }
 
     #[test]
+    fn a_mapped_read_on_several_threads_can_be_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.hprof");
+        // Large enough that the readers are still at work when progress is first asked.
+        std::fs::write(&path, demo_dump(8, 5, 40_000, 5, Some(1 << 20))).unwrap();
+        let err = crate::heap::histogram::histogram_file(&path, &mut |_| false).unwrap_err();
+        assert!(matches!(err, crate::heap::Error::Cancelled { .. }), "{err}");
+    }
+
+    #[test]
     fn every_root_kind_and_version_is_read() {
         let kinds = [
             (sub::ROOT_UNKNOWN, RootKind::Unknown),
