@@ -146,3 +146,22 @@ fn save_and_load_round_trip() {
     let help = eval(&mut p, ":help sort");
     assert!(help.contains("df.sort(by: string | array, descending: bool) -> Frame"), "{help}");
 }
+
+#[test]
+fn a_leak_investigation_at_the_prompt() {
+    let sb = Sandbox::new();
+    let mut p = start(&sb);
+    eval(&mut p, r#"let a = heap::demo_dump("a.hprof", 10); let b = heap::demo_dump("b.hprof", 30);"#);
+    // The namespace completes to the graph functions too.
+    keys(&mut p, "heap::sus\t");
+    p.exp_string("heap::suspects(").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string(PROMPT).unwrap();
+    let suspects = eval(&mut p, r#"heap::suspects(b, a).select(["accumulation_class", "growth_bytes"])"#);
+    assert!(suspects.contains("com.acme.Tenant[]") && suspects.contains("28080"), "{suspects}");
+    let tenants = eval(&mut p, r#"heap::tenants([a, b], "com.acme.Tenant.name").head(1)["tenant"]"#);
+    assert!(tenants.contains("tenant-05"), "{tenants}");
+    let count = eval(&mut p, r#"`findings: ${evidence::findings().len()}`"#);
+    assert!(count.contains("findings: 4"), "a suspect, the breach in each dump, the outlier: {count}");
+    quit(&mut p);
+}
