@@ -45,8 +45,15 @@ pub fn graph(s: &Shared, path: &str) -> Result<Arc<Graph>> {
     let mut progress: Option<(u32, Progress)> = None;
     let mut report = |step: Step| {
         if progress.as_ref().is_none_or(|(pass, _)| *pass != step.pass) {
-            let label = format!("{name} (pass {}/{}: {})", step.pass, step.passes, step.name);
-            progress = Some((step.pass, Progress::new(&label, total)));
+            // Drop the previous line first: a new one replaces it.
+            progress = None;
+            let report = if step.pass == step.passes {
+                Progress::status(&format!("{name}: computing dominators and retained sizes…"))
+            } else {
+                let label = format!("{name} (pass {}/{}: {})", step.pass, step.passes, step.name);
+                Progress::new(&label, total)
+            };
+            progress = Some((step.pass, report));
         }
         if let Some((_, p)) = progress.as_mut() {
             p.update(step.done);

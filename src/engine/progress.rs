@@ -28,6 +28,20 @@ impl Progress {
         }
     }
 
+    /// A one-off status line (work with no byte count), shown at once on a terminal and cleared
+    /// when the report is dropped.
+    pub fn status(text: &str) -> Progress {
+        let mut progress = Progress::new(text, None);
+        if progress.enabled {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K{text}");
+            let _ = err.flush();
+            progress.last = Some(Instant::now());
+        }
+        progress.enabled = false;
+        progress
+    }
+
     /// A report nobody sees (for work running beside other work).
     pub fn hidden() -> Progress {
         let mut progress = Progress::new("", None);

@@ -27,7 +27,7 @@ pub struct Step {
     pub pass: u32,
     pub passes: u32,
     pub name: &'static str,
-    /// Bytes of the (decompressed) dump read in this pass.
+    /// Bytes of the (decompressed) dump read in this pass (0 for the last, which reads nothing).
     pub done: u64,
 }
 
@@ -145,6 +145,10 @@ impl Graph {
         let start = next;
 
         phase("pass 4 (references)");
+        // The last step reads nothing: it is announced once, with nothing done.
+        if !progress(Step { pass: 5, passes: 5, name: "dominators", done: 0 }) {
+            return Err(Error::Cancelled { path: name, offset: 0 });
+        }
         let done_with_edges = || {
             start.release_all();
             edges.release_all();
@@ -325,7 +329,7 @@ fn temp_error(name: &str, e: std::io::Error) -> Error {
 
 /// The progress callback of one pass.
 fn step<'a>(progress: &'a mut dyn FnMut(Step) -> bool, pass: u32, name: &'static str) -> impl FnMut(u64) -> bool + 'a {
-    move |done| progress(Step { pass, passes: 4, name, done })
+    move |done| progress(Step { pass, passes: 5, name, done })
 }
 
 /// Types and the reference offsets of each class's instances, worked out once per class.
