@@ -2,7 +2,7 @@
 
 use super::api::{Api, FnDoc};
 use super::progress::Progress;
-use super::{Shared, rt_error};
+use super::{Shared, frame_of, rt_error};
 use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
 use crate::heap;
@@ -23,8 +23,15 @@ pub fn histogram_frame(histogram: &heap::histogram::Histogram) -> Result<Frame> 
             })
         })
         .collect();
-    let columns = ["class", "instances", "shallow_bytes", "largest"].map(String::from);
-    Frame::from_records(&rows).and_then(|f| f.select(&columns)).map_err(rt_error)
+    frame_of(&rows, &["class", "instances", "shallow_bytes", "largest"])
+}
+
+/// How progress names a dump (its file name), and its size when that is the bytes to read
+/// (not for gzip).
+pub fn dump_label(path: &str) -> (String, Option<u64>) {
+    let name = Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy().into_owned());
+    let total = std::fs::metadata(path).ok().map(|m| m.len()).filter(|_| !path.ends_with(".gz"));
+    (name, total)
 }
 
 /// A dump error as a script error; a cancelled read ends the statement as Ctrl-C does.
@@ -79,7 +86,7 @@ fn diff_frame(rows: &[heap::diff::DiffRow], snapshots: usize) -> Result<Frame> {
             v
         })
         .collect();
-    let mut columns: Vec<String> = [
+    let mut columns = vec![
         "class",
         "status",
         "base_instances",
@@ -89,13 +96,11 @@ fn diff_frame(rows: &[heap::diff::DiffRow], snapshots: usize) -> Result<Frame> {
         "bytes",
         "bytes_delta",
         "bytes_delta_pct",
-    ]
-    .map(String::from)
-    .to_vec();
+    ];
     if snapshots >= 3 {
-        columns.extend(["slope_bytes".to_string(), "monotonic".to_string()]);
+        columns.extend(["slope_bytes", "monotonic"]);
     }
-    Frame::from_records(&records).and_then(|f| f.select(&columns)).map_err(rt_error)
+    frame_of(&records, &columns)
 }
 
 fn diff(s: &Shared, paths: &Array, threshold: Option<&str>) -> Result<Frame> {
@@ -156,8 +161,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .volatile(),
         move |path: &str| -> Result<Frame> {
             // The size of the file is the total only when it is not compressed.
-            let total = std::fs::metadata(path).ok().map(|m| m.len()).filter(|_| !path.ends_with(".gz"));
-            let label = Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy().into_owned());
+            let (label, total) = dump_label(path);
             histogram_frame(&read_histogram(&s, path, Progress::new(&label, total))?)
         },
     );
@@ -231,12 +235,8 @@ heap::demo_v8_snapshots(a, b); heap::v8_diff(a, b).filter("class = 'Session'").s
                     })
                 })
                 .collect();
-            let columns =
-                ["class", "allocated", "allocated_bytes", "freed", "freed_bytes", "delta_bytes"].map(String::from);
-            if rows.is_empty() {
-                return Frame::empty(&columns).map_err(rt_error);
-            }
-            Frame::from_records(&rows).and_then(|f| f.select(&columns)).map_err(rt_error)
+            let columns = ["class", "allocated", "allocated_bytes", "freed", "freed_bytes", "delta_bytes"];
+            frame_of(&rows, &columns)
         },
     );
 
@@ -299,8 +299,7 @@ heap::demo_v8_snapshots(a, b); heap::v8_diff(a, b).filter("class = 'Session'").s
 }
 
 fn secrets(s: &Shared, path: &str) -> Result<Frame> {
-    let total = std::fs::metadata(path).ok().map(|m| m.len()).filter(|_| !path.ends_with(".gz"));
-    let label = Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy().into_owned());
+    let (label, total) = dump_label(path);
     let mut progress = Progress::new(&label, total);
     let mut report = |done: u64| {
         progress.update(done);
@@ -320,11 +319,7 @@ fn secrets(s: &Shared, path: &str) -> Result<Frame> {
         let title = format!("secret in heap: {} in {} {}", row["kind"], row["array"], row["object"]).replace('"', "");
         s.add_finding(Finding { severity: Severity::Error, title, details: row.clone() })?;
     }
-    let columns = ["object", "array", "kind", "text_offset", "redacted"].map(String::from);
-    if rows.is_empty() {
-        return Frame::empty(&columns).map_err(rt_error);
-    }
-    Frame::from_records(&rows).and_then(|f| f.select(&columns)).map_err(rt_error)
+    frame_of(&rows, &["object", "array", "kind", "text_offset", "redacted"])
 }
 
 fn write_demo(path: &str, sessions: i64) -> Result<String> {

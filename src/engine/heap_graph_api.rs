@@ -3,9 +3,9 @@
 //! built is kept (per session) and reused while the file is unchanged.
 
 use super::api::{Api, FnDoc};
-use super::heap_api::heap_error;
+use super::heap_api::{dump_label, heap_error};
 use super::progress::Progress;
-use super::{Shared, rt_error};
+use super::{Shared, frame_of, rt_error};
 use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
 use crate::heap::graph::{Graph, Step};
@@ -40,8 +40,7 @@ pub fn graph(s: &Shared, path: &str) -> Result<Arc<Graph>> {
     }
     // Drop the old graph before building the next: two would double the memory.
     *s.graphs.0.lock().expect("graph cache") = None;
-    let name = Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy().into_owned());
-    let total = Some(len).filter(|_| !path.ends_with(".gz"));
+    let (name, total) = dump_label(path);
     let mut progress: Option<(u32, Progress)> = None;
     let mut report = |step: Step| {
         if progress.as_ref().is_none_or(|(pass, _)| *pass != step.pass) {
@@ -74,14 +73,6 @@ fn pct(part: u64, whole: u64) -> f64 {
     (part as f64 * 1000.0 / whole.max(1) as f64).round() / 10.0
 }
 
-fn frame(records: &[Value], columns: &[&str]) -> Result<Frame> {
-    let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-    if records.is_empty() {
-        return Frame::empty(&columns).map_err(rt_error);
-    }
-    Frame::from_records(records).and_then(|f| f.select(&columns)).map_err(rt_error)
-}
-
 fn dominators(s: &Shared, path: &str, top: i64) -> Result<Frame> {
     let g = graph(s, path)?;
     let top_level = g.dominated(g.root());
@@ -96,7 +87,7 @@ fn dominators(s: &Shared, path: &str, top: i64) -> Result<Frame> {
             })
         })
         .collect();
-    frame(&rows, &["object", "class", "shallow_bytes", "retained_bytes", "retained_pct", "root"])
+    frame_of(&rows, &["object", "class", "shallow_bytes", "retained_bytes", "retained_pct", "root"])
 }
 
 fn retained(s: &Shared, path: &str) -> Result<Frame> {
@@ -111,7 +102,7 @@ fn retained(s: &Shared, path: &str) -> Result<Frame> {
             })
         })
         .collect();
-    frame(&rows, &["class", "instances", "shallow_bytes", "retained_bytes", "retained_pct"])
+    frame_of(&rows, &["class", "instances", "shallow_bytes", "retained_bytes", "retained_pct"])
 }
 
 fn suspect_rows(
@@ -172,7 +163,7 @@ fn suspects_of(s: &Shared, path: &str, baseline: Option<&str>) -> Result<Frame> 
     let g = graph(s, path)?;
     let found = suspects::suspects(&g, 0.10);
     let Some(baseline) = baseline else {
-        return frame(&suspect_rows(s, &g, &found, None)?, &SUSPECT_COLUMNS);
+        return frame_of(&suspect_rows(s, &g, &found, None)?, &SUSPECT_COLUMNS);
     };
     // Row details need the current graph; growth needs the baseline's: one graph at a time.
     let pending: Vec<suspects::Suspect> = found.clone();
@@ -185,7 +176,7 @@ fn suspects_of(s: &Shared, path: &str, baseline: Option<&str>) -> Result<Frame> 
     let rows = suspect_rows(s, &g, &ordered, Some(&growth))?;
     let mut columns = SUSPECT_COLUMNS.to_vec();
     columns.extend(["base_bytes", "growth_bytes", "base_dominated"]);
-    frame(&rows, &columns)
+    frame_of(&rows, &columns)
 }
 
 fn object_id(text: &str) -> Result<u64> {
@@ -215,7 +206,7 @@ fn path_to_roots(s: &Shared, path: &str, object: &str) -> Result<Frame> {
             })
         })
         .collect();
-    frame(&rows, &["step", "object", "class", "via", "shallow_bytes", "retained_bytes", "root"])
+    frame_of(&rows, &["step", "object", "class", "via", "shallow_bytes", "retained_bytes", "root"])
 }
 
 fn strings(paths: &Array, function: &str) -> Result<Vec<String>> {
@@ -235,11 +226,7 @@ fn tenants_of(s: &Shared, dumps: &[String], rule: &str) -> Result<Frame> {
             return Err(rt_error(format!("{dump}: the tenant rule {rule:?} found no tenants")));
         }
         // With several dumps the same breach shows in each: say which.
-        let which = if dumps.len() > 1 {
-            format!(" in {}", Path::new(dump).file_name().map_or(dump.into(), |n| n.to_string_lossy()))
-        } else {
-            String::new()
-        };
+        let which = if dumps.len() > 1 { format!(" in {}", dump_label(dump).0) } else { String::new() };
         for c in &found.cross {
             let title = format!(
                 "cross-tenant reference{which}: {} of {} refers to {} of {} ({} reference{})",
@@ -283,7 +270,7 @@ fn tenants_of(s: &Shared, dumps: &[String], rule: &str) -> Result<Frame> {
         rows.sort_by_key(|r| std::cmp::Reverse(r["growth_bytes"].as_i64().unwrap_or(0)));
         flag_outliers(s, &rows)?;
     }
-    frame(&rows, &columns)
+    frame_of(&rows, &columns)
 }
 
 /// A tenant growing more than twice as fast as the median tenant is a finding.

@@ -2,7 +2,7 @@
 //! (JVMs, through jcmd) and `proc::` memory readings and leak verdicts (any process, /proc).
 
 use super::api::{Api, FnDoc};
-use super::{Shared, rt_error};
+use super::{Shared, frame_of, rt_error};
 use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
 use crate::heap::live;
@@ -14,14 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
-
-fn records(rows: &[Value], columns: &[&str]) -> Result<Frame> {
-    let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-    if rows.is_empty() {
-        return Frame::empty(&columns).map_err(rt_error);
-    }
-    Frame::from_records(rows).and_then(|f| f.select(&columns)).map_err(rt_error)
-}
 
 fn pid_of(pid: i64) -> Result<u32> {
     u32::try_from(pid).ok().filter(|&p| p > 0).ok_or_else(|| rt_error(format!("{pid} is not a process id")))
@@ -62,7 +54,7 @@ fn snapshot(s: &Shared, pid: i64, path: &str, gzip: Option<i64>) -> Result<Frame
         "wall_secs": (snap.wall_secs * 1000.0).round() / 1000.0, "heap_used": snap.heap_used,
     });
     s.record(|log| log.note(&format!("heap dump of process {pid}: {row}")))?;
-    records(&[row], &["path", "bytes", "pause_secs", "wall_secs", "heap_used"])
+    frame_of(&[row], &["path", "bytes", "pause_secs", "wall_secs", "heap_used"])
 }
 
 fn class_histogram(pid: i64) -> Result<Vec<Value>> {
@@ -92,7 +84,7 @@ fn heap_watch(s: &Shared, pid: i64, every: &Dynamic, count: i64) -> Result<Frame
             rows.push(row);
         }
     }
-    records(&rows, &["sample", "t_secs", "class", "instances", "shallow_bytes"])
+    frame_of(&rows, &["sample", "t_secs", "class", "instances", "shallow_bytes"])
 }
 
 fn memory_row(m: &proc::Memory) -> Value {
@@ -155,12 +147,12 @@ fn proc_watch(s: &Shared, pids_value: &Dynamic, every: &Dynamic, span: &Dynamic)
         let verdict = verdict_rows.iter().find(|v| v["pid"] == row["pid"]).map(|v| v["verdict"].clone());
         row["verdict"] = verdict.unwrap_or(Value::Null);
     }
-    records(&rows, &["t_secs", "pid", "name", "rss_bytes", "anon_bytes", "pss_bytes", "swap_bytes", "verdict"])
+    frame_of(&rows, &["t_secs", "pid", "name", "rss_bytes", "anon_bytes", "pss_bytes", "swap_bytes", "verdict"])
 }
 
 fn leak_verdict(s: &Shared, samples: &Frame, column: &str) -> Result<Frame> {
     let rows = verdicts(s, &samples.to_records(), column)?;
-    records(
+    frame_of(
         &rows,
         &[
             "pid",
@@ -251,7 +243,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .returns("a Frame (class, instances, shallow_bytes), largest first")
             .example(r#"heap::class_histogram(JAVA_PID).filter("class = 'Probe'").rows()[0].instances"#, "1000")
             .volatile(),
-        |pid: i64| records(&class_histogram(pid)?, &["class", "instances", "shallow_bytes"]),
+        |pid: i64| frame_of(&class_histogram(pid)?, &["class", "instances", "shallow_bytes"]),
     );
 
     let s = shared.clone();
@@ -298,7 +290,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .volatile(),
         |pid: i64| -> Result<Frame> {
             let m = proc::memory(pid_of(pid)?).map_err(rt_error)?;
-            records(&[memory_row(&m)], &MEMORY_COLUMNS)
+            frame_of(&[memory_row(&m)], &MEMORY_COLUMNS)
         },
     );
 

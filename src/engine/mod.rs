@@ -145,6 +145,14 @@ pub(crate) fn rt_error(message: impl ToString) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(message.to_string()), Position::NONE))
 }
 
+/// A function's result Frame from JSON records, with exactly these columns (also when empty).
+pub(crate) fn frame_of(
+    rows: &[serde_json::Value],
+    columns: &[&str],
+) -> Result<crate::frame::Frame, Box<EvalAltResult>> {
+    crate::frame::Frame::from_records_as(rows, columns).map_err(rt_error)
+}
+
 /// Build an engine with every capability registered.
 fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, output: Output) -> (Engine, Arc<Docs>) {
     let mut engine = Engine::new();

@@ -84,8 +84,18 @@ impl Frame {
         Ok(Frame { df })
     }
 
+    /// A frame of `records` with exactly `columns`, in that order; with no records, those columns
+    /// and no rows (so an empty result still has its shape).
+    pub fn from_records_as(records: &[Value], columns: &[&str]) -> Result<Frame, Error> {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        if records.is_empty() {
+            return Frame::empty(&columns);
+        }
+        Frame::from_records(records)?.select(&columns)
+    }
+
     /// A frame with these columns and no rows (null-typed columns).
-    pub fn empty(columns: &[String]) -> Result<Frame, Error> {
+    fn empty(columns: &[String]) -> Result<Frame, Error> {
         let columns = columns
             .iter()
             .map(|c| Column::full_null(PlSmallStr::from(c.as_str()), 0, &DataType::Null))

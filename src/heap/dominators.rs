@@ -63,20 +63,26 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32, done_with_edges: &dyn
     // Predecessors, in preorder numbers, kept only for vertices with two or more: most heap
     // objects have one referrer, their tree parent, which is then their semidominator too.
     let words = m.div_ceil(64);
-    let (mut once, mut twice) = (vec![0u64; words], vec![0u64; words]);
-    for (p, &v) in order[..m].iter().enumerate() {
-        if p.is_multiple_of(SWEEP) {
-            order.release(0..p);
-        }
-        for &w in succ(v) {
-            let q = number[w as usize] as usize;
-            let bit = 1u64 << (q % 64);
-            if once[q / 64] & bit != 0 {
-                twice[q / 64] |= bit;
+    // Every edge between reachable vertices as (source, target) in preorder numbers, sources in
+    // preorder; the preorder array is handed back behind the sweep.
+    let each_edge = |f: &mut dyn FnMut(usize, usize)| {
+        for (p, &v) in order[..m].iter().enumerate() {
+            if p.is_multiple_of(SWEEP) {
+                order.release(0..p);
             }
-            once[q / 64] |= bit;
+            for &w in succ(v) {
+                f(p, number[w as usize] as usize);
+            }
         }
-    }
+    };
+    let (mut once, mut twice) = (vec![0u64; words], vec![0u64; words]);
+    each_edge(&mut |_, q| {
+        let bit = 1u64 << (q % 64);
+        if once[q / 64] & bit != 0 {
+            twice[q / 64] |= bit;
+        }
+        once[q / 64] |= bit;
+    });
     drop(once);
     // rank[i]: vertices with several predecessors before word i of `twice`.
     let mut rank = Vec::with_capacity(words + 1);
@@ -90,34 +96,22 @@ pub fn dominators(start: &[u32], edges: &[u32], root: u32, done_with_edges: &dyn
     let slot_of = |q: usize| (rank[q / 64] + (twice[q / 64] & ((1u64 << (q % 64)) - 1)).count_ones()) as usize;
     // Count, sum to each list's end, then fill backwards so each end walks down to its start.
     let mut pred_start = vec![0u32; total as usize + 1];
-    for (p, &v) in order[..m].iter().enumerate() {
-        if p.is_multiple_of(SWEEP) {
-            order.release(0..p);
+    each_edge(&mut |_, q| {
+        if several(q) {
+            pred_start[slot_of(q)] += 1;
         }
-        for &w in succ(v) {
-            let q = number[w as usize] as usize;
-            if several(q) {
-                pred_start[slot_of(q)] += 1;
-            }
-        }
-    }
+    });
     for i in 1..pred_start.len() {
         pred_start[i] += pred_start[i - 1];
     }
     let mut preds = vec![0u32; pred_start[total as usize] as usize];
-    for (p, &v) in order[..m].iter().enumerate() {
-        if p.is_multiple_of(SWEEP) {
-            order.release(0..p);
+    each_edge(&mut |p, q| {
+        if several(q) {
+            let slot = &mut pred_start[slot_of(q)];
+            *slot -= 1;
+            preds[*slot as usize] = p as u32;
         }
-        for &w in succ(v) {
-            let q = number[w as usize] as usize;
-            if several(q) {
-                let slot = &mut pred_start[slot_of(q)];
-                *slot -= 1;
-                preds[*slot as usize] = p as u32;
-            }
-        }
-    }
+    });
 
     // Semidominators, vertices in reverse preorder. `ancestor` is the forest of processed
     // vertices, compressed as it is searched; `label` the vertex of least semidominator on the

@@ -4,7 +4,7 @@
 
 use super::Error;
 use super::histogram::{IdMap, Survey};
-use super::hprof::{self, BasicType, Visitor};
+use super::hprof::{self, BasicType, Visitor, read_id};
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -54,14 +54,6 @@ impl Visitor for Wanted<'_> {
         if self.ids.contains(&id) {
             self.found.insert(id, Contents::PrimitiveArray { element, data: data.to_vec() });
         }
-    }
-}
-
-/// A big-endian id of 4 or 8 bytes.
-pub fn read_id(bytes: &[u8]) -> u64 {
-    match bytes.len() {
-        8 => u64::from_be_bytes(bytes.try_into().expect("8 bytes")),
-        _ => u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes")) as u64,
     }
 }
 

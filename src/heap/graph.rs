@@ -14,6 +14,7 @@ use super::dominators;
 use super::histogram::{IdMap, Survey, survey_file};
 use super::hprof::{BasicType, ClassDump, RootKind, Visitor};
 use super::index::IdIndex;
+use super::slice::id_at;
 use super::spill::Spill;
 use super::{Error, read_file};
 use std::path::{Path, PathBuf};
@@ -210,10 +211,6 @@ impl Graph {
         }
     }
 
-    pub fn type_index(&self, v: u32) -> u32 {
-        self.type_of[v as usize]
-    }
-
     pub fn shallow(&self, v: u32) -> u64 {
         if v == self.root() { 0 } else { self.shallow[v as usize] as u64 }
     }
@@ -251,13 +248,6 @@ impl Graph {
     /// The dominator tree's children lists (built on each call: 8 bytes per object).
     pub fn dominator_children(&self) -> dominators::Children {
         dominators::children(&self.idom, self.root())
-    }
-
-    /// Unreachable objects and their bytes (a dump written with `-all` keeps garbage).
-    pub fn unreachable(&self) -> (u64, u64) {
-        (0..self.len())
-            .filter(|&v| self.idom[v as usize] == NONE)
-            .fold((0, 0), |(n, bytes), v| (n + 1, bytes + self.shallow(v)))
     }
 
     /// Vertices of objects whose type is one of `types`.
@@ -301,13 +291,6 @@ impl Graph {
         rows.retain(|r| r.instances > 0);
         rows.sort_by(|a, b| b.retained_bytes.cmp(&a.retained_bytes).then_with(|| a.class.cmp(&b.class)));
         rows
-    }
-
-    /// Bytes of memory the graph holds.
-    pub fn memory(&self) -> usize {
-        self.index.memory()
-            + 4 * (self.type_of.len() + self.shallow.len() + self.start.len() + self.edges.len() + self.idom.len())
-            + 8 * self.retained.len()
     }
 }
 
@@ -510,15 +493,6 @@ impl<S: Sink> Objects<'_, S> {
 
     fn vertex(&self, id: u64) -> Option<u32> {
         self.index.get(id)
-    }
-}
-
-#[inline]
-fn id_at(bytes: &[u8], at: usize, id_size: usize) -> u64 {
-    if id_size == 8 {
-        u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
-    } else {
-        u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as u64
     }
 }
 

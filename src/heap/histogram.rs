@@ -294,16 +294,7 @@ pub fn java_name(internal: &str) -> String {
 /// or breaks mid-way gives the histogram of what was read, marked partial; a file that is not a
 /// dump at all is an error.
 pub fn histogram<R: Read>(source: R, path: &str) -> Result<Histogram, Error> {
-    histogram_with_progress(source, path, &mut |_| true)
-}
-
-/// [`histogram`] with a progress callback, as [`hprof::read_with_progress`] calls it.
-pub fn histogram_with_progress<R: Read>(
-    source: R,
-    path: &str,
-    progress: &mut dyn FnMut(u64) -> bool,
-) -> Result<Histogram, Error> {
-    Ok(survey(source, path, progress)?.histogram())
+    Ok(survey(source, path, &mut |_| true)?.histogram())
 }
 
 /// One pass over a dump that learns its classes, names, roots and object layout: what the

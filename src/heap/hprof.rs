@@ -235,6 +235,23 @@ struct Input<R: Read> {
 }
 
 impl<R: Read> Input<R> {
+    /// A reader at the start of `source`, with a buffer of `capacity` bytes; progress is asked
+    /// for every [`PROGRESS_EVERY`] bytes when `report_progress`.
+    fn new(source: R, path: &str, capacity: usize, report_progress: bool) -> Input<R> {
+        Input {
+            source,
+            buf: vec![0; capacity],
+            start: 0,
+            end: 0,
+            offset: 0,
+            path: path.to_string(),
+            record: Record::Header,
+            record_start: 0,
+            id_size: 4,
+            next_progress: if report_progress { PROGRESS_EVERY } else { u64::MAX },
+        }
+    }
+
     /// Report progress when due; the callback's `false` stops the read.
     fn progress(&mut self, report: &mut dyn FnMut(u64) -> bool) -> Result<(), Error> {
         if self.offset >= self.next_progress {
@@ -382,18 +399,7 @@ pub fn read_with_progress<R: Read>(
     visitor: &mut impl Visitor,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Header, Error> {
-    let mut input = Input {
-        source,
-        buf: vec![0; CHUNK],
-        start: 0,
-        end: 0,
-        offset: 0,
-        path: path.to_string(),
-        record: Record::Header,
-        record_start: 0,
-        id_size: 4,
-        next_progress: PROGRESS_EVERY,
-    };
+    let mut input = Input::new(source, path, CHUNK, true);
     let header = read_header(&mut input)?;
     visitor.header(&header);
     loop {
@@ -610,18 +616,7 @@ pub fn read_parallel<V: Visitor + Send>(
 ) -> Result<Header, Error> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-    let mut input = Input {
-        source: bytes,
-        buf: vec![0; 64],
-        start: 0,
-        end: 0,
-        offset: 0,
-        path: path.to_string(),
-        record: Record::Header,
-        record_start: 0,
-        id_size: 4,
-        next_progress: u64::MAX,
-    };
+    let mut input = Input::new(bytes, path, 64, false);
     let header = read_header(&mut input)?;
     top.header(&header);
     for part in parts.iter_mut() {
@@ -724,7 +719,8 @@ pub fn read_parallel<V: Visitor + Send>(
     Ok(header)
 }
 
-fn read_id(bytes: &[u8]) -> u64 {
+/// A big-endian id of 4 or 8 bytes.
+pub fn read_id(bytes: &[u8]) -> u64 {
     match bytes.len() {
         8 => u64::from_be_bytes(bytes.try_into().expect("8 bytes")),
         _ => u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes")) as u64,

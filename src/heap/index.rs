@@ -126,11 +126,6 @@ impl IdIndex {
         let slot = self.page_numbers[at] * PAGE_SLOTS + word as u64 * 64 + bits.trailing_zeros() as u64;
         slot << self.shift
     }
-
-    /// Bytes of memory the index holds.
-    pub fn memory(&self) -> usize {
-        self.bits.len() * (8 * WORDS + 2 * WORDS + 4) + self.pages.len() * 16
-    }
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ fn via(graph: &Graph, from: u32, to: u32, contents: Option<&Contents>) -> String
             let id_size = survey.id_size() as usize;
             let named = fetch::field_layout(survey, *class_id).into_iter().find(|(_, _, t, at)| {
                 *t == super::hprof::BasicType::Object
-                    && fields.get(*at..*at + id_size).is_some_and(|b| fetch::read_id(b) == target)
+                    && fields.get(*at..*at + id_size).is_some_and(|b| super::hprof::read_id(b) == target)
             });
             match named {
                 Some((_, name, _, _)) => name,

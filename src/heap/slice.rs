@@ -10,8 +10,9 @@ fn u4(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
+/// The id of `id` bytes at `at`.
 #[inline(always)]
-fn id_at(b: &[u8], at: usize, id: usize) -> u64 {
+pub(super) fn id_at(b: &[u8], at: usize, id: usize) -> u64 {
     if id == 8 { u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes")) } else { u4(b, at) as u64 }
 }
 

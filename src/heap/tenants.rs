@@ -199,13 +199,17 @@ pub fn tenants(graph: &Graph, rule: &Rule) -> Result<Tenants, Error> {
     Ok(Tenants { rows, cross, shared_objects, shared_bytes })
 }
 
+/// The id of the class a rule names.
+fn named_class(graph: &Graph, class: &str) -> Result<u64, Error> {
+    graph.survey.class_named(class).ok_or_else(|| {
+        incomplete(graph, format!("tenant rule: the dump has no class {class} (use the Java name, Outer$Inner)"))
+    })
+}
+
 /// The object in the static reference field `field` of `class`.
 fn static_reference(graph: &Graph, class: &str, field: &str) -> Result<u64, Error> {
     let survey = &graph.survey;
-    let class_id = survey.class_named(class).ok_or_else(|| {
-        incomplete(graph, format!("tenant rule: the dump has no class {class} (use the Java name, Outer$Inner)"))
-    })?;
-    survey.classes()[&class_id]
+    survey.classes()[&named_class(graph, class)?]
         .static_refs
         .iter()
         .find(|(name, _)| survey.name(*name) == Some(field))
@@ -222,9 +226,7 @@ fn incomplete(graph: &Graph, problem: String) -> Error {
 fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
     let survey = &graph.survey;
     let subclasses_of = |class: &str| -> Result<Vec<u32>, Error> {
-        let base = survey.class_named(class).ok_or_else(|| {
-            incomplete(graph, format!("tenant rule: the dump has no class {class} (use the Java name, Outer$Inner)"))
-        })?;
+        let base = named_class(graph, class)?;
         Ok((0..graph.types.len() as u32)
             .filter(|&t| is_subclass(&graph.survey, graph.types[t as usize].class_id, Some(base)))
             .collect())
