@@ -11,3 +11,4 @@ pub mod heap;
 pub mod paths;
 pub mod proc;
 pub mod shell;
+pub mod sql;

@@ -19,6 +19,12 @@ Environment:
   DEPLOYCLAW_HOME    where keys, session logs and history live (default: the user data dir)
   DEPLOYCLAW_STDLIB  a folder of stdlib modules to use instead of the built-in ones";
 
+const GUARD_EXIT_CODES: &str = "\
+Exit codes:
+  0    every statement is allowed
+  2    usage error: bad arguments, an unreadable or invalid tenancy map
+  3    at least one statement is denied";
+
 /// An embedded-scripting automation shell for auditing multi-tenant services.
 ///
 /// With no command, starts the interactive shell (or, when stdin is not a terminal, runs the
@@ -74,6 +80,27 @@ enum Command {
     /// Heap dumps: histograms, diffs, dominators, leak suspects, tenants and secrets.
     #[command(subcommand)]
     Heap(HeapCommand),
+    /// Check SQL statements against a tenancy map: each is allowed only when every read and write
+    /// of a tenant table is provably restricted to the tenant parameter.
+    #[command(after_help = GUARD_EXIT_CODES)]
+    Guard {
+        /// The tenancy map (TOML): per table its tenant key, or root, global, via or partition_of.
+        #[arg(long, value_name = "FILE")]
+        tenancy: PathBuf,
+        /// The SQL dialect the statements are written in.
+        #[arg(long, value_name = "DIALECT", value_parser = ["postgres", "mysql", "mariadb", "sqlite"])]
+        dialect: String,
+        /// The placeholder that carries the tenant id (default: $1 for postgres, the first ? for
+        /// mysql, ?1 for sqlite).
+        #[arg(long, value_name = "NAME")]
+        tenant_param: Option<String>,
+        /// Print one JSON object per statement on stdout: {"sql", "verdict", "reasons"}.
+        #[arg(long)]
+        json: bool,
+        /// One statement, or - to read one statement per line from stdin.
+        #[arg(value_name = "SQL")]
+        sql: String,
+    },
     /// Inspect and verify signed session logs.
     #[command(subcommand)]
     Log(LogCommand),
@@ -230,6 +257,15 @@ fn main() -> ExitCode {
         }
         Some(Command::Heap(HeapCommand::Path { file, object, json })) => {
             cli::heap::path(&cli.session.into(), &file, &object, json)
+        }
+        Some(Command::Guard { tenancy, dialect, tenant_param, json, sql }) => {
+            let options = cli::guard::Options {
+                tenancy: &tenancy,
+                dialect: &dialect,
+                tenant_param: tenant_param.as_deref(),
+                json,
+            };
+            cli::guard::run(&options, &sql)
         }
         Some(Command::Log(LogCommand::Verify { file, pubkey, json })) => {
             cli::log::verify(&file, pubkey.as_deref(), json)

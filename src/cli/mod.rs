@@ -1,5 +1,6 @@
 //! Command bodies for the binary: each returns its exit code.
 
+pub mod guard;
 pub mod heap;
 pub mod log;
 pub mod session;

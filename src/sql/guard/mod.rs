@@ -1,0 +1,264 @@
+//! The tenant guard: a statement runs only when every read and write of a tenant table is
+//! provably restricted to the current tenant, bound as a known parameter.
+//!
+//! The proof is syntactic and conservative. Each `SELECT` (and each `UPDATE`/`DELETE`) is a
+//! scope of bindings (tables, CTEs, subqueries). The conditions that hold for a binding's rows
+//! (the `WHERE`, the `ON` of inner joins, the `ON` of an outer join for its nullable side only)
+//! become equalities between terms; `OR` keeps only what both branches prove. A tenant table is
+//! scoped when its key is equal to the tenant parameter; a derived table when its foreign key
+//! equals the referenced column of a scoped parent. Subqueries, CTEs and set operations are
+//! checked as scopes of their own. Whatever the guard cannot prove, it refuses, naming the rule,
+//! the table and the offset in the statement.
+
+mod check;
+mod facts;
+mod functions;
+mod terms;
+mod write;
+
+use std::fmt;
+
+use serde::Serialize;
+use sqlparser::ast::Statement;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Location, Token, Tokenizer};
+
+use super::dialect::Dialect;
+use super::tenancy::Tenancy;
+
+/// Why a statement was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// The statement does not parse in the connection's dialect.
+    Parse,
+    /// More than one statement in one string.
+    MultiStatement,
+    /// DDL, transaction control, session settings and other statements the guard does not prove.
+    StatementKind,
+    /// A MySQL/MariaDB executable comment (`/*! ... */`), which the server runs as code.
+    ExecutableComment,
+    /// A table the tenancy map does not know (views included, until declared).
+    UnknownTable,
+    /// A tenant table read or written with no condition restricting it to the tenant.
+    Unscoped,
+    /// The tenant condition sits in one branch of an OR.
+    OrBranch,
+    /// The tenant condition sits in an outer join's ON, where it does not filter the preserved side.
+    OuterJoin,
+    /// The tenant key is compared with a literal instead of the bound tenant.
+    LiteralTenant,
+    /// The tenant key is compared with a parameter that is not the tenant's.
+    WrongParameter,
+    /// The tenant key is compared with IN/ANY over other values, a negation, a range or a pattern.
+    LooseComparison,
+    /// A write sets the tenant key (or a derived table's foreign key) to an unproven value.
+    TenantKeyWrite,
+    /// An INSERT row whose tenant key is missing or not the tenant.
+    InsertTenant,
+    /// An INSERT without a column list.
+    InsertColumns,
+    /// An upsert or REPLACE that can overwrite another tenant's row.
+    UpsertOverwrite,
+    /// A write to a global table.
+    GlobalWrite,
+    /// A function not known to leave other tenants' rows alone.
+    Function,
+    /// SQL the guard does not analyse.
+    Unsupported,
+}
+
+impl Rule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Parse => "parse",
+            Rule::MultiStatement => "multi-statement",
+            Rule::StatementKind => "statement-kind",
+            Rule::ExecutableComment => "executable-comment",
+            Rule::UnknownTable => "unknown-table",
+            Rule::Unscoped => "unscoped",
+            Rule::OrBranch => "or-branch",
+            Rule::OuterJoin => "outer-join",
+            Rule::LiteralTenant => "literal-tenant",
+            Rule::WrongParameter => "wrong-parameter",
+            Rule::LooseComparison => "loose-comparison",
+            Rule::TenantKeyWrite => "tenant-key-write",
+            Rule::InsertTenant => "insert-tenant",
+            Rule::InsertColumns => "insert-columns",
+            Rule::UpsertOverwrite => "upsert-overwrite",
+            Rule::GlobalWrite => "global-write",
+            Rule::Function => "function",
+            Rule::Unsupported => "unsupported",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub rule: Rule,
+    /// The table concerned, or "" when the refusal is about the whole statement.
+    pub table: String,
+    pub message: String,
+    /// Byte offset in the statement.
+    pub offset: usize,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] at byte {}: {}", self.rule, self.offset, self.message)
+    }
+}
+
+/// The guard's answer for one statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub sql: String,
+    pub reasons: Vec<Reason>,
+}
+
+impl Verdict {
+    pub fn allowed(&self) -> bool {
+        self.reasons.is_empty()
+    }
+}
+
+/// Which placeholder carries the tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct TenantParam {
+    /// The placeholder's text: `$1`, `?1`, `:tenant`.
+    text: String,
+    /// A bare `?` that comes first in the statement is the tenant too (MySQL's positional `?`,
+    /// and SQLite's, where the first bare `?` is `?1`).
+    first_bare: bool,
+}
+
+/// A guard for one tenancy map, dialect and tenant parameter.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    tenancy: Tenancy,
+    dialect: Dialect,
+    param: TenantParam,
+}
+
+impl Guard {
+    /// `param` defaults to the dialect's (`$1`, the first `?`, `?1`).
+    pub fn new(tenancy: Tenancy, dialect: Dialect, param: Option<&str>) -> Guard {
+        let text = param.unwrap_or(dialect.default_tenant_param()).to_string();
+        let first_bare = text == "?" || (dialect == Dialect::Sqlite && text == "?1");
+        let tenancy = tenancy.with_schema(dialect.default_schema());
+        Guard { tenancy, dialect, param: TenantParam { text, first_bare } }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn tenancy(&self) -> &Tenancy {
+        &self.tenancy
+    }
+
+    /// The tenant parameter as written in statements.
+    pub fn param(&self) -> &str {
+        &self.param.text
+    }
+
+    /// Check one statement.
+    pub fn check(&self, sql: &str) -> Verdict {
+        let reasons = self.reasons(sql);
+        Verdict { sql: sql.to_string(), reasons }
+    }
+
+    fn reasons(&self, sql: &str) -> Vec<Reason> {
+        let whole = |rule, message: String, offset| vec![Reason { rule, table: String::new(), message, offset }];
+        if self.dialect == Dialect::Mysql
+            && let Some(offset) = executable_comment(sql, self.dialect)
+        {
+            return whole(
+                Rule::ExecutableComment,
+                "MySQL runs the contents of `/*! ... */` comments as SQL; remove the comment".into(),
+                offset,
+            );
+        }
+        let statements = match Parser::parse_sql(self.dialect.parser(), sql) {
+            Ok(s) => s,
+            Err(e) => {
+                let message = e.to_string();
+                let offset = parse_error_offset(sql, &message);
+                return whole(Rule::Parse, format!("does not parse as {} SQL: {message}", self.dialect), offset);
+            }
+        };
+        match statements.as_slice() {
+            [] => whole(Rule::Parse, "no statement".into(), 0),
+            [statement] => check::Checker::new(self, sql).run(statement),
+            [_, second, ..] => {
+                let offset = statement_offset(sql, second);
+                whole(
+                    Rule::MultiStatement,
+                    format!("{} statements in one string: send one at a time", statements.len()),
+                    offset,
+                )
+            }
+        }
+    }
+}
+
+/// Byte offset of a 1-based line and character column.
+pub(super) fn byte_offset(sql: &str, at: Location) -> usize {
+    if at.line == 0 {
+        return 0;
+    }
+    let line_start: usize = sql.split_inclusive('\n').take(at.line as usize - 1).map(str::len).sum();
+    let line = &sql[line_start.min(sql.len())..];
+    let column = line.char_indices().nth(at.column.saturating_sub(1) as usize).map_or(line.len(), |(i, _)| i);
+    line_start + column
+}
+
+fn statement_offset(sql: &str, statement: &Statement) -> usize {
+    use sqlparser::ast::Spanned;
+    byte_offset(sql, statement.span().start)
+}
+
+/// The offset a parser error names ("... at Line: 1, Column: 15"), or 0.
+fn parse_error_offset(sql: &str, message: &str) -> usize {
+    let number = |key: &str| -> Option<u64> {
+        let rest = &message[message.rfind(key)? + key.len()..];
+        rest.trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    };
+    match (number("Line:"), number("Column:")) {
+        (Some(line), Some(column)) => byte_offset(sql, Location { line, column }),
+        _ => 0,
+    }
+}
+
+/// Where a `/*! ... */` or `/*M! ... */` comment starts, unless it sits inside a string or a
+/// quoted name: MySQL and MariaDB run such comments as SQL.
+fn executable_comment(sql: &str, dialect: Dialect) -> Option<usize> {
+    let mut found: Vec<usize> = sql.match_indices("/*!").chain(sql.match_indices("/*M!")).map(|(i, _)| i).collect();
+    if found.is_empty() {
+        return None;
+    }
+    found.sort_unstable();
+    let Ok(tokens) = Tokenizer::new(dialect.parser(), sql).tokenize_with_location() else { return Some(found[0]) };
+    let quoted: Vec<std::ops::Range<usize>> = tokens
+        .iter()
+        .filter(|t| match &t.token {
+            Token::Word(w) => w.quote_style.is_some(),
+            Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::TripleSingleQuotedString(_)
+            | Token::TripleDoubleQuotedString(_)
+            | Token::NationalStringLiteral(_)
+            | Token::EscapedStringLiteral(_) => true,
+            _ => false,
+        })
+        .map(|t| byte_offset(sql, t.span.start)..byte_offset(sql, t.span.end))
+        .collect();
+    found.into_iter().find(|at| !quoted.iter().any(|r| r.contains(at)))
+}
