@@ -14,6 +14,7 @@ mod live_api;
 mod progress;
 mod render;
 mod session;
+mod sql_api;
 mod statements;
 mod stdlib;
 
@@ -72,6 +73,8 @@ pub struct Shared {
     temp_dir: Mutex<Option<PathBuf>>,
     session_id: String,
     graphs: heap_graph_api::GraphCache,
+    /// `--execute`: runbook writes are kept instead of rolled back.
+    execute: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -84,7 +87,13 @@ impl Shared {
             temp_dir: Mutex::new(None),
             session_id,
             graphs: Default::default(),
+            execute: Default::default(),
         }
+    }
+
+    /// Whether the session runs with `--execute`.
+    fn execute(&self) -> bool {
+        self.execute.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Append to the session log, if there is one.
@@ -192,6 +201,7 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
         heap_api::register(&mut api, shared);
         heap_graph_api::register(&mut api, shared);
         live_api::register(&mut api, shared);
+        sql_api::register(&mut api, shared);
     }
     let docs = Arc::new(docs);
     let _ = shared.docs.set(docs.clone());

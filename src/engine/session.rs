@@ -181,6 +181,7 @@ impl Session {
     pub fn start(options: SessionOptions) -> Result<Session, StartError> {
         let id = session_id();
         let shared = Arc::new(Shared::new(id.clone()));
+        shared.execute.store(options.execute, std::sync::atomic::Ordering::Relaxed);
         let (engine, docs) = build_engine(&shared, options.limits, options.stdlib.clone(), options.output);
 
         let mut scope = Scope::new();

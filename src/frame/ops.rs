@@ -42,7 +42,12 @@ impl Frame {
 
     /// Columns or SQL expressions (`"mb / 1024 AS gb"`), in the order given.
     pub fn select(&self, items: &[String]) -> Result<Frame, Error> {
-        let exprs = items.iter().map(|i| expr("select", i)).collect::<Result<Vec<_>, _>>()?;
+        // A column's own name is taken as is, even when it is an SQL keyword (`table`, `offset`).
+        let names = self.column_names();
+        let exprs = items
+            .iter()
+            .map(|i| if names.contains(i) { Ok(col(i.as_str())) } else { expr("select", i) })
+            .collect::<Result<Vec<_>, _>>()?;
         self.collect("select", self.df.clone().lazy().select(exprs))
     }
 

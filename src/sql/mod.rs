@@ -1,9 +1,15 @@
-//! SQL: dialects, the tenancy map, and the tenant guard.
+//! SQL: connections, dialects, the tenancy map, the tenant guard, scoped execution.
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
+pub mod db;
+pub mod demo;
 pub mod dialect;
 pub mod guard;
+pub mod infer;
+pub mod lint;
+pub mod schema;
+pub mod scoped;
 pub mod tenancy;
 
 pub use dialect::Dialect;

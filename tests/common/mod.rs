@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the built binary, isolated state directories.
 #![allow(dead_code)]
 
+pub mod db;
 pub mod jvm;
 
 use std::path::{Path, PathBuf};

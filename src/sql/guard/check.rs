@@ -55,6 +55,7 @@ pub(super) struct Checker<'g> {
     /// CTE names visible where the walk is.
     pub(super) ctes: Vec<String>,
     pub(super) reasons: Vec<Reason>,
+    pub(super) writes: Vec<super::Write>,
     pub(super) near: Vec<NearMiss>,
     /// The first placeholder in the statement, for positional tenants.
     pub(super) first_placeholder: Option<(String, Location)>,
@@ -78,6 +79,7 @@ impl<'g> Checker<'g> {
             scopes: Vec::new(),
             ctes: Vec::new(),
             reasons: Vec::new(),
+            writes: Vec::new(),
             near: Vec::new(),
             first_placeholder: None,
             opaque: 0,
@@ -85,12 +87,20 @@ impl<'g> Checker<'g> {
         }
     }
 
-    pub(super) fn run(mut self, statement: &Statement) -> Vec<Reason> {
+    pub(super) fn run(mut self, statement: &Statement) -> (Vec<Reason>, Vec<super::Write>) {
         self.first_placeholder = functions::first_placeholder(statement);
         self.statement(statement, None);
         self.reasons.sort_by_key(|r| r.offset);
         self.reasons.dedup();
-        self.reasons
+        (self.reasons, self.writes)
+    }
+
+    pub(super) fn wrote(&mut self, table: Option<&Table>, insert_columns: Option<Vec<String>>) {
+        if let Some(table) = table
+            && self.probing == 0
+        {
+            self.writes.push(super::Write { table: table.name.clone(), insert_columns });
+        }
     }
 
     pub(super) fn statement(&mut self, statement: &Statement, parent: Option<usize>) {
@@ -329,7 +339,10 @@ impl<'g> Checker<'g> {
                 if schema.is_none() && self.ctes.contains(&table_name) {
                     return vec![self.bind(scope, ref_name, None, None, offset)];
                 }
-                let table = self.guard.tenancy.table(schema.as_deref(), &table_name);
+                let mut table = self.guard.tenancy.table(schema.as_deref(), &table_name);
+                if table.is_none() && self.guard.no_tenant && is_catalog(schema.as_deref(), &table_name) {
+                    table = Some(&CATALOG);
+                }
                 if table.is_none() {
                     self.unknown_table(&name.to_string(), offset);
                 }
@@ -495,6 +508,12 @@ impl<'g> Checker<'g> {
         let binding = &self.bindings[b];
         let table = binding.table.expect("only tables are refused");
         let (name, offset) = (binding.name.clone(), binding.offset);
+        if self.guard.no_tenant {
+            let message = format!(
+                "`{name}` holds tenants' rows and no tenant is bound here: read it through sql::with_tenant(db, TENANT)"
+            );
+            return self.refuse(Rule::Unscoped, &table.name, message, offset);
+        }
         let param = self.guard.param().to_string();
         let column = table.tenant_column().unwrap_or_default();
         let outer = preds.iter().any(|p| {
@@ -520,6 +539,17 @@ impl<'g> Checker<'g> {
             ),
         };
         self.refuse(Rule::Unscoped, &table.name, message, offset);
+    }
+}
+
+/// The database's own tables, readable without a tenant: global, as far as the guard is concerned.
+static CATALOG: std::sync::LazyLock<Table> =
+    std::sync::LazyLock::new(|| Table { name: "catalog".into(), kind: Kind::Global, family: "catalog".into() });
+
+fn is_catalog(schema: Option<&str>, name: &str) -> bool {
+    match schema {
+        Some(s) => matches!(s, "pg_catalog" | "information_schema" | "performance_schema" | "sys" | "mysql"),
+        None => name.starts_with("pg_") || matches!(name, "sqlite_master" | "sqlite_schema" | "sqlite_sequence"),
     }
 }
 

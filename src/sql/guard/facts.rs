@@ -140,6 +140,9 @@ impl Checker<'_> {
 
     fn is_tenant(&self, placeholder: &str, at: sqlparser::tokenizer::Location) -> bool {
         let param = &self.guard.param;
+        if self.guard.no_tenant {
+            return false;
+        }
         if param.first_bare && placeholder == "?" {
             // Positional: only the first placeholder of the statement.
             return self.first_placeholder.as_ref().is_some_and(|(text, loc)| text == "?" && *loc == at);

@@ -116,11 +116,22 @@ impl fmt::Display for Reason {
     }
 }
 
+/// A table a statement writes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Write {
+    pub table: String,
+    /// For an INSERT, the columns it names.
+    pub insert_columns: Option<Vec<String>>,
+}
+
 /// The guard's answer for one statement.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
     pub sql: String,
     pub reasons: Vec<Reason>,
+    /// The tables it writes to (empty for a read).
+    #[serde(skip)]
+    pub writes: Vec<Write>,
 }
 
 impl Verdict {
@@ -145,6 +156,8 @@ pub struct Guard {
     tenancy: Tenancy,
     dialect: Dialect,
     param: TenantParam,
+    /// No tenant is bound: only global tables and the database's own catalogs can be read.
+    no_tenant: bool,
 }
 
 impl Guard {
@@ -153,7 +166,14 @@ impl Guard {
         let text = param.unwrap_or(dialect.default_tenant_param()).to_string();
         let first_bare = text == "?" || (dialect == Dialect::Sqlite && text == "?1");
         let tenancy = tenancy.with_schema(dialect.default_schema());
-        Guard { tenancy, dialect, param: TenantParam { text, first_bare } }
+        Guard { tenancy, dialect, param: TenantParam { text, first_bare }, no_tenant: false }
+    }
+
+    /// A guard for a handle with no tenant: it allows reads of global tables and of the
+    /// database's catalogs (`pg_catalog`, `information_schema`, `sqlite_master`, ...) only.
+    pub fn without_tenant(tenancy: Tenancy, dialect: Dialect) -> Guard {
+        let tenancy = tenancy.with_schema(dialect.default_schema());
+        Guard { tenancy, dialect, param: TenantParam { text: String::new(), first_bare: false }, no_tenant: true }
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -171,12 +191,13 @@ impl Guard {
 
     /// Check one statement.
     pub fn check(&self, sql: &str) -> Verdict {
-        let reasons = self.reasons(sql);
-        Verdict { sql: sql.to_string(), reasons }
+        let (reasons, writes) = self.reasons(sql);
+        Verdict { sql: sql.to_string(), reasons, writes }
     }
 
-    fn reasons(&self, sql: &str) -> Vec<Reason> {
-        let whole = |rule, message: String, offset| vec![Reason { rule, table: String::new(), message, offset }];
+    fn reasons(&self, sql: &str) -> (Vec<Reason>, Vec<Write>) {
+        let whole =
+            |rule, message: String, offset| (vec![Reason { rule, table: String::new(), message, offset }], Vec::new());
         if self.dialect == Dialect::Mysql
             && let Some(offset) = executable_comment(sql, self.dialect)
         {

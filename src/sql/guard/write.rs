@@ -28,6 +28,9 @@ pub(super) fn update(c: &mut Checker<'_>, u: &Update, parent: Option<usize>) {
     where_clause(c, scope, u.selection.as_ref(), &mut preds);
     let analysis = c.analyse(scope, &preds);
     let default_target = targets.first().copied();
+    if let Some(t) = default_target {
+        c.wrote(c.bindings[t].table, None);
+    }
     for assignment in &u.assignments {
         let columns: Vec<&ObjectName> = match &assignment.target {
             AssignmentTarget::ColumnName(n) => vec![n],
@@ -75,6 +78,7 @@ pub(super) fn delete(c: &mut Checker<'_>, d: &Delete, parent: Option<usize>) {
         c.scopes[scope].bindings.iter().copied().filter(|&b| names.contains(&c.bindings[b].name)).collect()
     };
     for b in targets {
+        c.wrote(c.bindings[b].table, None);
         if let Some(table) = c.bindings[b].table.filter(|t| t.is_global()) {
             refuse_global(c, table, c.bindings[b].offset);
         }
@@ -103,6 +107,8 @@ pub(super) fn insert(c: &mut Checker<'_>, i: &Insert, parent: Option<usize>) {
     if table.is_global() {
         return refuse_global(c, table, offset);
     }
+    let columns = i.columns.iter().filter_map(|n| n.0.last()?.as_ident().map(ident_name)).collect();
+    c.wrote(Some(table), Some(columns));
     let key = table.tenant_column().unwrap_or_default().to_string();
     let anchor = if !i.assignments.is_empty() {
         functions::nested(c, &i.assignments, parent);
