@@ -272,3 +272,95 @@ fn the_schema_is_read_a_tenancy_map_inferred_and_isolation_lints_found() {
         }
     }
 }
+
+#[test]
+fn rust_row_structs_are_checked_against_the_schema_with_the_error_each_mismatch_causes() {
+    let sandbox = Sandbox::new();
+    let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/contracts/src");
+    for t in TestDb::all(sandbox.dir.path()) {
+        t.shop();
+        t.exec("CREATE TABLE events (id INT PRIMARY KEY, tenant_id VARCHAR(20), kind VARCHAR(20))");
+        let script = format!(
+            r#"let db = sql::connect(URL); sql::contracts("{}", db).select(["struct", "field", "rule", "severity", "predicted_error"]).rows()"#,
+            src.display()
+        );
+        let out = run(&sandbox, &t, &script, &[]);
+        assert_eq!(code(&out), 3, "{}: mismatches are error findings: {}", t.dialect, stderr(&out));
+        let rows = json(&out);
+        let found: Vec<(String, String, String)> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["struct"].as_str().unwrap().into(),
+                    r["field"].as_str().unwrap_or("").into(),
+                    r["rule"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        let has = |s: &str, f: &str, rule: &str| found.contains(&(s.into(), f.into(), rule.into()));
+        assert!(
+            !found.iter().any(|(s, ..)| s == "Order" || s == "Config"),
+            "{}: Order is right, Config maps no rows: {found:?}",
+            t.dialect
+        );
+        assert!(has("OrderSummary", "total_cents", "text-vs-numeric"), "{}: {found:?}", t.dialect);
+        assert!(has("OrderSummary", "shipped_at", "missing-column"), "{}: {found:?}", t.dialect);
+        assert!(has("OrderSummary", "status", "not-null-option"), "{}: {found:?}", t.dialect);
+        assert!(
+            has("OrderNote", "flagged", "missing-column"),
+            "{}: the rename to `flag` is followed: {found:?}",
+            t.dialect
+        );
+        assert!(has("Event", "tenant_id", "nullable"), "{}: {found:?}", t.dialect);
+        match t.dialect {
+            "postgres" => {
+                assert!(
+                    has("OrderSummary", "id", "width") && has("OrderSummary", "tenant_id", "signedness"),
+                    "{found:?}"
+                );
+            }
+            // MySQL widens integers on read; unsigned into signed still fails.
+            "mysql" => assert!(
+                !has("OrderSummary", "id", "width") && has("OrderSummary", "tenant_id", "signedness"),
+                "{found:?}"
+            ),
+            _ => assert!(!has("OrderSummary", "id", "width"), "{found:?}"),
+        }
+        let nullable = rows.as_array().unwrap().iter().find(|r| r["rule"] == "nullable").unwrap();
+        assert!(nullable["predicted_error"].as_str().unwrap().contains("UnexpectedNullError"), "{nullable}");
+    }
+}
+
+/// The contract rules say what sqlx will do; check them against sqlx itself.
+#[test]
+fn the_predicted_errors_are_the_ones_sqlx_raises() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    if let Some(t) = TestDb::postgres() {
+        t.shop();
+        t.exec("CREATE TABLE events (id INT PRIMARY KEY, tenant_id VARCHAR(20))");
+        t.exec("INSERT INTO events VALUES (1, NULL)");
+        rt.block_on(async {
+            let pool = sqlx::PgPool::connect(&t.url).await.unwrap();
+            let width = sqlx::query_scalar::<_, i64>("SELECT id FROM orders LIMIT 1").fetch_one(&pool).await;
+            assert!(width.unwrap_err().to_string().contains("mismatched types"), "int4 into i64");
+            let text = sqlx::query_scalar::<_, String>("SELECT total_cents FROM orders LIMIT 1").fetch_one(&pool).await;
+            assert!(text.unwrap_err().to_string().contains("mismatched types"), "int4 into String");
+            let null = sqlx::query_scalar::<_, String>("SELECT tenant_id FROM events").fetch_one(&pool).await;
+            assert!(format!("{:?}", null.unwrap_err()).contains("UnexpectedNullError"), "NULL into String");
+            pool.close().await;
+        });
+    }
+    if let Some(t) = TestDb::mariadb() {
+        t.shop();
+        rt.block_on(async {
+            let pool = sqlx::MySqlPool::connect(&t.url).await.unwrap();
+            let widened = sqlx::query_scalar::<_, i64>("SELECT id FROM orders LIMIT 1").fetch_one(&pool).await;
+            assert!(widened.is_ok(), "MySQL reads INT into i64: {widened:?}");
+            let sign = sqlx::query_scalar::<_, u32>("SELECT tenant_id FROM orders LIMIT 1").fetch_one(&pool).await;
+            assert!(sign.unwrap_err().to_string().contains("mismatched types"), "signed INT into u32");
+            pool.close().await;
+        });
+    }
+}

@@ -1,9 +1,10 @@
-//! Functions that belong to no capability: help, sleep, scratch paths, JSON.
+//! Functions that belong to no capability: help, sleep, scratch paths, text files, JSON.
 
 use super::api::{Api, FnDoc};
 use super::convert::{from_json, to_json};
 use super::{Shared, rt_error};
 use rhai::{Dynamic, EvalAltResult, Position};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +61,31 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
     );
 
     api.add(
+        FnDoc::new("write_text")
+            .usage("write_text(path: string, text: string)")
+            .summary("Write text to a file, whole or not at all: it goes to a temporary file beside it that is renamed over the target.")
+            .param("path", "the file; its folder must exist")
+            .param("text", "the contents")
+            .returns("nothing; an error names the path and the reason")
+            .example(r#"let p = temp_path("note.txt"); write_text(p, "hello"); read_text(p)"#, r#""hello""#)
+            .volatile(),
+        |path: &str, text: &str| -> Result<()> { write_atomically(Path::new(path), text.as_bytes()).map_err(rt_error) },
+    );
+
+    api.add(
+        FnDoc::new("read_text")
+            .usage("read_text(path: string) -> string")
+            .summary("Read a UTF-8 text file.")
+            .param("path", "the file")
+            .returns("its contents")
+            .example(r#"let p = temp_path("n.txt"); write_text(p, "a\nb"); read_text(p).split("\n").len()"#, "2")
+            .volatile(),
+        |path: &str| -> Result<String> {
+            std::fs::read_to_string(path).map_err(|e| rt_error(format!("cannot read {path}: {e}")))
+        },
+    );
+
+    api.add(
         FnDoc::new("json")
             .usage("json(value: any) -> string")
             .summary("A value as compact JSON text (a Frame as an array of records).")
@@ -80,4 +106,16 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             serde_json::from_str(text).map(from_json).map_err(|e| rt_error(format!("parse_json: not valid JSON: {e}")))
         },
     );
+}
+
+/// Write `bytes` to `path` through a temporary file in the same folder and a rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::result::Result<(), String> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
 }

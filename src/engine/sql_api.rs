@@ -13,7 +13,7 @@ use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
 use crate::sql::db::{Database, Rows, Value};
 use crate::sql::scoped::{self, Mode, Scoped, Step};
-use crate::sql::{Dialect, Guard, Tenancy, demo, infer, lint, schema};
+use crate::sql::{Dialect, Guard, Tenancy, contracts, demo, infer, lint, schema};
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
 
@@ -417,6 +417,29 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
                 s.add_finding(Finding { severity, title: format!("schema lint {}: {}", l.rule, l.table), details })?;
             }
             schema_frame(&lints, &["rule", "severity", "table", "column", "message"])
+        },
+    );
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("contracts")
+            .usage("sql::contracts(src_dir: string, db: Db) -> Frame")
+            .summary("Check the Rust structs that read rows (derive sqlx::FromRow, or say `deployclaw: table = NAME` in a doc comment) against the tables they read: NULLs into non-Option fields, integer width and signedness, text against numbers, time, uuid, bool and json types, missing and extra columns. Each finding predicts the runtime error; errors are recorded as findings.")
+            .param("src_dir", "a Rust source tree (every .rs file under it is read), or one .rs file")
+            .param("db", "the database whose schema the structs must match")
+            .returns("a Frame (file, line, struct, table, field, column, rule, severity, message, predicted_error)")
+            .example(
+                &format!(r##"{DEMO} let rs = temp_path("order.rs"); write_text(rs, "#[derive(sqlx::FromRow)] struct Order {{ id: i64, tenant_id: i64, status: Option<String>, user_id: Option<i64>, plan_id: Option<i64>, total_cents: i32 }}"); sql::contracts(rs, db).select(["field", "rule", "severity"]).rows()"##),
+                r#"[{"field": "status", "rule": "not-null-option", "severity": "warning"}]"#,
+            )
+            .volatile(),
+        move |dir: &str, db: Db| -> Result<Frame> {
+            let schema = introspect(&s, &db)?;
+            let found = contracts::check(Path::new(dir), &schema, db.db.dialect()).map_err(rt_error)?;
+            for f in found.iter().filter(|f| f.severity == "error") {
+                let details = serde_json::to_value(f).unwrap_or_default();
+                s.add_finding(Finding { severity: Severity::Error, title: format!("row struct {} does not match {}", f.struct_name, f.table), details })?;
+            }
+            schema_frame(&found, &["file", "line", "struct", "table", "field", "column", "rule", "severity", "message", "predicted_error"])
         },
     );
     api.end_namespace();

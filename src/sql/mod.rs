@@ -2,6 +2,7 @@
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
+pub mod contracts;
 pub mod db;
 pub mod demo;
 pub mod dialect;
