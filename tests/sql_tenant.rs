@@ -364,3 +364,23 @@ fn the_predicted_errors_are_the_ones_sqlx_raises() {
         });
     }
 }
+
+#[test]
+fn a_password_in_the_url_never_reaches_the_screen_or_the_log() {
+    let Some(t) = TestDb::postgres() else { return };
+    let sandbox = Sandbox::new();
+    // The server trusts loopback, so any password connects.
+    let url = t.url.replace("postgres@", "postgres:hunter2secret@");
+    let bad = url.replace("/dc_", "/nowhere_");
+    let script = format!(
+        r#"let db = sql::connect("{url}"); print(db); try {{ sql::connect("{bad}") }} catch (e) {{ print(e) }}"#
+    );
+    let path = sandbox.write("pw.rhai", &script);
+    let out = sandbox.run(&["run", path.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(shown.contains("postgres:[REDACTED]@") && shown.contains("cannot connect"), "{shown}");
+    let logs: String = sandbox.logs().iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    assert!(!logs.is_empty());
+    assert!(!shown.contains("hunter2secret") && !logs.contains("hunter2secret"), "{shown}\n{logs}");
+}

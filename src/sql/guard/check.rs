@@ -534,9 +534,14 @@ impl<'g> Checker<'g> {
             Kind::Derived { via, fk, reference } => format!(
                 "`{name}` has no tenant column and is not tied to the tenant: join it to `{via}` on {name}.{fk} = {via}.{reference} with `{via}` restricted to the tenant, or filter `{fk} IN (SELECT {reference} FROM {via} WHERE ... = {param})`"
             ),
-            _ => format!(
-                "`{name}` is not restricted to the tenant: no condition ties {name}.{column} to {param}; add `{name}.{column} = {param}` to the WHERE clause"
-            ),
+            _ => {
+                // On an outer join's nullable side, WHERE would turn the join into an inner one.
+                let nullable_side = preds.iter().any(|p| !p.preserved.is_empty() && p.applies.contains(&b));
+                let place = if nullable_side { "its join's ON clause" } else { "the WHERE clause" };
+                format!(
+                    "`{name}` is not restricted to the tenant: no condition ties {name}.{column} to {param}; add `{name}.{column} = {param}` to {place}"
+                )
+            }
         };
         self.refuse(Rule::Unscoped, &table.name, message, offset);
     }
