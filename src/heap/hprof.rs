@@ -616,6 +616,7 @@ pub fn read_parallel<V: Visitor + Send>(
 ) -> Result<Header, Error> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+    let started = std::time::Instant::now();
     let mut input = Input::new(bytes, path, 64, false);
     let header = read_header(&mut input)?;
     top.header(&header);
@@ -626,6 +627,7 @@ pub fn read_parallel<V: Visitor + Send>(
     let mut at = input.offset as usize;
     let mut segments: Vec<(usize, usize)> = Vec::new();
     let id = header.id_size as usize;
+    let mut after_segment = false;
     while at < bytes.len() {
         let corrupt = |problem: String| Error::Corrupt {
             path: path.to_string(),
@@ -636,11 +638,16 @@ pub fn read_parallel<V: Visitor + Send>(
         if at + 9 > bytes.len() {
             return Err(corrupt("the file ends inside a record header: the dump is truncated".into()));
         }
-        // Record headers are read from the file, not the mapping: touching the mapped page after
-        // each segment would map its neighbours too, hundreds of MB for a large dump.
+        // The header after a heap-dump segment is read from the file, not the mapping: touching
+        // that page would map its neighbours too, hundreds of MB for a large dump. Elsewhere
+        // (names, classes, traces: tens of thousands of small records) the mapping is read anyway.
         let mut head = [0u8; 9];
-        std::os::unix::fs::FileExt::read_exact_at(file, &mut head, at as u64)
-            .map_err(|source| Error::Io { path: path.to_string(), source })?;
+        if after_segment {
+            std::os::unix::fs::FileExt::read_exact_at(file, &mut head, at as u64)
+                .map_err(|source| Error::Io { path: path.to_string(), source })?;
+        } else {
+            head.copy_from_slice(&bytes[at..at + 9]);
+        }
         let tag = head[0];
         let length = u32::from_be_bytes(head[5..9].try_into().expect("4 bytes")) as usize;
         let body = at + 9;
@@ -656,10 +663,16 @@ pub fn read_parallel<V: Visitor + Send>(
             tag::HEAP_DUMP | tag::HEAP_DUMP_SEGMENT => segments.push((body, body + length)),
             _ => {}
         }
+        after_segment = matches!(tag, tag::HEAP_DUMP | tag::HEAP_DUMP_SEGMENT);
         at = body + length;
     }
     // What the scan read through the mapping (names, class records) is not needed again.
     release(0, bytes.len());
+    tracing::debug!(
+        "{path}: {} heap-dump segments located in {:.3} s",
+        segments.len(),
+        started.elapsed().as_secs_f64()
+    );
     // Contiguous runs of segments of about equal bytes, one per part.
     let total: usize = segments.iter().map(|(a, b)| b - a).sum();
     let mut runs: Vec<&[(usize, usize)]> = Vec::new();
@@ -674,13 +687,17 @@ pub fn read_parallel<V: Visitor + Send>(
     runs.push(&segments[from..]);
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
+    let (finished, all_finished) = std::sync::mpsc::channel::<()>();
     let results: Vec<Result<(), Error>> = std::thread::scope(|scope| {
         let workers: Vec<_> = parts
             .iter_mut()
             .zip(runs)
             .map(|(part, run)| {
                 let (done, stop) = (&done, &stop);
+                // Dropped when the worker ends, however it ends: that wakes the waiting loop.
+                let finished = finished.clone();
                 scope.spawn(move || {
+                    let _finished = finished;
                     for &(a, b) in run {
                         if stop.load(Ordering::Relaxed) {
                             return Err(Error::Cancelled { path: path.to_string(), offset: a as u64 });
@@ -702,14 +719,17 @@ pub fn read_parallel<V: Visitor + Send>(
                 })
             })
             .collect();
+        drop(finished);
+        // Progress every 50 ms, and no waiting once the last worker is done.
         loop {
             if !progress(done.load(Ordering::Relaxed)) {
                 stop.store(true, Ordering::Relaxed);
             }
-            if workers.iter().all(|w| w.is_finished()) {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) =
+                all_finished.recv_timeout(std::time::Duration::from_millis(50))
+            {
                 break;
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
         }
         workers.into_iter().map(|w| w.join().expect("a dump reader thread panicked")).collect()
     });
