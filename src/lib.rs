@@ -4,6 +4,7 @@
 //! are plain libraries with typed results. `engine` is the only module that knows Rhai; `shell`
 //! and the CLI are thin layers over it.
 
+pub mod collect;
 pub mod engine;
 pub mod evidence;
 pub mod frame;

@@ -26,6 +26,9 @@ fn every_function_has_a_passing_example() {
     let mut count = 0;
     // Examples of the live-JVM functions name JAVA_PID: a JVM keeping 1000 Probe objects.
     let mut jvm: Option<common::jvm::Jvm> = None;
+    // Examples of the connection-pool functions name PG_URL: a database of their own on the
+    // PostgreSQL server (skipped, saying so, where there is none and none is required).
+    let mut postgres: Option<Option<common::db::TestDb>> = None;
     for doc in docs.all() {
         assert!(!doc.examples.is_empty(), "{} has no example", doc.qualified());
         assert!(!doc.usage.is_empty(), "{} has no usage line", doc.qualified());
@@ -35,6 +38,12 @@ fn every_function_has_a_passing_example() {
             if example.code.contains("JAVA_PID") {
                 let jvm = jvm.get_or_insert_with(|| common::jvm::Jvm::start(dir.path(), "Probe", &["1000"]));
                 params.push(Param { name: "JAVA_PID".into(), value: (jvm.pid() as i64).into() });
+            }
+            if example.code.contains("PG_URL") {
+                match postgres.get_or_insert_with(common::db::TestDb::postgres) {
+                    Some(db) => params.push(Param { name: "PG_URL".into(), value: db.url.clone().into() }),
+                    None => continue,
+                }
             }
             let mut s = session_with(dir.path(), count, params);
             match (s.eval(&example.code, "<example>"), &example.result) {

@@ -167,6 +167,39 @@ pub fn register(api: &mut Api) {
     );
 
     api.add(
+        FnDoc::new("align")
+            .method_of("Frame")
+            .usage("df.align(other: Frame, on: string, tolerance) -> Frame")
+            .summary("An as-of join for samples from different clocks: each row gets the columns of the latest row of `other` at or before its time, if that is no more than `tolerance` earlier (else nulls). Clashing column names of `other` get the suffix _right.")
+            .param("on", "the time column in both frames: seconds since the epoch, or RFC 3339 / YYYY-MM-DD HH:MM:SS text")
+            .param("tolerance", "how much older a match may be: \"5s\", \"1m\" or milliseconds")
+            .returns("a new Frame, sorted by time, with the columns of both")
+            .example(
+                r#"let heap = frame([#{ts: 10, mb: 100}, #{ts: 20, mb: 130}]); let pool = frame([#{ts: 9, conns: 4}, #{ts: 19, conns: 9}]); heap.align(pool, "ts", "5s").col("conns")"#,
+                "[4, 9]",
+            ),
+        |df: &mut Frame, other: Frame, on: &str, tolerance: Dynamic| -> Result<Frame> {
+            let tolerance = super::live_api::duration(&tolerance, "tolerance")?.as_secs_f64();
+            df.align(&other, on, tolerance).map_err(fe)
+        },
+    );
+
+    api.add(
+        FnDoc::new("resample")
+            .method_of("Frame")
+            .usage("df.resample(on: string, every, agg: string) -> Frame")
+            .summary("One row per interval of the time column, numeric columns combined (text columns keep their last value); empty intervals are left out.")
+            .param("every", "the interval: \"1m\", \"5s\" or milliseconds; intervals start at its multiples")
+            .param("agg", "mean, min, max, sum, first, last or count")
+            .returns("a new Frame with the same columns")
+            .example(r#"frame([#{ts: 0, mb: 1}, #{ts: 30, mb: 3}, #{ts: 65, mb: 10}]).resample("ts", "1m", "max").col("mb")"#, "[3, 10]"),
+        |df: &mut Frame, on: &str, every: Dynamic, agg: &str| -> Result<Frame> {
+            let every = super::live_api::duration(&every, "every")?.as_secs_f64();
+            df.resample(on, every, agg).map_err(fe)
+        },
+    );
+
+    api.add(
         FnDoc::new("sort")
             .method_of("Frame")
             .usage("df.sort(by: string | array) -> Frame")

@@ -40,7 +40,7 @@ pub fn duration(value: &Dynamic, what: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-fn wait(s: &Shared, d: Duration) -> Result<()> {
+pub(super) fn wait(s: &Shared, d: Duration) -> Result<()> {
     s.bridge
         .block_on(|| tokio::time::sleep(d))
         .map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE)))

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod bridge;
+mod collect_api;
 mod convert;
 mod core_api;
 mod evidence_api;
@@ -202,6 +203,7 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
         heap_graph_api::register(&mut api, shared);
         live_api::register(&mut api, shared);
         sql_api::register(&mut api, shared);
+        collect_api::register(&mut api, shared);
     }
     let docs = Arc::new(docs);
     let _ = shared.docs.set(docs.clone());

@@ -24,6 +24,12 @@ pub struct Db {
     tenancy: Option<Tenancy>,
 }
 
+impl Db {
+    pub(super) fn database(&self) -> &Database {
+        &self.db
+    }
+}
+
 /// A connection bound to one tenant.
 #[derive(Clone)]
 pub struct TenantDb {

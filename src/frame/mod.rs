@@ -7,6 +7,7 @@ mod build;
 mod display;
 mod io;
 mod ops;
+mod timeseries;
 
 pub use display::{RenderOptions, render};
 pub use ops::{GroupBy, JoinKind};
