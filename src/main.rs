@@ -44,6 +44,10 @@ struct SessionArgs {
     /// Write the signed session log to this file (it must not exist) instead of the sessions folder.
     #[arg(long, global = true, value_name = "PATH")]
     log: Option<PathBuf>,
+    /// Send AWS calls to this endpoint instead of AWS's own (moto, LocalStack, a VPC endpoint);
+    /// AWS_ENDPOINT_URL does the same.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
     /// Really perform writes; without it, runbooks run dry (writes are rolled back).
     #[arg(long, global = true)]
     execute: bool,
@@ -234,6 +238,10 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     let cli = Cli::parse();
+    if let Some(url) = &cli.session.endpoint_url {
+        // SAFETY: no other thread exists yet; the AWS SDK reads the variable when clients are made.
+        unsafe { std::env::set_var("AWS_ENDPOINT_URL", url) };
+    }
     let code = match cli.command {
         None => cli::session::interactive_or_stdin(&cli.session.into()),
         Some(Command::Run { script, params, json }) => cli::session::run(&cli.session.into(), &script, &params, json),

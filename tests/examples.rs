@@ -29,6 +29,9 @@ fn every_function_has_a_passing_example() {
     // Examples of the connection-pool functions name PG_URL: a database of their own on the
     // PostgreSQL server (skipped, saying so, where there is none and none is required).
     let mut postgres: Option<Option<common::db::TestDb>> = None;
+    // Examples of the AWS functions name MOTO_URL: moto's server, seeded. They run as
+    // `deployclaw run` with moto's test credentials in the child's environment only.
+    let mut moto: Option<Option<common::moto::Moto>> = None;
     for doc in docs.all() {
         assert!(!doc.examples.is_empty(), "{} has no example", doc.qualified());
         assert!(!doc.usage.is_empty(), "{} has no usage line", doc.qualified());
@@ -38,6 +41,37 @@ fn every_function_has_a_passing_example() {
             if example.code.contains("JAVA_PID") {
                 let jvm = jvm.get_or_insert_with(|| common::jvm::Jvm::start(dir.path(), "Probe", &["1000"]));
                 params.push(Param { name: "JAVA_PID".into(), value: (jvm.pid() as i64).into() });
+            }
+            if example.code.contains("MOTO_URL") {
+                let Some(server) = moto.get_or_insert_with(common::moto::Moto::start) else { continue };
+                let sandbox = common::Sandbox::new();
+                let script = sandbox.write("example.rhai", &example.code);
+                let out = sandbox
+                    .command()
+                    .args(["run", "--json", script.to_str().unwrap(), "-p", &format!("MOTO_URL={}", server.url)])
+                    .envs(common::moto::ENV.iter().copied())
+                    .output()
+                    .unwrap();
+                let got: Option<serde_json::Value> = serde_json::from_str(common::stdout(&out).trim()).ok();
+                match (&example.result, got) {
+                    (_, None) => failures.push(format!(
+                        "{}: `{}` failed: {}",
+                        doc.qualified(),
+                        example.code,
+                        common::stderr(&out)
+                    )),
+                    (Some(expected), Some(got))
+                        if serde_json::from_str::<serde_json::Value>(expected).ok() != Some(got.clone()) =>
+                    {
+                        failures.push(format!(
+                            "{}: `{}` gave {got}, documented {expected}",
+                            doc.qualified(),
+                            example.code
+                        ))
+                    }
+                    _ => {}
+                }
+                continue;
             }
             if example.code.contains("PG_URL") {
                 match postgres.get_or_insert_with(common::db::TestDb::postgres) {

@@ -2,4 +2,5 @@
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
+pub mod aws;
 pub mod pool;

@@ -2,6 +2,7 @@
 //! with their docs, bridges async calls onto tokio, and runs sessions.
 
 pub mod api;
+mod aws_api;
 mod bridge;
 mod collect_api;
 mod convert;
@@ -74,6 +75,7 @@ pub struct Shared {
     temp_dir: Mutex<Option<PathBuf>>,
     session_id: String,
     graphs: heap_graph_api::GraphCache,
+    aws: aws_api::AwsState,
     /// `--execute`: runbook writes are kept instead of rolled back.
     execute: std::sync::atomic::AtomicBool,
 }
@@ -89,6 +91,7 @@ impl Shared {
             session_id,
             graphs: Default::default(),
             execute: Default::default(),
+            aws: Default::default(),
         }
     }
 
@@ -204,6 +207,7 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
         live_api::register(&mut api, shared);
         sql_api::register(&mut api, shared);
         collect_api::register(&mut api, shared);
+        aws_api::register(&mut api, shared);
     }
     let docs = Arc::new(docs);
     let _ = shared.docs.set(docs.clone());

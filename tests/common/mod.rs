@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod jvm;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

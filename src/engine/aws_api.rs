@@ -1,0 +1,256 @@
+//! `aws::` functions: CloudWatch metrics and alarms, CloudWatch Logs events, RDS instances and
+//! clusters, as Frames. Clients are made on first use from the standard chain (AWS_REGION,
+//! AWS_PROFILE, AWS_ENDPOINT_URL, credentials), or from `aws::configure`.
+
+use std::sync::{Arc, Mutex};
+
+use rhai::{Array, Dynamic, EvalAltResult, Map};
+
+use super::api::{Api, FnDoc};
+use super::{Shared, frame_of, rt_error};
+use crate::collect::aws::{self, Aws, Dimensions, Options};
+use crate::frame::Frame;
+
+type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
+
+/// The session's AWS clients, made on first use.
+#[derive(Default)]
+pub struct AwsState {
+    options: Mutex<Options>,
+    clients: Mutex<Option<Aws>>,
+}
+
+fn block<T>(s: &Shared, work: impl std::future::Future<Output = T>) -> Result<T> {
+    s.bridge
+        .block_on(|| work)
+        .map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE)))
+}
+
+fn clients(s: &Shared) -> Result<Aws> {
+    if let Some(aws) = s.aws.clients.lock().expect("aws lock").clone() {
+        return Ok(aws);
+    }
+    let options = s.aws.options.lock().expect("aws lock").clone();
+    let aws = block(s, Aws::load(&options))?.map_err(rt_error)?;
+    *s.aws.clients.lock().expect("aws lock") = Some(aws.clone());
+    Ok(aws)
+}
+
+fn records<T: serde::Serialize>(items: &[T]) -> Vec<serde_json::Value> {
+    items.iter().map(|i| serde_json::to_value(i).unwrap_or_default()).collect()
+}
+
+fn dimensions_of(value: &Dynamic) -> Result<Vec<Dimensions>> {
+    let one = |m: Map| -> Dimensions {
+        let mut d: Dimensions = m.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        d.sort();
+        d
+    };
+    if let Some(m) = value.clone().try_cast::<Map>() {
+        return Ok(vec![one(m)]);
+    }
+    let list: Array = value
+        .clone()
+        .try_cast()
+        .ok_or_else(|| rt_error("dimensions: a map #{Name: \"value\"}, or an array of them"))?;
+    list.into_iter()
+        .map(|d| {
+            d.try_cast::<Map>().map(one).ok_or_else(|| rt_error("dimensions: each element is a map #{Name: \"value\"}"))
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn metrics(
+    s: &Shared,
+    namespace: &str,
+    metric: &str,
+    dims: Dynamic,
+    start: &str,
+    end: &str,
+    period: i64,
+    stat: &str,
+) -> Result<Frame> {
+    let series = dimensions_of(&dims)?;
+    let (start, end) = (aws::time(start).map_err(rt_error)?, aws::time(end).map_err(rt_error)?);
+    let period = i32::try_from(period)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| rt_error(format!("period {period}: seconds, more than 0")))?;
+    let aws = clients(s)?;
+    let points =
+        block(s, aws::metrics(&aws, namespace, metric, &series, start, end, period, stat))?.map_err(rt_error)?;
+    let mut names: Vec<String> = series.iter().flatten().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    names.dedup();
+    let rows: Vec<serde_json::Value> = points
+        .iter()
+        .map(|p| {
+            let mut row = serde_json::Map::new();
+            row.insert("timestamp".into(), p.timestamp.clone().into());
+            for name in &names {
+                let value = series[p.series].iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+                row.insert(name.clone(), value.map_or(serde_json::Value::Null, Into::into));
+            }
+            row.insert("value".into(), p.value.into());
+            serde_json::Value::Object(row)
+        })
+        .collect();
+    let columns: Vec<&str> =
+        std::iter::once("timestamp").chain(names.iter().map(String::as_str)).chain(["value"]).collect();
+    frame_of(&rows, &columns)
+}
+
+const ALARM_COLUMNS: &[&str] = &[
+    "name",
+    "namespace",
+    "metric",
+    "dimensions",
+    "statistic",
+    "period",
+    "evaluation_periods",
+    "datapoints_to_alarm",
+    "threshold",
+    "comparison",
+    "treat_missing_data",
+    "actions",
+    "ok_actions",
+    "state",
+    "state_reason",
+    "metrics",
+    "threshold_metric_id",
+];
+const DATABASE_COLUMNS: &[&str] = &[
+    "identifier",
+    "engine",
+    "version",
+    "class",
+    "endpoint",
+    "parameter_group",
+    "max_connections",
+    "status",
+    "cluster",
+];
+
+pub fn register(api: &mut Api, shared: &Arc<Shared>) {
+    api.namespace("aws");
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("configure")
+            .usage("aws::configure(options: map)")
+            .summary("Point this session's AWS clients somewhere other than the standard chain says; takes effect for the calls after it.")
+            .param("options", "#{endpoint_url: \"http://127.0.0.1:5000\", region: \"eu-west-1\", profile: \"audit\"} (each optional)")
+            .returns("nothing")
+            .example(r#"aws::configure(#{region: "eu-west-1"}); aws::region()"#, r#""eu-west-1""#)
+            .volatile(),
+        move |options: Map| -> Result<()> {
+            let text = |key: &str| options.get(key).map(|v| v.to_string());
+            *s.aws.options.lock().expect("aws lock") = Options { endpoint_url: text("endpoint_url"), region: text("region"), profile: text("profile") };
+            *s.aws.clients.lock().expect("aws lock") = None;
+            Ok(())
+        },
+    );
+
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("region")
+            .usage("aws::region() -> string")
+            .summary("The region this session's AWS calls go to.")
+            .returns("the region name; an error says how to set one when there is none")
+            .example(r#"aws::configure(#{region: "us-east-2"}); aws::region()"#, r#""us-east-2""#)
+            .volatile(),
+        move || -> Result<String> { Ok(clients(&s)?.region()) },
+    );
+
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("metrics")
+            .usage("aws::metrics(namespace: string, metric: string, dimensions, start: string, end: string, period: int, stat: string) -> Frame")
+            .summary("CloudWatch datapoints of one metric for one dimension set, or many at once (GetMetricData, every page, 500 series a call).")
+            .param("dimensions", "#{DBInstanceIdentifier: \"orders-db\"}, or an array of such maps for a batch")
+            .param("start", "RFC 3339, seconds since the epoch, \"now\", or \"-3h\"")
+            .param("period", "seconds per datapoint")
+            .param("stat", "Average, Sum, Maximum, Minimum, SampleCount or a percentile such as p99")
+            .returns("a Frame (timestamp, one column per dimension name, value), by series then time")
+            .example(
+                r#"aws::configure(#{endpoint_url: MOTO_URL}); aws::metrics("AWS/RDS", "DatabaseConnections", [#{DBInstanceIdentifier: "orders-db"}, #{DBInstanceIdentifier: "users-db"}], "-3h", "now", 60, "Maximum").filter("DBInstanceIdentifier = 'users-db'").col("value").len()"#,
+                "10",
+            )
+            .volatile(),
+        move |namespace: &str, metric: &str, dims: Dynamic, start: &str, end: &str, period: i64, stat: &str| {
+            metrics(&s, namespace, metric, dims, start, end, period, stat)
+        },
+    );
+
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("alarms")
+            .usage("aws::alarms() -> Frame")
+            .usage("aws::alarms(filter) -> Frame")
+            .summary("CloudWatch metric alarms with every field alert drift compares: metric, dimensions, statistic, period, evaluation periods, datapoints to alarm, threshold, comparison, missing-data treatment, actions, state, and metric-math queries.")
+            .param("filter", "a name prefix, or #{prefix: \"orders-\", state: \"ALARM\"}")
+            .returns(&format!("a Frame ({})", ALARM_COLUMNS.join(", ")))
+            .example(r#"aws::configure(#{endpoint_url: MOTO_URL}); aws::alarms("orders-db").select(["threshold", "comparison", "datapoints_to_alarm"]).rows()"#, r#"[{"threshold": 90.0, "comparison": "GreaterThanThreshold", "datapoints_to_alarm": 3}]"#)
+            .volatile(),
+        move || alarms(&s, "", None),
+    )
+    .overload({
+        let s = shared.clone();
+        move |filter: Dynamic| -> Result<Frame> {
+            if let Ok(prefix) = filter.clone().into_string() {
+                return alarms(&s, &prefix, None);
+            }
+            let m: Map = filter.try_cast().ok_or_else(|| rt_error("filter: a name prefix or #{prefix, state}"))?;
+            let prefix = m.get("prefix").map(|v| v.to_string()).unwrap_or_default();
+            alarms(&s, &prefix, m.get("state").map(|v| v.to_string()).as_deref())
+        }
+    });
+
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("logs")
+            .usage("aws::logs(group: string, filter: string, start: string, end: string) -> Frame")
+            .summary("CloudWatch Logs events of a log group (FilterLogEvents, every page).")
+            .param("filter", "a CloudWatch Logs filter pattern such as \"ERROR\", or \"\" for every event")
+            .returns("a Frame (timestamp, stream, message, event_id), oldest first")
+            .example(r#"aws::configure(#{endpoint_url: MOTO_URL}); aws::logs("/shop/api", "ERROR", "-1d", "now").col("message")"#, r#"["ERROR tenant=acme pool exhausted"]"#)
+            .volatile(),
+        move |group: &str, filter: &str, start: &str, end: &str| -> Result<Frame> {
+            let (start, end) = (aws::time(start).map_err(rt_error)?, aws::time(end).map_err(rt_error)?);
+            let aws = clients(&s)?;
+            let events = block(&s, aws::logs(&aws, group, filter, start, end))?.map_err(rt_error)?;
+            frame_of(&records(&events), &["timestamp", "stream", "message", "event_id"])
+        },
+    );
+
+    for (name, what) in [
+        ("rds_instances", "RDS instances, with max_connections from their parameter group where it is a number"),
+        ("rds_clusters", "RDS (Aurora) clusters"),
+    ] {
+        let s = shared.clone();
+        api.add(
+            FnDoc::new(name)
+                .usage(&format!("aws::{name}() -> Frame"))
+                .summary(&format!("Every one of the account's {what}."))
+                .returns(&format!("a Frame ({})", DATABASE_COLUMNS.join(", ")))
+                .example(&format!("aws::configure(#{{endpoint_url: MOTO_URL}}); aws::{name}().columns().len()"), "9")
+                .volatile(),
+            move || -> Result<Frame> {
+                let aws = clients(&s)?;
+                let found = if name == "rds_instances" {
+                    block(&s, aws::rds_instances(&aws))?
+                } else {
+                    block(&s, aws::rds_clusters(&aws))?
+                };
+                frame_of(&records(&found.map_err(rt_error)?), DATABASE_COLUMNS)
+            },
+        );
+    }
+    api.end_namespace();
+}
+
+fn alarms(s: &Shared, prefix: &str, state: Option<&str>) -> Result<Frame> {
+    let aws = clients(s)?;
+    let found = block(s, aws::alarms(&aws, prefix, state))?.map_err(rt_error)?;
+    frame_of(&records(&found), ALARM_COLUMNS)
+}

@@ -1,0 +1,106 @@
+//! The AWS collectors through Rhai and the real SDK clients, against moto's server on a loopback
+//! port seeded by tests/fixtures/aws/seed.py (boto3): metrics, alarms (metric math included),
+//! log events, RDS instances, and the errors people meet.
+
+mod common;
+
+use common::moto::{ENV, Moto};
+use common::{Sandbox, code, stderr, stdout};
+use std::process::Output;
+
+fn run(sandbox: &Sandbox, moto: &Moto, script: &str, env: &[(&str, &str)]) -> Output {
+    let path = sandbox.write("aws.rhai", script);
+    let mut cmd = sandbox.command();
+    cmd.args(["run", "--json", path.to_str().unwrap()])
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("HOME", sandbox.path("nohome"));
+    cmd.envs(ENV.iter().copied());
+    // An empty value removes the variable.
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    cmd.output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert_eq!(code(out), 0, "{}", stderr(out));
+    serde_json::from_str(stdout(out).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+#[test]
+fn metrics_alarms_logs_and_rds_come_back_as_frames() {
+    let Some(moto) = Moto::start() else { return };
+    let sandbox = Sandbox::new();
+
+    let script = r#"let m = aws::metrics("AWS/RDS", "DatabaseConnections",
+            [#{DBInstanceIdentifier: "orders-db"}, #{DBInstanceIdentifier: "users-db"}], "-3h", "now", 60, "Maximum");
+        #{columns: m.columns(), orders: m.filter("DBInstanceIdentifier = 'orders-db'").col("value"),
+          users: m.filter("DBInstanceIdentifier = 'users-db'").col("value")}"#;
+    let v = json(&run(&sandbox, &moto, script, &[]));
+    assert_eq!(v["columns"], serde_json::json!(["timestamp", "DBInstanceIdentifier", "value"]));
+    let orders: Vec<f64> = v["orders"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(
+        orders,
+        (1..=10).rev().map(|m| 100.0 + m as f64).collect::<Vec<_>>(),
+        "one value a minute, oldest first"
+    );
+    assert_eq!(v["users"].as_array().unwrap().len(), 10);
+
+    let script = r#"let a = aws::alarms("orders-");
+        #{simple: a.filter("name = 'orders-db-connections'").rows()[0], math: a.filter("name = 'orders-api-error-burn'").rows()[0]}"#;
+    let v = json(&run(&sandbox, &moto, script, &[]));
+    let simple = &v["simple"];
+    assert_eq!(simple["namespace"], "AWS/RDS");
+    assert_eq!(simple["dimensions"], "DBInstanceIdentifier=orders-db");
+    assert_eq!((simple["statistic"].as_str(), simple["period"].as_i64()), (Some("Maximum"), Some(60)));
+    assert_eq!((simple["evaluation_periods"].as_i64(), simple["datapoints_to_alarm"].as_i64()), (Some(5), Some(3)));
+    assert_eq!(
+        (simple["threshold"].as_f64(), simple["comparison"].as_str()),
+        (Some(90.0), Some("GreaterThanThreshold"))
+    );
+    assert_eq!(simple["treat_missing_data"], "notBreaching");
+    assert_eq!(simple["actions"], "arn:aws:sns:us-east-1:123456789012:pager");
+    let math = v["math"]["metrics"].as_str().unwrap();
+    assert!(
+        math.contains("burn: (errors / requests) / 0.001") && math.contains("errors: Shop/Errors Sum 300"),
+        "{math}"
+    );
+
+    let script = r#"#{all: aws::logs("/shop/api", "", "-1d", "now").col("message"), errors: aws::logs("/shop/api", "ERROR", "-1d", "now").col("message")}"#;
+    let v = json(&run(&sandbox, &moto, script, &[]));
+    assert_eq!(v["all"], serde_json::json!(["INFO started", "ERROR tenant=acme pool exhausted", "INFO request ok"]));
+    assert_eq!(v["errors"], serde_json::json!(["ERROR tenant=acme pool exhausted"]));
+
+    let v = json(&run(&sandbox, &moto, "aws::rds_instances().rows()", &[]));
+    let db = &v[0];
+    assert_eq!(
+        (db["identifier"].as_str(), db["engine"].as_str(), db["class"].as_str()),
+        (Some("orders-db"), Some("postgres"), Some("db.r6g.large"))
+    );
+    assert_eq!((db["parameter_group"].as_str(), db["max_connections"].as_i64()), (Some("orders-pg15"), Some(150)));
+    assert!(db["endpoint"].as_str().unwrap().ends_with(":5432"), "{db}");
+}
+
+#[test]
+fn errors_name_the_call_and_the_resource_and_never_show_credentials() {
+    let Some(moto) = Moto::start() else { return };
+    let sandbox = Sandbox::new();
+    let secret = ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIdoNotShowThisKey1234");
+    let out = run(&sandbox, &moto, r#"aws::logs("/no/such/group", "", "-1h", "now")"#, &[secret]);
+    assert_ne!(code(&out), 0);
+    let err = stderr(&out);
+    assert!(err.contains("FilterLogEvents /no/such/group: not found"), "{err}");
+    let logs: String = sandbox.logs().iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    assert!(!err.contains(secret.1) && !stdout(&out).contains(secret.1) && !logs.contains(secret.1));
+
+    let out = run(&sandbox, &moto, r#"aws::alarms()"#, &[("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "")]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("no AWS region: set AWS_REGION"), "{}", stderr(&out));
+
+    let out = run(&sandbox, &moto, r#"aws::metrics("AWS/RDS", "X", #{}, "yesterday", "now", 60, "Sum")"#, &[]);
+    assert!(stderr(&out).contains("\"yesterday\" is not a time"), "{}", stderr(&out));
+}

@@ -1,0 +1,60 @@
+//! moto's AWS stand-in on a free loopback port, seeded by tests/fixtures/aws/seed.py, stopped on
+//! drop. Without moto_server a test is skipped with a message, unless
+//! DEPLOYCLAW_REQUIRE_SERVICES=1 (as in CI), where that is a failure.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    pub url: String,
+    child: Child,
+}
+
+/// Credentials moto accepts; they reach nothing but the loopback server.
+pub const ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+];
+
+impl Moto {
+    pub fn start() -> Option<Moto> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let child = match Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                if std::env::var("DEPLOYCLAW_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                    panic!(
+                        "moto_server is required (DEPLOYCLAW_REQUIRE_SERVICES=1) but does not start: {e}; pip install 'moto[server]'"
+                    );
+                }
+                eprintln!("skipping: moto_server is not available here ({e}); pip install 'moto[server]'");
+                return None;
+            }
+        };
+        let moto = Moto { url: format!("http://127.0.0.1:{port}"), child };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(30), "moto_server did not listen on {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/seed.py");
+        let out =
+            Command::new("python3").arg(seed).arg(&moto.url).envs(ENV.iter().copied()).output().expect("python3 runs");
+        assert!(out.status.success(), "seeding moto failed: {}", String::from_utf8_lossy(&out.stderr));
+        Some(moto)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
