@@ -23,6 +23,15 @@ fn row<'v>(rows: &'v serde_json::Value, tenant: &str) -> &'v serde_json::Value {
     rows.as_array().unwrap().iter().find(|r| r["tenant"] == tenant).unwrap_or_else(|| panic!("no {tenant} in {rows}"))
 }
 
+/// Wait (up to 30 s, for loaded CI machines) until `count_sql` counts something.
+fn wait_for(t: &TestDb, count_sql: &str) {
+    let start = std::time::Instant::now();
+    while t.count(count_sql) == 0 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "{}: nothing after 30 s: {count_sql}", t.dialect);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 const PRESSURE: &str = r#"let db = sql::connect(URL);
     #{pressure: db::pool_pressure(db, RULE).rows(),
       queries: db::connections(db).filter("query LIKE 'UPDATE%'").col("query"),
@@ -48,12 +57,7 @@ fn postgres_connections_show_their_tenant_transaction_and_locks() {
         sqlx::query("UPDATE accounts SET v = v + 10 WHERE id = 1").execute(&mut globex).await.unwrap();
         globex
     });
-    for _ in 0..100 {
-        if t.count("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for(&t, "SELECT count(*) FROM pg_locks WHERE NOT granted");
     let sandbox = Sandbox::new();
     let script =
         format!("const RULE = #{{by: \"application_name\", pattern: \"^svc-(.+)$\", long_after: \"0s\"}};\n{PRESSURE}");
@@ -114,12 +118,7 @@ fn mariadb_connections_show_their_tenant_transaction_and_locks() {
         sqlx::query("UPDATE accounts SET v = v + 10 WHERE id = 1").execute(&mut globex).await.unwrap();
         globex
     });
-    for _ in 0..100 {
-        if t.count("SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'") > 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for(&t, "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'");
     let sandbox = Sandbox::new();
     let script = format!(
         "const RULE = #{{by: \"user\", map: #{{\"{}\": \"acme\", \"{}\": \"globex\"}}, long_after: \"0s\"}};\n{PRESSURE}",
