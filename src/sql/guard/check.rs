@@ -145,14 +145,23 @@ impl<'g> Checker<'g> {
         }
         let depth = self.ctes.len();
         if let Some(with) = &q.with {
-            if with.recursive {
-                self.ctes.extend(with.cte_tables.iter().map(|c| ident_name(&c.alias.name)));
-            }
-            for cte in &with.cte_tables {
-                self.query(&cte.query, parent);
-                if !with.recursive {
-                    self.ctes.push(ident_name(&cte.alias.name));
+            for (i, cte) in with.cte_tables.iter().enumerate() {
+                let name = ident_name(&cte.alias.name);
+                // Under RECURSIVE a CTE names itself only in the recursive term of a UNION: a
+                // body that is no UNION reads whatever else bears the name, so it is checked
+                // as a read of the real table. Later CTEs of the list are visible too.
+                let own = with.recursive && matches!(*cte.query.body, SetExpr::SetOperation { .. });
+                let depth_before = self.ctes.len();
+                if with.recursive {
+                    let later = with.cte_tables[i + 1..].iter().map(|c| ident_name(&c.alias.name));
+                    self.ctes.extend(later);
                 }
+                if own {
+                    self.ctes.push(name.clone());
+                }
+                self.query(&cte.query, parent);
+                self.ctes.truncate(depth_before);
+                self.ctes.push(name);
             }
         }
         let anchors = self.set_expr(&q.body, parent);
