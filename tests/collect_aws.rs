@@ -104,3 +104,18 @@ fn errors_name_the_call_and_the_resource_and_never_show_credentials() {
     let out = run(&sandbox, &moto, r#"aws::metrics("AWS/RDS", "X", #{}, "yesterday", "now", 60, "Sum")"#, &[]);
     assert!(stderr(&out).contains("\"yesterday\" is not a time"), "{}", stderr(&out));
 }
+
+#[test]
+fn credentials_aws_does_not_know_get_a_clear_error() {
+    let Some(moto) = Moto::start_with_auth() else { return };
+    let sandbox = Sandbox::new();
+    let out = run(&sandbox, &moto, "aws::alarms()", &[("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7NOTREAL")]);
+    assert_ne!(code(&out), 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("DescribeAlarms (all alarms): AWS refused the credentials or found none: InvalidClientTokenId"),
+        "{err}"
+    );
+    assert!(err.lines().count() <= 3, "one clear message, not a dump of the response: {err}");
+    assert!(!err.contains("AKIAIOSFODNN7NOTREAL"), "{err}");
+}

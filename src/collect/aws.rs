@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_sdk_cloudwatch::config::http::HttpResponse;
 use aws_sdk_cloudwatch::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use serde::Serialize;
@@ -80,17 +81,31 @@ impl Aws {
     }
 }
 
-/// An SDK error as one of ours, naming the call and the resource.
-fn call_error<E, R>(call: &'static str, resource: &str, e: SdkError<E, R>) -> Error
+/// An SDK error as one of ours, naming the call and the resource. The error code and message
+/// come from the SDK, or from the response body when the SDK could not parse it.
+fn call_error<E>(call: &'static str, resource: &str, e: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let resource = resource.to_string();
-    let code = e.as_service_error().and_then(|s| s.code()).unwrap_or_default().to_string();
-    let message = match e.as_service_error().and_then(|s| s.message()) {
-        Some(m) => format!("{code}: {m}"),
-        None => DisplayErrorContext(&e).to_string(),
+    let raw = e.raw_response();
+    let body = raw.and_then(|r| r.body().bytes()).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    let tag = |name: &str| -> Option<String> {
+        let start = body.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = start + body[start..].find(&format!("</{name}>"))?;
+        Some(body[start..end].to_string())
+    };
+    let service = e.as_service_error();
+    let code = service.and_then(|s| s.code()).map(str::to_string).or_else(|| tag("Code")).unwrap_or_default();
+    let detail = service.and_then(|s| s.message()).map(str::to_string).or_else(|| tag("Message"));
+    let status = raw.map(|r| r.status().as_u16());
+    let message = match (&detail, status) {
+        (Some(m), _) if !code.is_empty() => format!("{code}: {m}"),
+        (Some(m), _) => m.clone(),
+        (None, Some(status)) if service.is_some() => {
+            format!("HTTP {status}{}", if code.is_empty() { String::new() } else { format!(" {code}") })
+        }
+        _ => DisplayErrorContext(&e).to_string(),
     };
     let message = crate::evidence::redact(&message).into_owned();
     match code.as_str() {
@@ -106,7 +121,8 @@ where
         "InvalidClientTokenId" | "UnrecognizedClientException" | "ExpiredToken" | "SignatureDoesNotMatch" => {
             Error::Credentials { call, resource, message }
         }
-        _ if message.contains("credentials") && code.is_empty() => Error::Credentials { call, resource, message },
+        _ if status == Some(403) => Error::AccessDenied { call, resource, message },
+        _ if code.is_empty() && message.contains("credentials") => Error::Credentials { call, resource, message },
         _ => Error::Call { call, resource, message },
     }
 }

@@ -19,14 +19,29 @@ pub const ENV: &[(&str, &str)] = &[
 ];
 
 impl Moto {
+    /// A server seeded with the fixture data; it takes any credentials.
     pub fn start() -> Option<Moto> {
+        let moto = Moto::spawn(false)?;
+        let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/seed.py");
+        let out =
+            Command::new("python3").arg(seed).arg(&moto.url).envs(ENV.iter().copied()).output().expect("python3 runs");
+        assert!(out.status.success(), "seeding moto failed: {}", String::from_utf8_lossy(&out.stderr));
+        Some(moto)
+    }
+
+    /// An empty server that checks credentials against its IAM, as AWS does.
+    pub fn start_with_auth() -> Option<Moto> {
+        Moto::spawn(true)
+    }
+
+    fn spawn(auth: bool) -> Option<Moto> {
         let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-        let child = match Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
+        let mut command = Command::new("moto_server");
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        if auth {
+            command.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+        }
+        let child = match command.spawn() {
             Ok(c) => c,
             Err(e) => {
                 if std::env::var("DEPLOYCLAW_REQUIRE_SERVICES").as_deref() == Ok("1") {
@@ -44,10 +59,6 @@ impl Moto {
             assert!(start.elapsed() < Duration::from_secs(30), "moto_server did not listen on {port} within 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/seed.py");
-        let out =
-            Command::new("python3").arg(seed).arg(&moto.url).envs(ENV.iter().copied()).output().expect("python3 runs");
-        assert!(out.status.success(), "seeding moto failed: {}", String::from_utf8_lossy(&out.stderr));
         Some(moto)
     }
 }
