@@ -99,6 +99,7 @@ fn mariadb_connections_show_their_tenant_transaction_and_locks() {
     t.exec("INSERT INTO accounts VALUES (1, 0), (2, 0)");
     let database = t.url.rsplit('/').next().unwrap().to_string();
     let users = [format!("{database}_acme"), format!("{database}_globex")];
+    let _cleanup = DropUsers(&t, users.to_vec());
     for user in &users {
         t.exec(&format!("CREATE USER '{user}'@'%'"));
         t.exec(&format!("CREATE USER '{user}'@'localhost'"));
@@ -115,10 +116,17 @@ fn mariadb_connections_show_their_tenant_transaction_and_locks() {
         (acme, globex)
     });
     let blocked = rt.spawn(async move {
-        sqlx::query("UPDATE accounts SET v = v + 10 WHERE id = 1").execute(&mut globex).await.unwrap();
-        globex
+        let result = sqlx::query("UPDATE accounts SET v = v + 10 WHERE id = 1").execute(&mut globex).await;
+        (globex, result.map(drop).map_err(|e| e.to_string()))
     });
-    wait_for(&t, "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'");
+    let start = std::time::Instant::now();
+    while t.count("SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'") == 0 {
+        if blocked.is_finished() || start.elapsed() > std::time::Duration::from_secs(30) {
+            let (_, result) = rt.block_on(blocked).unwrap();
+            panic!("globex's update never waited for acme's lock: {result:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let sandbox = Sandbox::new();
     let script = format!(
         "const RULE = #{{by: \"user\", map: #{{\"{}\": \"acme\", \"{}\": \"globex\"}}, long_after: \"0s\"}};\n{PRESSURE}",
@@ -141,12 +149,24 @@ fn mariadb_connections_show_their_tenant_transaction_and_locks() {
 
     rt.block_on(async {
         sqlx::query("COMMIT").execute(&mut acme).await.unwrap();
-        let globex = blocked.await.unwrap();
+        let (globex, result) = blocked.await.unwrap();
+        assert_eq!(result, Ok(()), "globex's update goes through once acme commits");
         acme.close().await.unwrap();
         globex.close().await.unwrap();
     });
-    for user in &users {
-        t.exec(&format!("DROP USER '{user}'@'%'"));
-        t.exec(&format!("DROP USER '{user}'@'localhost'"));
+}
+
+/// Users a test made, dropped when it ends, however it ends.
+struct DropUsers<'t>(&'t TestDb, Vec<String>);
+
+impl Drop for DropUsers<'_> {
+    fn drop(&mut self) {
+        for user in &self.1 {
+            for host in ["%", "localhost"] {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.0.exec(&format!("DROP USER IF EXISTS '{user}'@'{host}'"))
+                }));
+            }
+        }
     }
 }
