@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
 use super::api::{Api, FnDoc};
-use super::{Shared, frame_of, rt_error};
+use super::{Shared, block, frame_of, rt_error, serialized};
 use crate::collect::aws::{self, Aws, Dimensions, Options};
 use crate::frame::Frame;
 
@@ -20,12 +20,6 @@ pub struct AwsState {
     clients: Mutex<Option<Aws>>,
 }
 
-fn block<T>(s: &Shared, work: impl std::future::Future<Output = T>) -> Result<T> {
-    s.bridge
-        .block_on(|| work)
-        .map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE)))
-}
-
 fn clients(s: &Shared) -> Result<Aws> {
     if let Some(aws) = s.aws.clients.lock().expect("aws lock").clone() {
         return Ok(aws);
@@ -34,10 +28,6 @@ fn clients(s: &Shared) -> Result<Aws> {
     let aws = block(s, Aws::load(&options))?.map_err(rt_error)?;
     *s.aws.clients.lock().expect("aws lock") = Some(aws.clone());
     Ok(aws)
-}
-
-fn records<T: serde::Serialize>(items: &[T]) -> Vec<serde_json::Value> {
-    items.iter().map(|i| serde_json::to_value(i).unwrap_or_default()).collect()
 }
 
 fn dimensions_of(value: &Dynamic) -> Result<Vec<Dimensions>> {
@@ -219,7 +209,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             let (start, end) = (aws::time(start).map_err(rt_error)?, aws::time(end).map_err(rt_error)?);
             let aws = clients(&s)?;
             let events = block(&s, aws::logs(&aws, group, filter, start, end))?.map_err(rt_error)?;
-            frame_of(&records(&events), &["timestamp", "stream", "message", "event_id"])
+            frame_of(&serialized(&events), &["timestamp", "stream", "message", "event_id"])
         },
     );
 
@@ -242,7 +232,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
                 } else {
                     block(&s, aws::rds_clusters(&aws))?
                 };
-                frame_of(&records(&found.map_err(rt_error)?), DATABASE_COLUMNS)
+                frame_of(&serialized(&found.map_err(rt_error)?), DATABASE_COLUMNS)
             },
         );
     }
@@ -252,5 +242,5 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
 fn alarms(s: &Shared, prefix: &str, state: Option<&str>) -> Result<Frame> {
     let aws = clients(s)?;
     let found = block(s, aws::alarms(&aws, prefix, state))?.map_err(rt_error)?;
-    frame_of(&records(&found), ALARM_COLUMNS)
+    frame_of(&serialized(&found), ALARM_COLUMNS)
 }

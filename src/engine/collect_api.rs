@@ -9,7 +9,7 @@ use rhai::{Dynamic, EvalAltResult, Map};
 use super::api::{Api, FnDoc};
 use super::live_api::duration;
 use super::sql_api::Db;
-use super::{Shared, frame_of, rt_error};
+use super::{Shared, block, frame_of, rt_error, serialized};
 use crate::collect::pool::{self, Connection, TenantRule};
 use crate::frame::Frame;
 
@@ -31,15 +31,8 @@ const CONNECTION_COLUMNS: &[&str] = &[
     "query",
 ];
 
-fn records<T: serde::Serialize>(items: &[T]) -> Vec<serde_json::Value> {
-    items.iter().map(|i| serde_json::to_value(i).unwrap_or_default()).collect()
-}
-
 fn read(s: &Shared, db: &Db) -> Result<Vec<Connection>> {
-    s.bridge
-        .block_on(|| pool::connections(db.database()))
-        .map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE)))?
-        .map_err(rt_error)
+    block(s, pool::connections(db.database()))?.map_err(rt_error)
 }
 
 /// A tenant rule from "user" (a field) or #{by, pattern, map}.
@@ -77,7 +70,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .returns(&format!("a Frame ({})", CONNECTION_COLUMNS.join(", ")))
             .example(r#"db::connections(sql::connect(PG_URL)).columns().len()"#, "13")
             .volatile(),
-        move |db: Db| -> Result<Frame> { frame_of(&records(&read(&s, &db)?), CONNECTION_COLUMNS) },
+        move |db: Db| -> Result<Frame> { frame_of(&serialized(&read(&s, &db)?), CONNECTION_COLUMNS) },
     );
 
     let s = shared.clone();
@@ -95,7 +88,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         move |db: Db, rule: Dynamic| -> Result<Frame> {
             let (rule, long_after) = rule_of(&rule)?;
             let rows = pool::pressure(&read(&s, &db)?, &rule, long_after);
-            frame_of(&records(&rows), &["tenant", "connections", "active", "idle_in_transaction", "long_transactions", "lock_holders", "waiting", "oldest_xact_seconds"])
+            frame_of(&serialized(&rows), &["tenant", "connections", "active", "idle_in_transaction", "long_transactions", "lock_holders", "waiting", "oldest_xact_seconds"])
         },
     );
 
@@ -119,7 +112,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
                 let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
                 samples.push(pool::sample(ts, &read(&s, &db)?));
             }
-            frame_of(&records(&samples), &["ts", "connections", "active", "idle_in_transaction", "lock_holders", "waiting", "oldest_xact_seconds"])
+            frame_of(&serialized(&samples), &["ts", "connections", "active", "idle_in_transaction", "lock_holders", "waiting", "oldest_xact_seconds"])
         },
     );
     api.end_namespace();

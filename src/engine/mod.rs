@@ -158,6 +158,16 @@ pub(crate) fn rt_error(message: impl ToString) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(message.to_string()), Position::NONE))
 }
 
+/// Wait for `work` on the bridge's runtime; Ctrl-C ends the statement as it does a script.
+pub(crate) fn block<T>(s: &Shared, work: impl std::future::Future<Output = T>) -> Result<T, Box<EvalAltResult>> {
+    s.bridge.block_on(|| work).map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE)))
+}
+
+/// Typed capability records as JSON records, for `frame_of`.
+pub(crate) fn serialized<T: serde::Serialize>(items: &[T]) -> Vec<serde_json::Value> {
+    items.iter().map(|i| serde_json::to_value(i).unwrap_or_default()).collect()
+}
+
 /// A function's result Frame from JSON records, with exactly these columns (also when empty).
 pub(crate) fn frame_of(
     rows: &[serde_json::Value],

@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, EvalAltResult, Map};
 
 use super::api::{Api, FnDoc};
 use super::convert::to_json;
-use super::{Shared, frame_of, rt_error};
+use super::{Shared, block, frame_of, rt_error};
 use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
 use crate::sql::db::{Database, Rows, Value};
@@ -44,12 +44,6 @@ fn load_tenancy(source: &str) -> Result<Tenancy> {
     let text =
         std::fs::read_to_string(source).map_err(|e| rt_error(format!("cannot read tenancy map {source}: {e}")))?;
     Tenancy::from_toml(&text, source).map_err(rt_error)
-}
-
-fn block<T>(s: &Shared, work: impl std::future::Future<Output = T>) -> Result<T> {
-    s.bridge
-        .block_on(|| work)
-        .map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE)))
 }
 
 fn rows_frame(rows: &Rows) -> Result<Frame> {
