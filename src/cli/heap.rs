@@ -15,7 +15,10 @@ fn run(settings: &Settings, dumps: &[PathBuf], params: Vec<Param>, call: &str, j
             return exit::USAGE;
         }
     }
-    let mut options = settings.options(Mode::Run);
+    let mut options = match settings.options(Mode::Run) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     options.params = params;
     run_session(options, json, |session| session.eval(call, "deployclaw heap"))
 }

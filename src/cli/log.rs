@@ -1,10 +1,13 @@
 //! `deployclaw log verify|show` and `deployclaw keygen`.
 
 use super::{error, exit};
-use deployclaw::evidence::{self, LocalKey, Signer, TrustedKey};
+use deployclaw::collect::aws::Aws;
+use deployclaw::collect::kms;
+use deployclaw::evidence::{self, Fault, LocalKey, Signer, TrustedKey};
 use deployclaw::paths::Home;
 use serde_json::Value;
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 fn read_log(file: &Path) -> Result<Vec<u8>, u8> {
     std::fs::read(file).map_err(|e| {
@@ -13,42 +16,99 @@ fn read_log(file: &Path) -> Result<Vec<u8>, u8> {
     })
 }
 
-fn trusted_key(pubkey: Option<&Path>) -> Result<TrustedKey, u8> {
-    match pubkey {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                error(format!("cannot read public key {}: {e}", path.display()));
-                exit::USAGE
-            })?;
-            TrustedKey::from_pem(&text).map_err(|e| {
-                error(format!("{}: {e}", path.display()));
-                exit::USAGE
+/// The keys a log is checked against: the `--pubkey` files, or else the local key and the remote
+/// keys this machine signed with. `--kms` may add keys later, so having none yet is fine then.
+fn trusted_keys(pubkeys: &[PathBuf], kms: bool) -> Result<Vec<TrustedKey>, u8> {
+    let usage = |message: String| {
+        error(message);
+        exit::USAGE
+    };
+    if !pubkeys.is_empty() {
+        return pubkeys
+            .iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| usage(format!("cannot read public key {}: {e}", path.display())))?;
+                TrustedKey::from_pem(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
             })
-        }
-        None => {
-            let path = Home::from_env().keys_dir().join(LocalKey::FILE);
-            if !path.exists() {
-                error(format!(
-                    "no key to verify with: {} does not exist; pass the signer's public key with --pubkey",
-                    path.display()
-                ));
-                return Err(exit::USAGE);
-            }
-            LocalKey::load(&path).map(|k| k.trusted()).map_err(|e| {
-                error(e);
-                exit::USAGE
-            })
-        }
+            .collect();
     }
+    let home = Home::from_env();
+    let local = home.keys_dir().join(LocalKey::FILE);
+    let mut keys = TrustedKey::remembered(&home.trusted_keys_dir()).map_err(|e| usage(e.to_string()))?;
+    if local.exists() {
+        keys.push(LocalKey::load(&local).map(|k| k.trusted()).map_err(|e| usage(e.to_string()))?);
+    }
+    if keys.is_empty() && !kms {
+        return Err(usage(format!(
+            "no key to verify with: {} does not exist; pass the signer's public key with --pubkey, or --kms for a log signed with AWS KMS",
+            local.display()
+        )));
+    }
+    Ok(keys)
 }
 
-/// `deployclaw log verify FILE [--pubkey PEM] [--json]`.
-pub fn verify(file: &Path, pubkey: Option<&Path>, json: bool) -> u8 {
-    let (bytes, key) = match (read_log(file), trusted_key(pubkey)) {
+/// Ask AWS KMS about every KMS-signed seal. Keys whose every seal KMS confirms become trusted
+/// (when `only` names a key, only that one); each seal KMS rejects is a fault.
+fn confirm_with_kms(log: &[u8], only: Option<&str>, file: &Path) -> Result<(Vec<TrustedKey>, Vec<Fault>), u8> {
+    let signatures = evidence::remote_signatures(log);
+    if signatures.is_empty() {
+        eprintln!("note: no seal of {} is signed by an AWS KMS key; --kms had nothing to confirm", file.display());
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime starts");
+    let answers = runtime.block_on(async {
+        let aws = Aws::load(&Default::default()).await?;
+        let mut answers = Vec::with_capacity(signatures.len());
+        for signature in &signatures {
+            answers.push(kms::confirm(&aws, signature).await?);
+        }
+        Ok::<_, deployclaw::collect::aws::Error>(answers)
+    });
+    let answers = answers.map_err(|e| {
+        error(format!("--kms: {e}"));
+        exit::FAILED
+    })?;
+    let mut faults = Vec::new();
+    let mut rejected = BTreeSet::new();
+    for (signature, confirmed) in signatures.iter().zip(answers) {
+        let wanted = only.is_none_or(|k| k == signature.key || signature.key.ends_with(&format!("/{k}")));
+        if !confirmed || !wanted {
+            rejected.insert(signature.public_key.key_id().to_string());
+        }
+        if !confirmed {
+            faults.push(Fault::RemoteRejected { line: signature.line, key: format!("AWS KMS key {}", signature.key) });
+        }
+    }
+    let mut keys: Vec<TrustedKey> = Vec::new();
+    for signature in signatures {
+        let id = signature.public_key.key_id();
+        if !rejected.contains(id) && keys.iter().all(|k| k.key_id() != id) {
+            eprintln!("AWS KMS confirms the seals signed by {} (key {})", signature.key, short(id));
+            keys.push(signature.public_key);
+        }
+    }
+    Ok((keys, faults))
+}
+
+/// `deployclaw log verify FILE [--pubkey PEM]... [--kms] [--json]`.
+pub fn verify(file: &Path, pubkeys: &[PathBuf], kms: bool, only_kms_key: Option<&str>, json: bool) -> u8 {
+    let (bytes, mut keys) = match (read_log(file), trusted_keys(pubkeys, kms)) {
         (Ok(b), Ok(k)) => (b, k),
         (Err(code), _) | (_, Err(code)) => return code,
     };
-    let report = evidence::verify_log(&bytes, std::slice::from_ref(&key));
+    let mut rejected = Vec::new();
+    if kms {
+        match confirm_with_kms(&bytes, only_kms_key, file) {
+            Ok((confirmed, faults)) => {
+                keys.extend(confirmed);
+                rejected = faults;
+            }
+            Err(code) => return code,
+        }
+    }
+    let mut report = evidence::verify_log(&bytes, &keys);
+    report.add_faults(rejected);
     if json {
         println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
     } else if report.is_ok() {
@@ -57,12 +117,13 @@ pub fn verify(file: &Path, pubkey: Option<&Path>, json: bool) -> u8 {
             .as_ref()
             .map(|s| format!("; session {} ({}) by {}@{}", s.id, s.mode, s.user, s.host))
             .unwrap_or_default();
+        let signers: Vec<&str> = report.signed_by.iter().map(|k| short(k)).collect();
         println!(
             "ok: {}: {} entries, {} seals, final seal present, signed by {}{who}",
             file.display(),
             report.entries,
             report.valid_seals,
-            short(key.key_id())
+            signers.join(", ")
         );
     } else {
         println!("FAILED: {}: {} fault(s)", file.display(), report.faults.len());

@@ -1,6 +1,7 @@
 //! Starting sessions: `run`, stdin scripts and the REPL.
 
 use super::{error, exit};
+use deployclaw::collect::kms::KmsSigner;
 use deployclaw::engine::{Failure, Limits, LogTarget, Mode, Output, Param, Session, SessionOptions, render, to_json};
 use rhai::Dynamic;
 use std::io::{IsTerminal, Read};
@@ -9,17 +10,26 @@ use std::path::{Path, PathBuf};
 /// Options shared by every kind of session.
 pub struct Settings {
     pub log: Option<PathBuf>,
+    pub kms_key: Option<String>,
     pub execute: bool,
     pub limits: Limits,
 }
 
 impl Settings {
-    pub fn options(&self, mode: Mode) -> SessionOptions {
+    /// The session's options; fails (after saying why) when the KMS key cannot sign.
+    pub fn options(&self, mode: Mode) -> Result<SessionOptions, u8> {
         let mut options = SessionOptions::new(mode);
         options.execute = self.execute;
         options.limits = self.limits;
         options.log = self.log.clone().map_or(LogTarget::Default, LogTarget::Path);
-        options
+        if let Some(key) = &self.kms_key {
+            let signer = KmsSigner::connect(&Default::default(), key).map_err(|e| {
+                error(format!("--kms-key: {e}"));
+                exit::USAGE
+            })?;
+            options.signer = Some(std::sync::Arc::new(signer));
+        }
+        Ok(options)
     }
 }
 
@@ -173,7 +183,10 @@ pub fn run(settings: &Settings, script: &Path, params: &[String], json: bool) ->
             return exit::USAGE;
         }
     };
-    let mut options = settings.options(Mode::Run);
+    let mut options = match settings.options(Mode::Run) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     options.script = Some((script.to_path_buf(), bytes));
     options.params = params;
     run_session(options, json, |session| session.run_script(script, &text))
@@ -182,7 +195,7 @@ pub fn run(settings: &Settings, script: &Path, params: &[String], json: bool) ->
 /// `deployclaw` with no command: the REPL on a terminal, else a script from stdin.
 pub fn interactive_or_stdin(settings: &Settings) -> u8 {
     if std::io::stdin().is_terminal() {
-        let session = match start(settings.options(Mode::Repl)) {
+        let session = match settings.options(Mode::Repl).and_then(start) {
             Ok(s) => s,
             Err(code) => return code,
         };
@@ -194,7 +207,10 @@ pub fn interactive_or_stdin(settings: &Settings) -> u8 {
         error(format!("cannot read the script from stdin: {e}"));
         return exit::USAGE;
     }
-    let mut options = settings.options(Mode::Stdin);
+    let mut options = match settings.options(Mode::Stdin) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     options.script = Some((PathBuf::from("<stdin>"), text.clone().into_bytes()));
     run_session(options, false, |session| session.eval(&text, "<stdin>"))
 }

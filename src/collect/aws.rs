@@ -79,11 +79,15 @@ impl Aws {
     fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
         aws_sdk_cloudwatch::Client::new(&self.config)
     }
+
+    pub(crate) fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.config)
+    }
 }
 
 /// An SDK error as one of ours, naming the call and the resource. The error code and message
 /// come from the SDK, or from the response body when the SDK could not parse it.
-fn call_error<E>(call: &'static str, resource: &str, e: SdkError<E, HttpResponse>) -> Error
+pub(crate) fn call_error<E>(call: &'static str, resource: &str, e: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -112,9 +116,11 @@ where
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
             Error::AccessDenied { call, resource, message }
         }
-        "ResourceNotFoundException" | "DBInstanceNotFound" | "DBClusterNotFoundFault" | "ResourceNotFound" => {
-            Error::NotFound { call, resource, message }
-        }
+        "ResourceNotFoundException"
+        | "NotFoundException"
+        | "DBInstanceNotFound"
+        | "DBClusterNotFoundFault"
+        | "ResourceNotFound" => Error::NotFound { call, resource, message },
         "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
             Error::Throttled { call, resource, attempts: ATTEMPTS, message }
         }

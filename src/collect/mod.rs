@@ -3,4 +3,5 @@
 //! Plain library: typed results, no printing, no Rhai.
 
 pub mod aws;
+pub mod kms;
 pub mod pool;

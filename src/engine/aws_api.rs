@@ -20,7 +20,7 @@ pub struct AwsState {
     clients: Mutex<Option<Aws>>,
 }
 
-fn clients(s: &Shared) -> Result<Aws> {
+pub(crate) fn clients(s: &Shared) -> Result<Aws> {
     if let Some(aws) = s.aws.clients.lock().expect("aws lock").clone() {
         return Ok(aws);
     }

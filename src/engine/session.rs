@@ -35,12 +35,10 @@ impl Mode {
 /// Where the session log goes.
 #[derive(Clone)]
 pub enum LogTarget {
-    /// A new file under the sessions directory, signed with the local key.
+    /// A new file under the sessions directory.
     Default,
-    /// This file (which must not exist), signed with the local key.
+    /// This file (which must not exist).
     Path(PathBuf),
-    /// This file, signed by this signer.
-    Signed(PathBuf, Arc<dyn Signer>),
     /// No log. Only for tests of the engine itself.
     Off,
 }
@@ -61,6 +59,8 @@ pub struct SessionOptions {
     pub params: Vec<Param>,
     pub limits: Limits,
     pub log: LogTarget,
+    /// Who signs the log's seals; the local key when none is given.
+    pub signer: Option<Arc<dyn Signer>>,
     pub output: Output,
     pub stdlib: StdlibSource,
     /// Where keys and logs live, and the last seal is remembered.
@@ -76,6 +76,7 @@ impl SessionOptions {
             params: Vec::new(),
             limits: Limits::default(),
             log: LogTarget::Default,
+            signer: None,
             output: Output::Stdout,
             stdlib: StdlibSource::locate(),
             home: Home::from_env(),
@@ -192,20 +193,28 @@ impl Session {
         }
 
         let started = chrono::Utc::now();
-        let signer_and_path: Option<(Arc<dyn Signer>, PathBuf)> = match options.log {
+        let path = match options.log {
             LogTarget::Off => None,
-            LogTarget::Signed(path, signer) => Some((signer, path)),
-            LogTarget::Default | LogTarget::Path(_) => {
+            LogTarget::Path(p) => Some(p),
+            LogTarget::Default => Some(options.home.sessions_dir().join(format!(
+                "{}-{}.jsonl",
+                started.format("%Y%m%dT%H%M%SZ"),
+                &id[..8]
+            ))),
+        };
+        let signer_and_path = match (path, options.signer) {
+            (None, _) => None,
+            (Some(path), Some(signer)) => {
+                if let Some((_, key)) = signer.remote() {
+                    // The key was fetched from its holder with this machine's credentials: as
+                    // trustworthy here as the local key, so `log verify` accepts it offline.
+                    key.remember(&options.home.trusted_keys_dir())?;
+                }
+                Some((signer, path))
+            }
+            (Some(path), None) => {
                 let (key, _) = LocalKey::load_or_create(&options.home.keys_dir())?;
-                let path = match options.log {
-                    LogTarget::Path(p) => p,
-                    _ => options.home.sessions_dir().join(format!(
-                        "{}-{}.jsonl",
-                        started.format("%Y%m%dT%H%M%SZ"),
-                        &id[..8]
-                    )),
-                };
-                Some((Arc::new(key), path))
+                Some((Arc::new(key) as Arc<dyn Signer>, path))
             }
         };
         if let Some((signer, path)) = signer_and_path {

@@ -17,7 +17,7 @@ pub use entry::{Finding, Outcome, SessionMeta, Severity};
 pub use recorder::{CheckpointPolicy, GENESIS, Recorder, SealSummary, previous_seal, remember_seal};
 pub use redact::redact;
 pub use signer::{LocalKey, Signer, TrustedKey, key_id_for};
-pub use verify::{Fault, VerifyReport, verify_log};
+pub use verify::{Fault, RemoteSignature, VerifyReport, remote_signatures, verify_log};
 
 use std::path::PathBuf;
 

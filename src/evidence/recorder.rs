@@ -217,6 +217,16 @@ impl Recorder {
                 "previous_seal": meta.previous_seal,
             },
         });
+        let mut statement = statement;
+        if let Some((location, key)) = self.signer.remote() {
+            use base64::Engine as _;
+            statement["predicate"]["signer"] = json!({
+                "key": location,
+                "key_id": key.key_id(),
+                "algorithm": key.algorithm(),
+                "public_key": base64::engine::general_purpose::STANDARD.encode(key.der()),
+            });
+        }
         let envelope = Envelope::sign(&to_canonical_vec(&statement), self.signer.as_ref())?;
         let envelope = serde_json::to_value(envelope).expect("envelope serializes");
         self.append("seal", [("envelope", envelope)])?;

@@ -1,8 +1,9 @@
 //! Who signs seals: the `Signer` trait, the default local ed25519 key, and trusted public keys for
-//! verification.
+//! verification (ed25519, and ECDSA P-256 for keys held in AWS KMS).
 //!
-//! ed25519 keys have fixed DER framing (RFC 8410), so PEM encoding is a constant prefix plus the
-//! 32 key bytes; no ASN.1 library is needed.
+//! Both key types have fixed DER framing (RFC 8410 for ed25519, RFC 5480 with an uncompressed
+//! point for P-256), so a public key is a constant prefix plus the key bytes; no ASN.1 library is
+//! needed.
 
 use super::{Error, hex, sha256};
 use base64::Engine as _;
@@ -14,6 +15,12 @@ use std::path::{Path, PathBuf};
 
 /// SubjectPublicKeyInfo header for an ed25519 public key.
 const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+/// SubjectPublicKeyInfo header for a P-256 public key (id-ecPublicKey, prime256v1), followed by
+/// the 65-byte uncompressed point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+    0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
 /// PKCS#8 v1 header for an ed25519 private key.
 const PKCS8_PREFIX: [u8; 16] =
     [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
@@ -22,8 +29,13 @@ const PKCS8_PREFIX: [u8; 16] =
 pub trait Signer: Send + Sync {
     /// Stable id of the key: SHA-256 (hex) of its DER public key.
     fn key_id(&self) -> &str;
-    /// Sign the DSSE pre-authentication encoding of a payload.
+    /// Sign the DSSE pre-authentication encoding of a payload, as [`TrustedKey::verifies`] checks.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error>;
+    /// Where the private key lives when it is not on this machine (e.g. an AWS KMS key ARN). Such
+    /// signers also put their public key into every seal, so a log can be checked offline.
+    fn remote(&self) -> Option<(&str, &TrustedKey)> {
+        None
+    }
 }
 
 /// Key id of an ed25519 public key: hex SHA-256 of its SubjectPublicKeyInfo DER.
@@ -151,42 +163,126 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     fs::write(path, bytes).map_err(|e| Error::io("write key", path, e))
 }
 
+#[derive(Clone, Debug)]
+enum PublicKey {
+    Ed25519(VerifyingKey),
+    /// ECDSA P-256 with SHA-256, as AWS KMS signs with ECDSA_SHA_256.
+    P256(p256::ecdsa::VerifyingKey),
+}
+
 /// A public key whose signatures are accepted.
 #[derive(Clone, Debug)]
 pub struct TrustedKey {
-    key: VerifyingKey,
+    key: PublicKey,
+    der: Vec<u8>,
     key_id: String,
 }
 
 impl TrustedKey {
     pub fn new(key: VerifyingKey) -> TrustedKey {
-        TrustedKey { key_id: key_id_for(&key), key }
+        TrustedKey { der: spki_der(&key), key_id: key_id_for(&key), key: PublicKey::Ed25519(key) }
     }
 
-    /// Read a `-----BEGIN PUBLIC KEY-----` PEM holding an ed25519 key.
+    /// Read a `-----BEGIN PUBLIC KEY-----` PEM holding an ed25519 or P-256 key.
     pub fn from_pem(text: &str) -> Result<TrustedKey, Error> {
         let der = pem_body(text, "PUBLIC KEY").map_err(Error::PublicKey)?;
-        if der.len() != 44 || der[..12] != SPKI_PREFIX {
-            return Err(Error::PublicKey("not an ed25519 public key (expected a 44-byte SubjectPublicKeyInfo)".into()));
-        }
-        let bytes: [u8; 32] = der[12..].try_into().expect("length checked");
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|e| Error::PublicKey(e.to_string()))?;
-        Ok(TrustedKey::new(key))
+        Self::from_der(&der)
+    }
+
+    /// Read a DER SubjectPublicKeyInfo holding an ed25519 or P-256 key.
+    pub fn from_der(der: &[u8]) -> Result<TrustedKey, Error> {
+        let key = if der.len() == 44 && der[..12] == SPKI_PREFIX {
+            let bytes: [u8; 32] = der[12..].try_into().expect("length checked");
+            PublicKey::Ed25519(VerifyingKey::from_bytes(&bytes).map_err(|e| Error::PublicKey(e.to_string()))?)
+        } else if der.len() == 91 && der[..26] == P256_SPKI_PREFIX {
+            let point = p256::ecdsa::VerifyingKey::from_sec1_bytes(&der[26..])
+                .map_err(|e| Error::PublicKey(format!("not a point on P-256: {e}")))?;
+            PublicKey::P256(point)
+        } else {
+            return Err(Error::PublicKey(
+                "not an ed25519 or uncompressed P-256 public key (expected a 44- or 91-byte SubjectPublicKeyInfo)"
+                    .into(),
+            ));
+        };
+        Ok(TrustedKey { key, der: der.to_vec(), key_id: hex(&sha256(der)) })
     }
 
     pub fn key_id(&self) -> &str {
         &self.key_id
     }
 
+    /// The signature scheme, for people reading reports.
+    pub fn algorithm(&self) -> &'static str {
+        match self.key {
+            PublicKey::Ed25519(_) => "ed25519",
+            PublicKey::P256(_) => "ecdsa-p256-sha256",
+        }
+    }
+
+    /// The SubjectPublicKeyInfo DER.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
     /// The key as `-----BEGIN PUBLIC KEY-----` PEM (readable by openssl and Python's cryptography).
     pub fn to_pem(&self) -> String {
-        pem("PUBLIC KEY", &spki_der(&self.key))
+        pem("PUBLIC KEY", &self.der)
     }
 
     /// Whether `signature` is this key's signature of `message`.
+    ///
+    /// P-256 signatures (DER or fixed 64 bytes) are over the SHA-256 digest of `message`, hashed
+    /// again by ECDSA_SHA_256: AWS KMS signs at most 4096 bytes of RAW message, so the 32-byte
+    /// digest is what is sent.
     pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        Signature::from_slice(signature).is_ok_and(|sig| self.key.verify_strict(message, &sig).is_ok())
+        match &self.key {
+            PublicKey::Ed25519(key) => {
+                Signature::from_slice(signature).is_ok_and(|sig| key.verify_strict(message, &sig).is_ok())
+            }
+            PublicKey::P256(key) => {
+                use p256::ecdsa::signature::Verifier;
+                let sig = p256::ecdsa::Signature::from_der(signature)
+                    .or_else(|_| p256::ecdsa::Signature::from_slice(signature));
+                sig.is_ok_and(|sig| key.verify(&sha256(message), &sig).is_ok())
+            }
+        }
     }
+
+    /// Remember this key as trusted in `dir` (one PEM per key id). Returns whether it was new.
+    pub fn remember(&self, dir: &Path) -> Result<bool, Error> {
+        let path = dir.join(format!("{}.pem", self.key_id));
+        if path.exists() {
+            return Ok(false);
+        }
+        fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        fs::write(&path, self.to_pem()).map_err(|e| Error::io("write public key", &path, e))?;
+        Ok(true)
+    }
+
+    /// Every key remembered in `dir`; unreadable files are reported, not skipped silently.
+    pub fn remembered(dir: &Path) -> Result<Vec<TrustedKey>, Error> {
+        let Ok(entries) = fs::read_dir(dir) else { return Ok(Vec::new()) };
+        let mut keys = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "pem") {
+                let text = fs::read_to_string(&path).map_err(|e| Error::io("read public key", &path, e))?;
+                keys.push(Self::from_pem(&text).map_err(|e| Error::Key { path: path.clone(), reason: e.to_string() })?);
+            }
+        }
+        keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+        Ok(keys)
+    }
+}
+
+/// A P-256 key pair for tests, with the public half as a trusted key.
+#[cfg(test)]
+pub(crate) fn p256_key(seed: u8) -> (p256::ecdsa::SigningKey, TrustedKey) {
+    let signing = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+    let point = signing.verifying_key().to_sec1_point(false);
+    let mut der = P256_SPKI_PREFIX.to_vec();
+    der.extend_from_slice(point.as_bytes());
+    (signing, TrustedKey::from_der(&der).unwrap())
 }
 
 #[cfg(test)]
@@ -215,8 +311,33 @@ mod tests {
     }
 
     #[test]
-    fn rejects_a_non_ed25519_pem() {
+    fn rejects_an_unknown_key_type() {
         let err = TrustedKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").unwrap_err();
-        assert!(err.to_string().contains("not an ed25519 public key"), "{err}");
+        assert!(err.to_string().contains("not an ed25519 or uncompressed P-256 public key"), "{err}");
+    }
+
+    #[test]
+    fn p256_signatures_over_the_digest_verify_in_der_and_fixed_form() {
+        use p256::ecdsa::signature::Signer as _;
+        let (signing, public) = p256_key(7);
+        let sig: p256::ecdsa::Signature = signing.sign(&sha256(b"seal"));
+        assert_eq!(public.algorithm(), "ecdsa-p256-sha256");
+        assert!(public.verifies(b"seal", sig.to_der().as_bytes()));
+        assert!(public.verifies(b"seal", &sig.to_bytes()));
+        assert!(!public.verifies(b"seat", sig.to_der().as_bytes()));
+        let round = TrustedKey::from_pem(&public.to_pem()).unwrap();
+        assert_eq!(round.key_id(), public.key_id());
+        assert_eq!(round.key_id(), hex(&sha256(public.der())));
+    }
+
+    #[test]
+    fn remembered_keys_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, public) = p256_key(9);
+        assert!(public.remember(dir.path()).unwrap());
+        assert!(!public.remember(dir.path()).unwrap());
+        let keys = TrustedKey::remembered(dir.path()).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].key_id(), public.key_id());
     }
 }

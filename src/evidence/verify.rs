@@ -25,8 +25,12 @@ pub enum Fault {
     Swapped { line: usize, first: u64, second: u64 },
     /// The entry at `line` does not follow the entry before it but the one at `follows`.
     OutOfOrder { line: usize, follows: usize },
-    /// A seal signed by a key that is not trusted.
-    UnknownKey { line: usize, seq: u64, key_id: String },
+    /// A seal signed by a key that is not trusted. `signer` names where the key lives when the
+    /// seal says (e.g. an AWS KMS key ARN); its signature then checked out with the public key
+    /// the seal carries.
+    UnknownKey { line: usize, seq: u64, key_id: String, signer: Option<String> },
+    /// The holder of a remote key (AWS KMS) says the seal at `line` was not signed by `key`.
+    RemoteRejected { line: usize, key: String },
     /// The last line is cut off mid-entry.
     IncompleteLine { line: usize },
     /// Entries after the last valid seal, or no final seal at all.
@@ -53,10 +57,17 @@ impl fmt::Display for Fault {
             Fault::OutOfOrder { line, follows } => {
                 write!(f, "the entry at line {line} is out of order: it follows the entry at line {follows}")
             }
-            Fault::UnknownKey { line, seq, key_id } => write!(
+            Fault::UnknownKey { line, seq, key_id, signer: None } => write!(
                 f,
                 "the seal at entry {seq} (line {line}) is signed by key {key_id}, which is not trusted (pass its public key with --pubkey if it should be)"
             ),
+            Fault::UnknownKey { line, seq, key_id, signer: Some(signer) } => write!(
+                f,
+                "the seal at entry {seq} (line {line}) is signed by key {key_id} ({signer}); the signature matches the public key the seal carries, but that key is not trusted here (pass --kms to confirm it with AWS KMS, or its public key with --pubkey)"
+            ),
+            Fault::RemoteRejected { line, key } => {
+                write!(f, "the seal at line {line}: {key} does not confirm its signature")
+            }
             Fault::IncompleteLine { line } => {
                 write!(f, "line {line} is cut off mid-entry: the log was truncated or its writer crashed")
             }
@@ -104,6 +115,12 @@ impl VerifyReport {
     pub fn is_ok(&self) -> bool {
         self.faults.is_empty()
     }
+
+    /// Add faults found outside [`verify_log`] (e.g. by a remote key's holder), in line order.
+    pub fn add_faults(&mut self, faults: impl IntoIterator<Item = Fault>) {
+        self.faults.extend(faults);
+        self.faults.sort_by_key(|f| fault_line(f).unwrap_or(usize::MAX));
+    }
 }
 
 #[derive(Deserialize)]
@@ -144,6 +161,8 @@ enum Link {
 
 struct SealCheck {
     is_final: bool,
+    /// Where the signing key lives, when the seal says.
+    signer: Option<String>,
     /// The log digest the seal signed.
     subject: Option<String>,
     chain_head: Option<[u8; 32]>,
@@ -232,6 +251,7 @@ pub fn verify_log(log: &[u8], trusted: &[TrustedKey]) -> VerifyReport {
                     line: i + 1,
                     seq: head.seq,
                     key_id: seal.key_id.clone().unwrap_or_else(|| "(none)".into()),
+                    signer: seal.signer.clone(),
                 });
             } else if problems.is_empty() && !changed.contains_key(&i) {
                 report.valid_seals += 1;
@@ -283,7 +303,7 @@ pub fn verify_log(log: &[u8], trusted: &[TrustedKey]) -> VerifyReport {
     report
 }
 
-fn fault_line(fault: &Fault) -> Option<usize> {
+pub(crate) fn fault_line(fault: &Fault) -> Option<usize> {
     match fault {
         Fault::Empty => None,
         Fault::Changed { line, .. }
@@ -291,6 +311,7 @@ fn fault_line(fault: &Fault) -> Option<usize> {
         | Fault::Swapped { line, .. }
         | Fault::OutOfOrder { line, .. }
         | Fault::UnknownKey { line, .. }
+        | Fault::RemoteRejected { line, .. }
         | Fault::IncompleteLine { line } => Some(*line),
         Fault::Unsealed { first_line, .. } => Some(*first_line),
     }
@@ -390,8 +411,15 @@ fn check_seal(line: &Line, trusted: &[TrustedKey]) -> SealCheck {
     struct SealLine {
         envelope: Envelope,
     }
-    let mut check =
-        SealCheck { is_final: false, subject: None, chain_head: None, key_id: None, trusted: false, problem: None };
+    let mut check = SealCheck {
+        is_final: false,
+        signer: None,
+        subject: None,
+        chain_head: None,
+        key_id: None,
+        trusted: false,
+        problem: None,
+    };
     let envelope = serde_json::from_slice::<SealLine>(line.bytes).ok().map(|l| l.envelope);
     let Some(envelope) = envelope else {
         check.problem = Some("its envelope is unreadable".into());
@@ -401,28 +429,38 @@ fn check_seal(line: &Line, trusted: &[TrustedKey]) -> SealCheck {
         check.problem = Some("its payload is not base64".into());
         return check;
     };
-    let signed = pae(&envelope.payload_type, &payload);
     if envelope.payload_type != PAYLOAD_TYPE {
         check.problem = Some(format!("unexpected payload type {:?}", envelope.payload_type));
         return check;
     }
+    let Ok(statement) = serde_json::from_slice::<Value>(&payload) else {
+        check.problem = Some("its payload is not JSON".into());
+        return check;
+    };
+    let predicate = &statement["predicate"];
+    let carried = carried_key(&predicate["signer"]);
+    let signed = pae(&envelope.payload_type, &payload);
     for sig in &envelope.signatures {
         check.key_id = Some(sig.keyid.clone());
+        let valid = |key: &TrustedKey| decode_sig(&sig.sig).is_some_and(|bytes| key.verifies(&signed, &bytes));
         if let Some(key) = trusted.iter().find(|k| k.key_id() == sig.keyid) {
-            if decode_sig(&sig.sig).is_some_and(|bytes| key.verifies(&signed, &bytes)) {
+            if valid(key) {
                 check.trusted = true;
                 break;
             }
             check.problem = Some(format!("its signature does not verify with trusted key {}", sig.keyid));
             return check;
         }
+        if let Some((location, key)) = carried.as_ref().filter(|(_, k)| k.key_id() == sig.keyid) {
+            if !valid(key) {
+                check.problem =
+                    Some(format!("its signature does not verify with the public key it carries ({})", sig.keyid));
+                return check;
+            }
+            check.signer = Some(location.clone());
+        }
     }
-    let Ok(statement) = serde_json::from_slice::<Value>(&payload) else {
-        check.problem = Some("its payload is not JSON".into());
-        return check;
-    };
     check.subject = statement["subject"][0]["digest"]["sha256"].as_str().map(str::to_string);
-    let predicate = &statement["predicate"];
     check.is_final = predicate["final"].as_bool().unwrap_or(false);
     check.chain_head = predicate["chain_head"].as_str().and_then(parse_digest);
     let head = line.head.as_ref().expect("seal lines are parsed");
@@ -430,4 +468,127 @@ fn check_seal(line: &Line, trusted: &[TrustedKey]) -> SealCheck {
         check.problem = Some(format!("it signed {} entries but sits at entry {}", predicate["entries"], head.seq));
     }
     check
+}
+
+/// The public key a seal of a remote signer carries, with where the private key lives.
+fn carried_key(signer: &Value) -> Option<(String, TrustedKey)> {
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD.decode(signer["public_key"].as_str()?).ok()?;
+    let key = TrustedKey::from_der(&der).ok()?;
+    Some((signer["key"].as_str().unwrap_or("a remote key").to_string(), key))
+}
+
+/// A signature of a remote signer, as `log verify --kms` asks the key's holder to confirm it.
+#[derive(Debug, Clone)]
+pub struct RemoteSignature {
+    /// 1-based line of the seal.
+    pub line: usize,
+    /// Where the key lives (e.g. an AWS KMS key ARN).
+    pub key: String,
+    /// The public key the seal carries.
+    pub public_key: TrustedKey,
+    /// SHA-256 of the DSSE pre-authentication encoding: the message the remote key signed.
+    pub message: [u8; 32],
+    pub signature: Vec<u8>,
+}
+
+/// Every signature in `log` made by a remote signer (readable seals only; the full check is
+/// [`verify_log`]).
+pub fn remote_signatures(log: &[u8]) -> Vec<RemoteSignature> {
+    #[derive(Deserialize)]
+    struct SealLine {
+        kind: String,
+        envelope: Option<Envelope>,
+    }
+    let mut found = Vec::new();
+    for (i, bytes) in log.split(|&b| b == b'\n').enumerate() {
+        let Ok(SealLine { kind, envelope: Some(envelope) }) = serde_json::from_slice::<SealLine>(bytes) else {
+            continue;
+        };
+        let Some(payload) = (kind == "seal").then(|| envelope.payload_bytes().ok()).flatten() else { continue };
+        let Ok(statement) = serde_json::from_slice::<Value>(&payload) else { continue };
+        let Some((key, public_key)) = carried_key(&statement["predicate"]["signer"]) else { continue };
+        for sig in envelope.signatures.iter().filter(|s| s.keyid == public_key.key_id()) {
+            let Some(signature) = decode_sig(&sig.sig) else { continue };
+            found.push(RemoteSignature {
+                line: i + 1,
+                key: key.clone(),
+                public_key: public_key.clone(),
+                message: sha256(&pae(&envelope.payload_type, &payload)),
+                signature,
+            });
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::signer::p256_key;
+    use crate::evidence::{CheckpointPolicy, Recorder, Signer};
+    use std::sync::Arc;
+
+    /// Signs as the AWS KMS signer does, with the key in memory.
+    struct RemoteP256(p256::ecdsa::SigningKey, TrustedKey);
+
+    impl Signer for RemoteP256 {
+        fn key_id(&self) -> &str {
+            self.1.key_id()
+        }
+        fn sign(&self, message: &[u8]) -> Result<Vec<u8>, crate::evidence::Error> {
+            use p256::ecdsa::signature::Signer as _;
+            let sig: p256::ecdsa::Signature = self.0.sign(&sha256(message));
+            Ok(sig.to_der().as_bytes().to_vec())
+        }
+        fn remote(&self) -> Option<(&str, &TrustedKey)> {
+            Some(("arn:aws:kms:eu-west-1:111122223333:key/test", &self.1))
+        }
+    }
+
+    fn remote_log() -> (Vec<u8>, TrustedKey) {
+        let dir = tempfile::tempdir().unwrap();
+        let (signing, public) = p256_key(3);
+        let path = dir.path().join("log.jsonl");
+        let meta = SessionMeta {
+            id: "s".into(),
+            tool: "t".into(),
+            user: "u".into(),
+            host: "h".into(),
+            mode: "run".into(),
+            script: None,
+            script_sha256: None,
+            dry_run: true,
+            start: "2026-11-22T00:00:00Z".into(),
+            previous_seal: None,
+        };
+        let signer = Arc::new(RemoteP256(signing, public.clone()));
+        let mut recorder = Recorder::create(&path, meta, signer, CheckpointPolicy::default()).unwrap();
+        recorder.note("one").unwrap();
+        recorder.close().unwrap();
+        (std::fs::read(&path).unwrap(), public)
+    }
+
+    #[test]
+    fn a_remote_seal_checks_with_the_key_it_carries_but_needs_trust() {
+        let (log, public) = remote_log();
+        let report = verify_log(&log, &[]);
+        assert!(
+            matches!(&report.faults[..], [Fault::UnknownKey { signer: Some(s), .. }] if s.ends_with("key/test")),
+            "{:?}",
+            report.faults
+        );
+        let report = verify_log(&log, std::slice::from_ref(&public));
+        assert!(report.is_ok(), "{:?}", report.faults);
+        assert!(report.signed_by.contains(public.key_id()));
+
+        let remote = remote_signatures(&log);
+        assert_eq!(remote.len(), 1);
+        assert_eq!(remote[0].line, 3);
+        let seal: Value = serde_json::from_slice(log.split(|&b| b == b'\n').nth(2).unwrap()).unwrap();
+        let envelope: Envelope = serde_json::from_value(seal["envelope"].clone()).unwrap();
+        let signed = pae(&envelope.payload_type, &envelope.payload_bytes().unwrap());
+        assert_eq!(remote[0].message, sha256(&signed));
+        assert!(public.verifies(&signed, &remote[0].signature));
+    }
 }

@@ -29,6 +29,23 @@ impl Moto {
         Some(moto)
     }
 
+    /// An empty server, for tests that create what they need.
+    pub fn start_empty() -> Option<Moto> {
+        Moto::spawn(false)
+    }
+
+    /// Create a KMS key (e.g. "ECC_NIST_P256", "SIGN_VERIFY") and return its ARN.
+    pub fn kms_key(&self, spec: &str, usage: &str) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/kms_key.py");
+        let out = Command::new("python3")
+            .args([script, &self.url, spec, usage])
+            .envs(ENV.iter().copied())
+            .output()
+            .expect("python3 runs");
+        assert!(out.status.success(), "creating a KMS key failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
     /// An empty server that checks credentials against its IAM, as AWS does.
     pub fn start_with_auth() -> Option<Moto> {
         Moto::spawn(true)
