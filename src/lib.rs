@@ -11,5 +11,7 @@ pub mod frame;
 pub mod heap;
 pub mod paths;
 pub mod proc;
+pub mod report;
 pub mod shell;
 pub mod sql;
+pub mod triage;

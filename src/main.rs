@@ -48,6 +48,10 @@ struct SessionArgs {
     /// AWS_ENDPOINT_URL does the same.
     #[arg(long, global = true, value_name = "URL")]
     endpoint_url: Option<String>,
+    /// Sign the session log's seals with this AWS KMS key (id, ARN or alias; an ECC_NIST_P256
+    /// SIGN_VERIFY key) instead of the local key. Its public key goes into every seal.
+    #[arg(long, global = true, value_name = "KEY_ID", env = "DEPLOYCLAW_KMS_KEY")]
+    kms_key: Option<String>,
     /// Really perform writes; without it, runbooks run dry (writes are rolled back).
     #[arg(long, global = true)]
     execute: bool,
@@ -84,6 +88,9 @@ enum Command {
     /// Heap dumps: histograms, diffs, dominators, leak suspects, tenants and secrets.
     #[command(subcommand)]
     Heap(HeapCommand),
+    /// Audits that end in a report, findings and an exit code.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Check SQL statements against a tenancy map: each is allowed only when every read and write
     /// of a tenant table is provably restricted to the tenant parameter.
     #[command(after_help = GUARD_EXIT_CODES)]
@@ -98,6 +105,10 @@ enum Command {
         /// mysql, ?1 for sqlite).
         #[arg(long, value_name = "NAME")]
         tenant_param: Option<String>,
+        /// Check as this tenant: with `tenant_schemas` in the map, its own schema is reachable
+        /// and every other tenant's is refused.
+        #[arg(long, value_name = "ID")]
+        tenant: Option<String>,
         /// Print one JSON object per statement on stdout: {"sql", "verdict", "reasons"}.
         #[arg(long)]
         json: bool,
@@ -108,6 +119,9 @@ enum Command {
     /// Inspect and verify signed session logs.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Build logs: mine the templates of their lines.
+    #[command(subcommand)]
+    Logs(LogsCommand),
     /// Create the local signing key if there is none, and print its public key (PEM).
     Keygen {
         /// Replace an existing key. Logs signed by the old key then need --pubkey to verify.
@@ -119,6 +133,17 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Triage failed CI jobs: the cause of each (with the lines that prove it), the tenants
+    /// they touch (from the logs, the schema registry and each tenant's migration history), the
+    /// cascade over the service graph, a rollback risk per tenant, and a playbook per affected
+    /// tenant. Writes report.md, report.json and the playbooks to --out, prints the report, and
+    /// exits 3 when a tenant's risk is over the threshold.
+    #[command(after_help = EXIT_CODES)]
+    CiFailure(cli::audit::CiFailure),
 }
 
 #[derive(Subcommand, Debug)]
@@ -210,14 +235,35 @@ enum HeapCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum LogsCommand {
+    /// The template of every line (Drain-style mining: values become <*>, words stay): the
+    /// templates by how many lines they cover, or with --json one object per line.
+    Templates {
+        /// A build log (plain or gzip), a folder of them, or - for stdin.
+        file: PathBuf,
+        /// The log format, instead of detecting it: github-actions, jenkins, codebuild or plain.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// Print one JSON object per input line, in input order: {"line", "template_id", "template"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum LogCommand {
     /// Check a log's hash chain, seals and signatures; exit 1 naming every fault found.
     #[command(after_help = EXIT_CODES)]
     Verify {
         file: PathBuf,
-        /// Trust this ed25519 public key (PEM) instead of the local key.
+        /// Trust this public key (PEM, ed25519 or P-256) instead of the local key and the AWS KMS
+        /// keys this machine signed with; repeat for several.
         #[arg(long, value_name = "PEM")]
-        pubkey: Option<PathBuf>,
+        pubkey: Vec<PathBuf>,
+        /// Ask AWS KMS to confirm every seal signed by a KMS key (KMS Verify), and trust the key
+        /// when it does.
+        #[arg(long)]
+        kms: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -245,6 +291,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         None => cli::session::interactive_or_stdin(&cli.session.into()),
         Some(Command::Run { script, params, json }) => cli::session::run(&cli.session.into(), &script, &params, json),
+        Some(Command::Audit(AuditCommand::CiFailure(args))) => cli::audit::ci_failure(&cli.session.into(), &args),
         Some(Command::Heap(HeapCommand::Histogram { file, top, json })) => {
             cli::heap::histogram(&cli.session.into(), &file, top, json)
         }
@@ -266,19 +313,23 @@ fn main() -> ExitCode {
         Some(Command::Heap(HeapCommand::Path { file, object, json })) => {
             cli::heap::path(&cli.session.into(), &file, &object, json)
         }
-        Some(Command::Guard { tenancy, dialect, tenant_param, json, sql }) => {
+        Some(Command::Guard { tenancy, dialect, tenant_param, tenant, json, sql }) => {
             let options = cli::guard::Options {
                 tenancy: &tenancy,
                 dialect: &dialect,
                 tenant_param: tenant_param.as_deref(),
+                tenant: tenant.as_deref(),
                 json,
             };
             cli::guard::run(&options, &sql)
         }
-        Some(Command::Log(LogCommand::Verify { file, pubkey, json })) => {
-            cli::log::verify(&file, pubkey.as_deref(), json)
+        Some(Command::Log(LogCommand::Verify { file, pubkey, kms, json })) => {
+            cli::log::verify(&file, &pubkey, kms, cli.session.kms_key.as_deref(), json)
         }
         Some(Command::Log(LogCommand::Show { file, json })) => cli::log::show(&file, json),
+        Some(Command::Logs(LogsCommand::Templates { file, format, json })) => {
+            cli::logs::templates(&file, format.as_deref(), json)
+        }
         Some(Command::Keygen { force }) => cli::log::keygen(force),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "deployclaw", &mut std::io::stdout());
@@ -292,6 +343,7 @@ impl From<SessionArgs> for cli::session::Settings {
     fn from(args: SessionArgs) -> Self {
         cli::session::Settings {
             log: args.log,
+            kms_key: args.kms_key,
             execute: args.execute,
             limits: deployclaw::engine::Limits {
                 max_operations: args.max_operations,

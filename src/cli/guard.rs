@@ -11,6 +11,7 @@ pub struct Options<'a> {
     pub tenancy: &'a Path,
     pub dialect: &'a str,
     pub tenant_param: Option<&'a str>,
+    pub tenant: Option<&'a str>,
     pub json: bool,
 }
 
@@ -37,7 +38,10 @@ pub fn run(options: &Options<'_>, sql: &str) -> u8 {
             return exit::USAGE;
         }
     };
-    let guard = Guard::new(tenancy, dialect, options.tenant_param);
+    let mut guard = Guard::new(tenancy, dialect, options.tenant_param);
+    if let Some(tenant) = options.tenant {
+        guard = guard.for_tenant(&serde_json::Value::from(tenant));
+    }
     let statements: Vec<String> = if sql == "-" {
         let stdin = std::io::stdin();
         let mut lines = Vec::new();

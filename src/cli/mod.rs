@@ -1,8 +1,10 @@
 //! Command bodies for the binary: each returns its exit code.
 
+pub mod audit;
 pub mod guard;
 pub mod heap;
 pub mod log;
+pub mod logs;
 pub mod session;
 
 /// Exit codes, as documented in `--help`.

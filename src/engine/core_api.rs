@@ -69,7 +69,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .returns("nothing; an error names the path and the reason")
             .example(r#"let p = temp_path("note.txt"); write_text(p, "hello"); read_text(p)"#, r#""hello""#)
             .volatile(),
-        |path: &str, text: &str| -> Result<()> { write_atomically(Path::new(path), text.as_bytes()).map_err(rt_error) },
+        |path: &str, text: &str| -> Result<()> { crate::paths::write_atomically(Path::new(path), text.as_bytes()).map_err(rt_error) },
     );
 
     api.add(
@@ -106,16 +106,4 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             serde_json::from_str(text).map(from_json).map_err(|e| rt_error(format!("parse_json: not valid JSON: {e}")))
         },
     );
-}
-
-/// Write `bytes` to `path` through a temporary file in the same folder and a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::result::Result<(), String> {
-    use std::io::Write;
-    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod api;
 mod aws_api;
 mod bridge;
+mod ci_api;
 mod collect_api;
 mod convert;
 mod core_api;
@@ -13,12 +14,14 @@ mod heap_api;
 mod heap_graph_api;
 pub mod lexer;
 mod live_api;
+mod playbook_script;
 mod progress;
 mod render;
 mod session;
 mod sql_api;
 mod statements;
 mod stdlib;
+mod triage_api;
 
 pub use api::{Docs, Example, FnDoc};
 pub use bridge::{Bridge, Cancelled, Interrupt};
@@ -218,6 +221,8 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
         sql_api::register(&mut api, shared);
         collect_api::register(&mut api, shared);
         aws_api::register(&mut api, shared);
+        ci_api::register(&mut api, shared);
+        triage_api::register(&mut api, shared);
     }
     let docs = Arc::new(docs);
     let _ = shared.docs.set(docs.clone());

@@ -36,9 +36,9 @@ pub struct TenantDb {
     scoped: Scoped,
 }
 
-/// A tenancy map from a TOML file's path, or from TOML text.
+/// A tenancy map from a TOML file's path, or from TOML text (which has an `=`, a path has not).
 fn load_tenancy(source: &str) -> Result<Tenancy> {
-    if source.contains("[tables]") {
+    if source.contains('=') {
         return Tenancy::from_toml(source, "tenancy map").map_err(rt_error);
     }
     let text =

@@ -124,6 +124,21 @@ impl Frame {
         Ok(column_to_json(self.column(name)?))
     }
 
+    /// The cells of a text column (numbers and other types are an error naming the column).
+    pub fn text_column(&self, name: &str) -> Result<Vec<Option<&str>>, Error> {
+        let column = self.column(name)?;
+        let text = column.str().map_err(|_| Error::invalid(format!("column {name:?}"), "it does not hold text"))?;
+        Ok(text.iter().collect())
+    }
+
+    /// This frame with an integer column and a text column added (one value per row each).
+    pub fn with_int_and_text(&self, int: (&str, Vec<i64>), text: (&str, Vec<String>)) -> Result<Frame, Error> {
+        let mut df = self.df.clone();
+        let columns = [Column::new(PlSmallStr::from(int.0), int.1), Column::new(PlSmallStr::from(text.0), text.1)];
+        df.hstack_mut(&columns).map_err(|e| Error::invalid("frame", e))?;
+        Ok(Frame { df })
+    }
+
     /// One row as a JSON object; `None` past the end.
     pub fn row(&self, index: usize) -> Option<Value> {
         if index >= self.height() {

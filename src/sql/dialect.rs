@@ -40,6 +40,14 @@ impl Dialect {
         }
     }
 
+    /// A schema, table or column name quoted for this dialect (`"x"`, or `` `x` `` on MySQL).
+    pub fn quote_ident(self, name: &str) -> String {
+        match self {
+            Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
+            Dialect::Postgres | Dialect::Sqlite => format!("\"{}\"", name.replace('"', "\"\"")),
+        }
+    }
+
     /// The dialect of a connection URL's scheme.
     pub fn of_url(url: &str) -> Option<Dialect> {
         let scheme = url.split_once(':')?.0.to_ascii_lowercase();

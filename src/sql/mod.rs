@@ -12,7 +12,9 @@ pub mod lint;
 pub mod schema;
 pub mod scoped;
 pub mod tenancy;
+pub mod tenant_schema;
 
 pub use dialect::Dialect;
 pub use guard::{Guard, Reason, Rule, Verdict};
 pub use tenancy::Tenancy;
+pub use tenant_schema::SchemaGlob;

@@ -81,6 +81,7 @@ pub struct Scoped {
 impl Scoped {
     /// `guard` must use the dialect's default tenant parameter, which is where the tenant is bound.
     pub fn new(db: Database, guard: Guard, tenant: Value) -> Scoped {
+        let guard = guard.for_tenant(&tenant);
         Scoped { db, guard, tenant }
     }
 
@@ -96,8 +97,10 @@ impl Scoped {
         &self.guard
     }
 
-    fn bound(&self, params: &[Value]) -> Vec<Value> {
-        std::iter::once(self.tenant.clone()).chain(params.iter().cloned()).collect()
+    /// The parameters a statement runs with: the tenant first, when the statement takes it.
+    fn bound(&self, verdict: &Verdict, params: &[Value]) -> Vec<Value> {
+        let tenant = verdict.binds_tenant.then(|| self.tenant.clone());
+        tenant.into_iter().chain(params.iter().cloned()).collect()
     }
 
     /// Check every step before anything runs.
@@ -125,7 +128,7 @@ impl Scoped {
         if !verdict.writes.is_empty() {
             return Err(Error::WriteInQuery { sql: sql.to_string() });
         }
-        Ok(self.db.fetch(sql, &self.bound(params)).await?)
+        Ok(self.db.fetch(sql, &self.bound(&verdict, params)).await?)
     }
 
     /// Run steps in one transaction: all of them, or (on any failure) none. A dry run rolls back.
@@ -173,7 +176,7 @@ impl Scoped {
         verdict: &Verdict,
         mode: Mode,
     ) -> Result<StepResult, db::Error> {
-        let params = self.bound(&step.params);
+        let params = self.bound(verdict, &step.params);
         let writes = !verdict.writes.is_empty();
         let returning = writes && mode == Mode::DryRun && self.can_return(verdict);
         let (rows_affected, rows) = if !writes {
@@ -211,14 +214,15 @@ impl Scoped {
             let counters = match self.db.dialect() {
                 Dialect::Postgres => {
                     let sql = "SELECT column_name::text FROM information_schema.columns \
-                               WHERE table_schema = current_schema() AND table_name = $1 \
+                               WHERE table_schema = COALESCE($2, current_schema()) AND table_name = $1 \
                                AND (column_default LIKE 'nextval(%' OR is_identity = 'YES')";
-                    self.db.fetch(sql, &[Value::from(write.table.clone())]).await?
+                    self.db.fetch(sql, &[Value::from(write.table.clone()), Value::from(write.schema.clone())]).await?
                 }
                 Dialect::Mysql => {
                     let sql = "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
-                               WHERE table_schema = DATABASE() AND table_name = ? AND extra LIKE '%auto_increment%'";
-                    self.db.fetch(sql, &[Value::from(write.table.clone())]).await?
+                               WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+                               AND extra LIKE '%auto_increment%'";
+                    self.db.fetch(sql, &[Value::from(write.schema.clone()), Value::from(write.table.clone())]).await?
                 }
                 // SQLite keeps AUTOINCREMENT counters in a table, so a rollback restores them.
                 Dialect::Sqlite => Rows::default(),

@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::SchemaGlob;
+
 /// How the rows of one table belong to tenants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -19,6 +21,8 @@ pub enum Kind {
     Global,
     /// No tenant column: `fk` points at `reference` of a row of `via`, which has a tenant.
     Derived { via: String, fk: String, reference: String },
+    /// In the tenant's own schema (`tenant_schemas`): every row is the tenant's.
+    Owned,
 }
 
 /// One table of the map, with partitions resolved to the table they partition.
@@ -36,7 +40,7 @@ impl Table {
         match &self.kind {
             Kind::Root { key } | Kind::Keyed { key } => Some(key),
             Kind::Derived { fk, .. } => Some(fk),
-            Kind::Global => None,
+            Kind::Global | Kind::Owned => None,
         }
     }
 
@@ -55,6 +59,8 @@ pub struct Tenancy {
     functions: BTreeSet<String>,
     /// The schema unqualified names live in (`public` on PostgreSQL, `main` on SQLite).
     schema: Option<String>,
+    /// Schema-per-tenant: schemas named like this are a tenant's, whole.
+    tenant_schemas: Option<SchemaGlob>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +75,7 @@ pub enum Error {
 #[serde(deny_unknown_fields)]
 struct File {
     schema: Option<String>,
+    tenant_schemas: Option<String>,
     #[serde(default)]
     tables: BTreeMap<String, Spec>,
     #[serde(default)]
@@ -105,6 +112,11 @@ impl Tenancy {
             .map_err(|e| Error::Syntax { source_name: source_name.into(), message: e.message().to_string() })?;
         let mut tenancy = Tenancy::from_specs(file.tables, source_name)?;
         tenancy.schema = file.schema.map(|s| s.to_lowercase());
+        if let Some(glob) = file.tenant_schemas {
+            let glob =
+                SchemaGlob::new(&glob).map_err(|message| Error::Syntax { source_name: source_name.into(), message })?;
+            tenancy.tenant_schemas = Some(glob);
+        }
         tenancy.functions = file.functions.allow.iter().map(|f| f.to_lowercase()).collect();
         Ok(tenancy)
     }
@@ -173,6 +185,16 @@ impl Tenancy {
         self.schema.as_deref()
     }
 
+    /// The schema-per-tenant pattern, when tenants have schemas of their own.
+    pub fn tenant_schemas(&self) -> Option<&SchemaGlob> {
+        self.tenant_schemas.as_ref()
+    }
+
+    /// A map for schema-per-tenant databases with no shared tables.
+    pub fn schema_per_tenant(glob: SchemaGlob) -> Tenancy {
+        Tenancy { tenant_schemas: Some(glob), ..Tenancy::default() }
+    }
+
     pub fn with_schema(mut self, schema: Option<&str>) -> Tenancy {
         if self.schema.is_none() {
             self.schema = schema.map(str::to_lowercase);
@@ -186,6 +208,9 @@ impl Tenancy {
         if let Some(schema) = &self.schema {
             out.push_str(&format!("schema = {}\n\n", quote(schema)));
         }
+        if let Some(glob) = &self.tenant_schemas {
+            out.push_str(&format!("tenant_schemas = {}\n\n", quote(glob.glob())));
+        }
         out.push_str("[tables]\n");
         for table in self.tables.values() {
             let body = match &table.kind {
@@ -193,6 +218,7 @@ impl Tenancy {
                 Kind::Root { key } => format!("root = true, key = {}", quote(key)),
                 Kind::Keyed { key } => format!("key = {}", quote(key)),
                 Kind::Global => "global = true".to_string(),
+                Kind::Owned => continue,
                 Kind::Derived { via, fk, reference } => {
                     format!("via = {}, fk = {}, ref = {}", quote(via), quote(fk), quote(reference))
                 }
@@ -271,6 +297,7 @@ impl fmt::Display for Kind {
             Kind::Keyed { key } => write!(f, "tenant key {key}"),
             Kind::Global => write!(f, "global"),
             Kind::Derived { via, fk, reference } => write!(f, "derived: {fk} -> {via}.{reference}"),
+            Kind::Owned => write!(f, "the tenant's own schema"),
         }
     }
 }

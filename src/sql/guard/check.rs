@@ -18,6 +18,8 @@ pub(super) struct Binding<'g> {
     pub(super) name: String,
     /// The schema it was qualified with, when it has no alias.
     pub(super) schema: Option<String>,
+    /// For a table: its own name and schema, whatever the alias.
+    pub(super) source: Option<(Option<String>, String)>,
     /// The tenancy map's table; `None` for CTEs, subqueries, functions and unknown tables.
     pub(super) table: Option<&'g Table>,
     pub(super) offset: usize,
@@ -62,6 +64,8 @@ pub(super) struct Checker<'g> {
     pub(super) opaque: usize,
     /// Above zero while a subquery is walked only to learn what it returns.
     pub(super) probing: usize,
+    /// A table whose rows are tied to the tenant by a key is in the statement.
+    pub(super) needs_tenant: bool,
 }
 
 /// Per-binding result of a scope's analysis.
@@ -84,22 +88,50 @@ impl<'g> Checker<'g> {
             first_placeholder: None,
             opaque: 0,
             probing: 0,
+            needs_tenant: false,
         }
     }
 
-    pub(super) fn run(mut self, statement: &Statement) -> (Vec<Reason>, Vec<super::Write>) {
+    /// The refusals, the writes, and whether the tenant is bound (see `Verdict::binds_tenant`).
+    pub(super) fn run(mut self, statement: &Statement) -> (Vec<Reason>, Vec<super::Write>, bool) {
         self.first_placeholder = functions::first_placeholder(statement);
         self.statement(statement, None);
         self.reasons.sort_by_key(|r| r.offset);
         self.reasons.dedup();
-        (self.reasons, self.writes)
+        let binds_tenant = self.first_placeholder.is_some() && (self.guard.param() != "?" || self.needs_tenant);
+        (self.reasons, self.writes, binds_tenant)
     }
 
-    pub(super) fn wrote(&mut self, table: Option<&Table>, insert_columns: Option<Vec<String>>) {
+    /// Record a write to `table`, named `name` in `schema` (an owned table stands for its schema).
+    pub(super) fn wrote(
+        &mut self,
+        table: Option<&Table>,
+        source: Option<(Option<String>, String)>,
+        insert_columns: Option<Vec<String>>,
+    ) {
         if let Some(table) = table
             && self.probing == 0
         {
-            self.writes.push(super::Write { table: table.name.clone(), insert_columns });
+            let (schema, name) = match (&table.kind, source) {
+                (Kind::Owned, Some((schema, name))) => (schema, name),
+                (_, source) => (source.and_then(|s| s.0), table.name.clone()),
+            };
+            self.writes.push(super::Write { table: name, schema, insert_columns });
+        }
+    }
+
+    /// The table a name refers to; a tenant schema out of reach is refused here.
+    pub(super) fn resolve(&mut self, schema: Option<&str>, name: &str, offset: usize) -> Result<Option<&'g Table>, ()> {
+        match self.guard.table(schema, name) {
+            Ok(table) => {
+                self.needs_tenant |= table.is_some_and(|t| !t.is_global() && t.kind != Kind::Owned);
+                Ok(table)
+            }
+            Err(message) => {
+                let shown = schema.map_or(name.to_string(), |s| format!("{s}.{name}"));
+                self.refuse(Rule::TenantSchema, &shown, message, offset);
+                Err(())
+            }
         }
     }
 
@@ -204,9 +236,11 @@ impl<'g> Checker<'g> {
             SetExpr::Table(t) => {
                 let name = t.table_name.clone().unwrap_or_default().to_lowercase();
                 let schema = t.schema_name.as_deref().map(str::to_lowercase);
-                match self.guard.tenancy.table(schema.as_deref(), &name) {
-                    Some(table) if table.is_global() => {}
-                    Some(_) => self.refuse(
+                let offset = self.offset(body.span());
+                match self.resolve(schema.as_deref(), &name, offset) {
+                    Err(()) => {}
+                    Ok(Some(table)) if table.is_global() || table.kind == Kind::Owned => {}
+                    Ok(Some(_)) => self.refuse(
                         Rule::Unscoped,
                         &name,
                         format!(
@@ -215,7 +249,7 @@ impl<'g> Checker<'g> {
                         ),
                         self.offset(body.span()),
                     ),
-                    None => self.unknown_table(&name, self.offset(body.span())),
+                    Ok(None) => self.unknown_table(&name, offset),
                 }
                 None
             }
@@ -348,14 +382,18 @@ impl<'g> Checker<'g> {
                 if schema.is_none() && self.ctes.contains(&table_name) {
                     return vec![self.bind(scope, ref_name, None, None, offset)];
                 }
-                let mut table = self.guard.tenancy.table(schema.as_deref(), &table_name);
+                let Ok(mut table) = self.resolve(schema.as_deref(), &table_name, offset) else {
+                    return vec![self.bind(scope, ref_name, ref_schema, None, offset)];
+                };
                 if table.is_none() && self.guard.no_tenant && is_catalog(schema.as_deref(), &table_name) {
                     table = Some(&CATALOG);
                 }
                 if table.is_none() {
                     self.unknown_table(&name.to_string(), offset);
                 }
-                vec![self.bind(scope, ref_name, ref_schema, table, offset)]
+                let b = self.bind(scope, ref_name, ref_schema, table, offset);
+                self.bindings[b].source = Some((schema, table_name));
+                vec![b]
             }
             TableFactor::Derived { alias, .. } | TableFactor::UNNEST { alias, .. } => {
                 vec![self.bind(scope, alias_name(alias).unwrap_or_default(), None, None, offset)]
@@ -384,7 +422,7 @@ impl<'g> Checker<'g> {
         table: Option<&'g Table>,
         offset: usize,
     ) -> usize {
-        self.bindings.push(Binding { name, schema, table, offset });
+        self.bindings.push(Binding { name, schema, source: None, table, offset });
         let id = self.bindings.len() - 1;
         self.scopes[scope].bindings.push(id);
         id
@@ -493,7 +531,7 @@ impl<'g> Checker<'g> {
     pub(super) fn satisfied(&self, b: usize, c: &Classes) -> bool {
         let Some(table) = self.bindings[b].table else { return true };
         match &table.kind {
-            Kind::Global => true,
+            Kind::Global | Kind::Owned => true,
             Kind::Root { key } | Kind::Keyed { key } => c.anchor(&Term::Col(b, key.clone())) == Some(Anchor::Tenant),
             Kind::Derived { fk, .. } => {
                 let anchor = c.anchor(&Term::Col(b, fk.clone()));

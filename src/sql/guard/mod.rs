@@ -24,7 +24,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Location, Token, Tokenizer};
 
 use super::dialect::Dialect;
-use super::tenancy::Tenancy;
+use super::tenancy::{Kind, Table, Tenancy};
 
 /// Why a statement was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,6 +64,8 @@ pub enum Rule {
     GlobalWrite,
     /// A function not known to leave other tenants' rows alone.
     Function,
+    /// A table in another tenant's schema, or in a tenant schema with no tenant bound.
+    TenantSchema,
     /// SQL the guard does not analyse.
     Unsupported,
 }
@@ -88,6 +90,7 @@ impl Rule {
             Rule::UpsertOverwrite => "upsert-overwrite",
             Rule::GlobalWrite => "global-write",
             Rule::Function => "function",
+            Rule::TenantSchema => "tenant-schema",
             Rule::Unsupported => "unsupported",
         }
     }
@@ -120,6 +123,8 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Write {
     pub table: String,
+    /// The schema it was qualified with.
+    pub schema: Option<String>,
     /// For an INSERT, the columns it names.
     pub insert_columns: Option<Vec<String>>,
 }
@@ -132,6 +137,11 @@ pub struct Verdict {
     /// The tables it writes to (empty for a read).
     #[serde(skip)]
     pub writes: Vec<Write>,
+    /// Whether the tenant is bound as a parameter when it runs: when the statement numbers its
+    /// parameters (the tenant holds the first number), or its first bare `?` is the tenant's
+    /// because a tenant table needs it. A statement with no parameters binds nothing.
+    #[serde(skip)]
+    pub binds_tenant: bool,
 }
 
 impl Verdict {
@@ -158,6 +168,8 @@ pub struct Guard {
     param: TenantParam,
     /// No tenant is bound: only global tables and the database's own catalogs can be read.
     no_tenant: bool,
+    /// With `tenant_schemas`: the bound tenant's own schema, standing for all its tables.
+    owned: Option<Table>,
 }
 
 impl Guard {
@@ -166,14 +178,50 @@ impl Guard {
         let text = param.unwrap_or(dialect.default_tenant_param()).to_string();
         let first_bare = text == "?" || (dialect == Dialect::Sqlite && text == "?1");
         let tenancy = tenancy.with_schema(dialect.default_schema());
-        Guard { tenancy, dialect, param: TenantParam { text, first_bare }, no_tenant: false }
+        Guard { tenancy, dialect, param: TenantParam { text, first_bare }, no_tenant: false, owned: None }
+    }
+
+    /// The guard for one tenant: with `tenant_schemas` in the map, the tables of the tenant's
+    /// own schema are its, whole, and every other tenant schema is out of reach.
+    pub fn for_tenant(mut self, tenant: &serde_json::Value) -> Guard {
+        if let Some(glob) = self.tenancy.tenant_schemas() {
+            let id = match tenant {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let schema = glob.schema_of(&id).to_lowercase();
+            self.owned = Some(Table { name: schema.clone(), kind: Kind::Owned, family: schema });
+        }
+        self
+    }
+
+    /// The table a name refers to, or why a tenant schema's table is out of reach.
+    fn table(&self, schema: Option<&str>, name: &str) -> Result<Option<&Table>, String> {
+        let tenant = schema.zip(self.tenancy.tenant_schemas()).and_then(|(s, glob)| glob.tenant_of(s));
+        let (Some(schema), Some(tenant)) = (schema, tenant) else { return Ok(self.tenancy.table(schema, name)) };
+        match &self.owned {
+            Some(own) if own.name.eq_ignore_ascii_case(schema) => Ok(Some(own)),
+            Some(own) => Err(format!(
+                "`{schema}.{name}` is in tenant {tenant}'s schema; this handle may only reach its own schema, {}",
+                own.name
+            )),
+            None => Err(format!(
+                "`{schema}.{name}` is in tenant {tenant}'s schema: reach it through sql::with_tenant(db, \"{tenant}\")"
+            )),
+        }
     }
 
     /// A guard for a handle with no tenant: it allows reads of global tables and of the
     /// database's catalogs (`pg_catalog`, `information_schema`, `sqlite_master`, ...) only.
     pub fn without_tenant(tenancy: Tenancy, dialect: Dialect) -> Guard {
         let tenancy = tenancy.with_schema(dialect.default_schema());
-        Guard { tenancy, dialect, param: TenantParam { text: String::new(), first_bare: false }, no_tenant: true }
+        Guard {
+            tenancy,
+            dialect,
+            param: TenantParam { text: String::new(), first_bare: false },
+            no_tenant: true,
+            owned: None,
+        }
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -191,13 +239,14 @@ impl Guard {
 
     /// Check one statement.
     pub fn check(&self, sql: &str) -> Verdict {
-        let (reasons, writes) = self.reasons(sql);
-        Verdict { sql: sql.to_string(), reasons, writes }
+        let (reasons, writes, binds_tenant) = self.reasons(sql);
+        Verdict { sql: sql.to_string(), reasons, writes, binds_tenant }
     }
 
-    fn reasons(&self, sql: &str) -> (Vec<Reason>, Vec<Write>) {
-        let whole =
-            |rule, message: String, offset| (vec![Reason { rule, table: String::new(), message, offset }], Vec::new());
+    fn reasons(&self, sql: &str) -> (Vec<Reason>, Vec<Write>, bool) {
+        let whole = |rule, message: String, offset| {
+            (vec![Reason { rule, table: String::new(), message, offset }], Vec::new(), false)
+        };
         if self.dialect == Dialect::Mysql
             && let Some(offset) = executable_comment(sql, self.dialect)
         {

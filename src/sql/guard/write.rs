@@ -29,7 +29,7 @@ pub(super) fn update(c: &mut Checker<'_>, u: &Update, parent: Option<usize>) {
     let analysis = c.analyse(scope, &preds);
     let default_target = targets.first().copied();
     if let Some(t) = default_target {
-        c.wrote(c.bindings[t].table, None);
+        c.wrote(c.bindings[t].table, c.bindings[t].source.clone(), None);
     }
     for assignment in &u.assignments {
         let columns: Vec<&ObjectName> = match &assignment.target {
@@ -78,7 +78,7 @@ pub(super) fn delete(c: &mut Checker<'_>, d: &Delete, parent: Option<usize>) {
         c.scopes[scope].bindings.iter().copied().filter(|&b| names.contains(&c.bindings[b].name)).collect()
     };
     for b in targets {
-        c.wrote(c.bindings[b].table, None);
+        c.wrote(c.bindings[b].table, c.bindings[b].source.clone(), None);
         if let Some(table) = c.bindings[b].table.filter(|t| t.is_global()) {
             refuse_global(c, table, c.bindings[b].offset);
         }
@@ -88,10 +88,6 @@ pub(super) fn delete(c: &mut Checker<'_>, d: &Delete, parent: Option<usize>) {
 
 pub(super) fn insert(c: &mut Checker<'_>, i: &Insert, parent: Option<usize>) {
     let offset = c.offset(i.span());
-    if i.replace_into || matches!(i.or, Some(SqliteOnConflict::Replace)) {
-        let message = "REPLACE deletes the row a new one conflicts with, and that row can belong to another tenant; use INSERT ... ON CONFLICT with the tenant key in the conflict target".to_string();
-        c.refuse(Rule::UpsertOverwrite, "", message, offset);
-    }
     let TableObject::TableName(name) = &i.table else {
         return c.refuse(Rule::Unsupported, "", "INSERT into a table function".into(), offset);
     };
@@ -101,21 +97,28 @@ pub(super) fn insert(c: &mut Checker<'_>, i: &Insert, parent: Option<usize>) {
         Some([s, t]) => (Some(s.clone()), t.clone()),
         _ => return c.refuse(Rule::Unsupported, "", format!("the table name `{name}`"), offset),
     };
-    let Some(table) = c.guard.tenancy.table(schema.as_deref(), &table_name) else {
+    let Ok(table) = c.resolve(schema.as_deref(), &table_name, offset) else { return };
+    let Some(table) = table else {
         return c.unknown_table(&name.to_string(), offset);
     };
     if table.is_global() {
         return refuse_global(c, table, offset);
     }
+    // In the tenant's own schema every row is the tenant's, so no write can reach another's.
+    let owned = table.kind == Kind::Owned;
+    if !owned && (i.replace_into || matches!(i.or, Some(SqliteOnConflict::Replace))) {
+        let message = "REPLACE deletes the row a new one conflicts with, and that row can belong to another tenant; use INSERT ... ON CONFLICT with the tenant key in the conflict target".to_string();
+        c.refuse(Rule::UpsertOverwrite, "", message, offset);
+    }
     let columns = i.columns.iter().filter_map(|n| n.0.last()?.as_ident().map(ident_name)).collect();
-    c.wrote(Some(table), Some(columns));
+    c.wrote(Some(table), Some((schema, table_name.clone())), Some(columns));
     let key = table.tenant_column().unwrap_or_default().to_string();
     let anchor = if !i.assignments.is_empty() {
         functions::nested(c, &i.assignments, parent);
         let scope = c.new_scope(parent);
         let value = i.assignments.iter().find(|a| assigns(&a.target, &key)).map(|a| &a.value);
         value.and_then(|v| c.value_anchor(v, scope))
-    } else if i.columns.is_empty() {
+    } else if i.columns.is_empty() && !owned {
         let message = format!(
             "INSERT into `{table_name}` without a column list: name the columns, {key} among them, so the guard can see which value is the tenant"
         );
@@ -139,6 +142,12 @@ pub(super) fn insert(c: &mut Checker<'_>, i: &Insert, parent: Option<usize>) {
         c.refuse(Rule::InsertTenant, &table.name, message, offset);
     }
     match &i.on {
+        Some(OnInsert::DuplicateKeyUpdate(assignments)) if owned => functions::nested(c, assignments, parent),
+        Some(OnInsert::OnConflict(conflict)) if owned => {
+            if let OnConflictAction::DoUpdate(update) = &conflict.action {
+                functions::nested(c, update, parent);
+            }
+        }
         Some(OnInsert::DuplicateKeyUpdate(_)) => {
             let message = format!(
                 "ON DUPLICATE KEY UPDATE overwrites whichever row shares a unique key, which can be another tenant's; use INSERT IGNORE, or an UPDATE of `{table_name}` restricted to the tenant"
@@ -223,6 +232,7 @@ fn is_excluded_key(expr: &Expr, key: &str) -> bool {
 /// Whether a value known as `anchor` may stand in `table`'s tenant column.
 fn keeps_tenant(c: &Checker<'_>, table: &Table, anchor: Option<&Anchor>) -> bool {
     match (&table.kind, anchor) {
+        (Kind::Owned, _) => true,
         (Kind::Root { .. } | Kind::Keyed { .. }, Some(Anchor::Tenant)) => true,
         (Kind::Derived { .. }, Some(a)) => c.anchors_derived(table, a),
         _ => false,

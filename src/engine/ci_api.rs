@@ -1,0 +1,190 @@
+//! `ci::` functions: build logs as Frames, templates mined from them, failed jobs' causes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rhai::{EvalAltResult, Map};
+
+use super::api::{Api, FnDoc};
+use super::{Shared, block, frame_of, rt_error, serialized};
+use crate::collect::aws;
+use crate::frame::Frame;
+use crate::triage::{self, Format, LogLine, Miner, Rules};
+
+type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
+
+pub(crate) const LINE_COLUMNS: &[&str] =
+    &["source", "job", "step", "timestamp", "level", "text", "line", "location", "failure"];
+const CAUSE_COLUMNS: &[&str] = &["job", "cause", "kind", "retry", "step", "line", "text", "source", "description"];
+
+pub(super) fn option(options: &Map, key: &str) -> Option<String> {
+    options.get(key).map(|v| v.to_string()).filter(|v| !v.is_empty())
+}
+
+fn format_of(options: &Map) -> Result<Option<Format>> {
+    match option(options, "format") {
+        None => Ok(None),
+        Some(name) => Format::parse(&name)
+            .map(Some)
+            .ok_or_else(|| rt_error(format!("format {name:?}: use one of {}", Format::NAMES))),
+    }
+}
+
+/// The lines of a file, folder or `cloudwatch:GROUP`.
+pub(super) fn read(s: &Shared, source: &str, options: &Map) -> Result<Vec<LogLine>> {
+    let format = format_of(options)?;
+    let Some(group) = source.strip_prefix("cloudwatch:") else {
+        return triage::read_path(std::path::Path::new(source), format).map_err(rt_error);
+    };
+    let start = aws::time(&option(options, "start").unwrap_or_else(|| "-1d".into())).map_err(rt_error)?;
+    let end = aws::time(&option(options, "end").unwrap_or_else(|| "now".into())).map_err(rt_error)?;
+    let filter = option(options, "filter").unwrap_or_default();
+    let client = super::aws_api::clients(s)?;
+    let events = block(s, aws::logs(&client, group, &filter, start, end))?.map_err(rt_error)?;
+    // One job per log stream (CodeBuild writes one stream per build).
+    let mut streams: BTreeMap<&str, String> = BTreeMap::new();
+    for event in &events {
+        let text = streams.entry(&event.stream).or_default();
+        text.push_str(event.message.trim_end_matches('\n'));
+        text.push('\n');
+    }
+    Ok(streams.iter().flat_map(|(stream, text)| triage::read_text_as(text, format, source, stream)).collect())
+}
+
+pub(super) fn lines_of(frame: &Frame) -> Result<Vec<LogLine>> {
+    frame
+        .to_records()
+        .into_iter()
+        .map(|record| {
+            serde_json::from_value(record)
+                .map_err(|e| rt_error(format!("expected the Frame of ci::read ({}): {e}", LINE_COLUMNS.join(", "))))
+        })
+        .collect()
+}
+
+fn templates(frame: &Frame, column: &str) -> Result<Frame> {
+    let texts = frame.text_column(column).map_err(|e| {
+        rt_error(format!("ci::templates: {e}; name the column holding the messages: ci::templates(df, \"message\")"))
+    })?;
+    let mut miner = Miner::new(Default::default());
+    let groups: Vec<u32> = texts.iter().map(|t| miner.add(t.unwrap_or(""))).collect();
+    let ids = miner.template_ids();
+    let mut text_of: Vec<Option<String>> = vec![None; ids.len()];
+    let mut template_ids = Vec::with_capacity(groups.len());
+    let mut template_texts = Vec::with_capacity(groups.len());
+    for g in groups {
+        template_ids.push(i64::from(ids[g as usize]));
+        template_texts.push(text_of[g as usize].get_or_insert_with(|| miner.template(g)).clone());
+    }
+    frame.with_int_and_text(("template_id", template_ids), ("template", template_texts)).map_err(rt_error)
+}
+
+/// The rules of `options.rules` (a team's file), else the built-in ones.
+pub(super) fn rules_of(options: &Map) -> Result<Rules> {
+    match option(options, "rules") {
+        Some(path) => Rules::with_file(std::path::Path::new(&path)).map_err(rt_error),
+        None => Ok(Rules::builtin()),
+    }
+}
+
+fn classify(frame: &Frame, options: &Map) -> Result<Frame> {
+    let rules = rules_of(options)?;
+    let lines = lines_of(frame)?;
+    causes_frame(&triage::classify(&lines, &rules))
+}
+
+/// Diagnoses as rows, one per proving line.
+pub(super) fn causes_frame(diagnoses: &[triage::Diagnosis]) -> Result<Frame> {
+    let rows: Vec<serde_json::Value> = diagnoses
+        .iter()
+        .flat_map(|d| {
+            let proof = if d.proof.is_empty() { vec![None] } else { d.proof.iter().map(Some).collect() };
+            proof
+                .into_iter()
+                .map(|line| {
+                    serde_json::json!({
+                        "job": d.job, "cause": d.cause, "kind": d.kind.map(|k| k.name()), "retry": d.retry,
+                        "step": line.and_then(|l| l.step.clone()).or(d.step.clone()),
+                        "line": line.map(|l| l.line), "text": line.map(|l| l.text.clone()),
+                        "source": d.source, "description": d.description,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    frame_of(&rows, CAUSE_COLUMNS)
+}
+
+const JENKINS_EXAMPLE: &str = r#"let p = temp_path("deploy.log"); write_text(p, "Started by timer\n[Pipeline] { (Migrate)\n+ flyway migrate\nERROR: Migration V7__tenant_index.sql failed for schema tenant_acme\nERROR: script returned exit code 1\n[Pipeline] }\nFinished: FAILURE\n");"#;
+
+pub fn register(api: &mut Api, shared: &Arc<Shared>) {
+    api.namespace("ci");
+    let s = shared.clone();
+    let read_doc = FnDoc::new("read")
+        .usage("ci::read(source: string) -> Frame")
+        .usage("ci::read(source: string, options: map) -> Frame")
+        .summary("Read build logs into one row per line: GitHub Actions job logs (steps from ##[group], ##[error], ::error workflow commands), Jenkins console output (stages from [Pipeline] markers, hidden console notes and colours removed), AWS CodeBuild logs ([Container] lines, phases) or plain text, the format detected per file. A folder is read whole (a file in a subfolder belongs to the job the subfolder names); gzip is read as such.")
+        .param("source", "a file, a folder, or cloudwatch:GROUP for a CloudWatch Logs group (one job per log stream)")
+        .param("options", "#{format: \"github-actions\" | \"jenkins\" | \"codebuild\" | \"plain\"} to override detection; for cloudwatch: also start (\"-1d\"), end (\"now\"), filter")
+        .returns(&format!("a Frame ({}); failure is true on the lines that say the job failed", LINE_COLUMNS.join(", ")))
+        .example(
+            &format!("{JENKINS_EXAMPLE} ci::read(p).filter(\"level = 'error'\").select([\"step\", \"line\", \"failure\"]).rows()"),
+            r#"[{"step": "Migrate", "line": 4, "failure": false}, {"step": "Migrate", "line": 5, "failure": true}, {"step": null, "line": 7, "failure": true}]"#,
+        )
+        .volatile();
+    let s2 = s.clone();
+    api.add(read_doc, move |source: &str| -> Result<Frame> {
+        frame_of(&serialized(&read(&s, source, &Map::new())?), LINE_COLUMNS)
+    });
+    api.overload(move |source: &str, options: Map| -> Result<Frame> {
+        frame_of(&serialized(&read(&s2, source, &options)?), LINE_COLUMNS)
+    });
+
+    api.add(
+        FnDoc::new("templates")
+            .usage("ci::templates(lines: Frame) -> Frame")
+            .usage("ci::templates(lines: Frame, column: string) -> Frame")
+            .summary("Mine message templates (a Drain-style online parser): lines that differ only in numbers, ids, addresses, paths and other values share a template, with `<*>` where they differ. Plain words never become `<*>`, so `VM Paused` and `VM Resumed` stay apart.")
+            .param("column", "the column holding the messages (default \"text\")")
+            .returns("the Frame with template_id (from 1, in order of first appearance) and template added")
+            .example(
+                r#"let df = frame([#{text: "connected to 10.0.0.7:5432 in 12 ms"}, #{text: "connected to 10.0.0.9:5432 in 80 ms"}, #{text: "pool exhausted for tenant acme"}]); ci::templates(df).select(["template_id", "template"]).rows()"#,
+                r#"[{"template_id": 1, "template": "connected to <*> in <*>"}, {"template_id": 1, "template": "connected to <*> in <*>"}, {"template_id": 2, "template": "pool exhausted for tenant acme"}]"#,
+            ),
+        move |frame: Frame| templates(&frame, "text"),
+    );
+    api.overload(move |frame: Frame, column: &str| templates(&frame, column));
+
+    api.add(
+        FnDoc::new("classify")
+            .usage("ci::classify(lines: Frame) -> Frame")
+            .usage("ci::classify(lines: Frame, options: map) -> Frame")
+            .summary("The root cause of each failed job, by an ordered rule set: database migration, connection-pool exhaustion, out of memory, quota/throttling, permission, timeout, flaky network, infrastructure, dependency resolution, compile error, test failure (`help(\"ci::rules\")` shows them). A job failed when it says so (Finished: FAILURE, a non-zero exit, State: FAILED) or, in plain logs, has an error line. Infrastructure causes are marked so a retry can be automatic.")
+            .param("lines", "the Frame of ci::read")
+            .param("options", "#{rules: \"team-rules.toml\"}: a team's rules, tried before the built-in ones (same shape; builtin = false drops those)")
+            .returns(&format!("a Frame ({}) with one row per proving line (at most five per job); cause is \"unknown\" with the error lines when no rule matched", CAUSE_COLUMNS.join(", ")))
+            .example(
+                &format!("{JENKINS_EXAMPLE} ci::classify(ci::read(p)).select([\"job\", \"cause\", \"kind\", \"retry\", \"step\", \"line\"]).rows()"),
+                r#"[{"job": "deploy", "cause": "database-migration", "kind": "code", "retry": false, "step": "Migrate", "line": 4}]"#,
+            ),
+        move |frame: Frame| classify(&frame, &Map::new()),
+    );
+    api.overload(move |frame: Frame, options: Map| classify(&frame, &options));
+
+    api.add(
+        FnDoc::new("rules")
+            .usage("ci::rules() -> Frame")
+            .summary("The built-in root-cause rules in the order they are tried.")
+            .returns("a Frame (cause, kind, retry, description)")
+            .example(r#"ci::rules().head(2).col("cause")"#, r#"["database-migration", "connection-pool-exhaustion"]"#),
+        move || -> Result<Frame> {
+            let rows: Vec<serde_json::Value> = Rules::builtin()
+                .rules()
+                .iter()
+                .map(|r| serde_json::json!({"cause": r.cause, "kind": r.kind.name(), "retry": r.retry, "description": r.description}))
+                .collect();
+            frame_of(&rows, &["cause", "kind", "retry", "description"])
+        },
+    );
+    api.end_namespace();
+}

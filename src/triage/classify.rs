@@ -1,0 +1,248 @@
+//! Root causes of failed jobs: an ordered rule set (built in, documented in rules.toml, and
+//! extensible by a team's own TOML) applied to each failed job's lines.
+
+use super::line::{Level, LogLine};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const BUILTIN: &str = include_str!("rules.toml");
+/// Proving lines kept per job.
+const PROOF_LINES: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read rules {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("rules {origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// Whose fault a cause is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Code,
+    Infrastructure,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Code => "code",
+            Kind::Infrastructure => "infrastructure",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default = "yes")]
+    builtin: bool,
+    #[serde(default)]
+    rule: Vec<RuleSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    cause: String,
+    kind: Kind,
+    retry: bool,
+    #[serde(default)]
+    description: String,
+    patterns: Vec<String>,
+}
+
+/// One rule: a cause and the patterns that prove it.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub cause: String,
+    pub kind: Kind,
+    pub retry: bool,
+    pub description: String,
+    patterns: Vec<Regex>,
+}
+
+/// The ordered rules.
+#[derive(Debug, Clone)]
+pub struct Rules(Vec<Rule>);
+
+impl Rules {
+    /// The built-in rules.
+    pub fn builtin() -> Rules {
+        Rules(parse(BUILTIN, "built-in").expect("the built-in rules are valid").1)
+    }
+
+    /// A team's rules file, tried before the built-in rules unless it says `builtin = false`.
+    pub fn with_file(path: &Path) -> Result<Rules, Error> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        Self::with_text(&text, &path.display().to_string())
+    }
+
+    /// Like [`Rules::with_file`] with the TOML text itself.
+    pub fn with_text(text: &str, origin: &str) -> Result<Rules, Error> {
+        let (builtin, mut rules) = parse(text, origin)?;
+        if builtin {
+            rules.extend(Self::builtin().0);
+        }
+        Ok(Rules(rules))
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.0
+    }
+}
+
+fn parse(text: &str, origin: &str) -> Result<(bool, Vec<Rule>), Error> {
+    let invalid = |message: String| Error::Invalid { origin: origin.to_string(), message };
+    let file: RuleFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let mut rules = Vec::with_capacity(file.rule.len());
+    for spec in file.rule {
+        if spec.patterns.is_empty() {
+            return Err(invalid(format!("rule {:?} has no patterns", spec.cause)));
+        }
+        let patterns = spec
+            .patterns
+            .iter()
+            .map(|p| {
+                // Patterns match one line at a time: ^ and $ are the line's ends.
+                Regex::new(p).map_err(|e| invalid(format!("rule {:?}: pattern {p:?}: {e}", spec.cause)))
+            })
+            .collect::<Result<_, _>>()?;
+        rules.push(Rule {
+            cause: spec.cause,
+            kind: spec.kind,
+            retry: spec.retry,
+            description: spec.description,
+            patterns,
+        });
+    }
+    Ok((file.builtin, rules))
+}
+
+/// A failed job's cause and the lines that prove it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub job: String,
+    pub source: String,
+    /// The rule's cause, or `unknown` when no rule matched.
+    pub cause: String,
+    pub kind: Option<Kind>,
+    pub retry: bool,
+    pub description: String,
+    /// Matching lines (at most five), else the job's error lines.
+    pub proof: Vec<LogLine>,
+    /// The first step that failed, when known.
+    pub step: Option<String>,
+}
+
+/// Jobs that failed, in order of first appearance: a failure marker (`Finished: FAILURE`, a
+/// non-zero exit, `State: FAILED`) or, in logs without markers, an error line.
+pub fn failed_jobs(lines: &[LogLine]) -> Vec<(String, Vec<&LogLine>)> {
+    let mut jobs: Vec<(String, Vec<&LogLine>)> = Vec::new();
+    for line in lines {
+        match jobs.iter_mut().find(|(job, _)| *job == line.job) {
+            Some((_, members)) => members.push(line),
+            None => jobs.push((line.job.clone(), vec![line])),
+        }
+    }
+    jobs.retain(|(_, members)| {
+        let marked = members.iter().any(|l| l.failure);
+        let markers_possible = members.iter().any(|l| is_marker_format(l));
+        marked || (!markers_possible && members.iter().any(|l| l.level == Level::Error))
+    });
+    jobs
+}
+
+/// Formats whose jobs always end with a verdict line: their error lines alone do not fail a job.
+fn is_marker_format(line: &LogLine) -> bool {
+    line.text.starts_with("Finished: ")
+        || line.text.starts_with("Phase complete: ")
+        || line.text.starts_with("Process completed with exit code")
+}
+
+/// Diagnose every failed job.
+pub fn classify(lines: &[LogLine], rules: &Rules) -> Vec<Diagnosis> {
+    failed_jobs(lines).into_iter().map(|(job, members)| diagnose(job, &members, rules)).collect()
+}
+
+fn diagnose(job: String, lines: &[&LogLine], rules: &Rules) -> Diagnosis {
+    let source = lines.first().map(|l| l.source.clone()).unwrap_or_default();
+    let failed_step = lines.iter().find(|l| l.failure || l.level == Level::Error).and_then(|l| l.step.clone());
+    for rule in &rules.0 {
+        let proof: Vec<LogLine> = lines
+            .iter()
+            .filter(|l| rule.patterns.iter().any(|p| p.is_match(&l.text)))
+            .take(PROOF_LINES)
+            .map(|l| (*l).clone())
+            .collect();
+        if !proof.is_empty() {
+            let step = proof[0].step.clone().or(failed_step);
+            return Diagnosis {
+                job,
+                source,
+                cause: rule.cause.clone(),
+                kind: Some(rule.kind),
+                retry: rule.retry,
+                description: rule.description.clone(),
+                proof,
+                step,
+            };
+        }
+    }
+    let proof = lines.iter().filter(|l| l.level == Level::Error).take(PROOF_LINES).map(|l| (*l).clone()).collect();
+    Diagnosis {
+        job,
+        source,
+        cause: "unknown".into(),
+        kind: None,
+        retry: false,
+        description: "No rule matched; the error lines are shown".into(),
+        proof,
+        step: failed_step,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_load_in_order() {
+        let rules = Rules::builtin();
+        let causes: Vec<&str> = rules.rules().iter().map(|r| r.cause.as_str()).collect();
+        assert_eq!(causes.first(), Some(&"database-migration"));
+        assert_eq!(causes.last(), Some(&"test-failure"));
+        assert_eq!(causes.len(), 11);
+    }
+
+    #[test]
+    fn team_rules_come_first_and_errors_name_the_rule() {
+        let team =
+            "[[rule]]\ncause = \"vault\"\nkind = \"infrastructure\"\nretry = true\npatterns = ['vault sealed']\n";
+        let rules = Rules::with_text(team, "team.toml").unwrap();
+        assert_eq!(rules.rules()[0].cause, "vault");
+        assert_eq!(rules.rules().len(), 12);
+        let only = Rules::with_text(&format!("builtin = false\n{team}"), "team.toml").unwrap();
+        assert_eq!(only.rules().len(), 1);
+        let bad = "[[rule]]\ncause = \"x\"\nkind = \"code\"\nretry = false\npatterns = ['(']\n";
+        let err = Rules::with_text(bad, "team.toml").unwrap_err().to_string();
+        assert!(err.starts_with("rules team.toml: rule \"x\": pattern \"(\""), "{err}");
+        let err =
+            Rules::with_text("[[rule]]\ncause = \"x\"\nkind = \"cosmic\"\nretry = false\npatterns = ['a']\n", "t")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("cosmic"), "{err}");
+    }
+}

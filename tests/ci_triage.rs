@@ -1,0 +1,321 @@
+//! The CI-failure audit end to end on real databases: the demo deploy (two tenants' migrations
+//! fail, a connection pool runs out) against tenant schemas with Flyway histories on PostgreSQL
+//! and MariaDB, through `deployclaw audit ci-failure`; then each generated playbook parses, dry-
+//! runs without changing anything, repairs with --execute, and cannot reach another tenant.
+
+mod common;
+
+use common::db::TestDb;
+use common::{Sandbox, code, stderr, stdout};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Tenant schemas named by a glob, dropped however the test ends (on MariaDB they are
+/// databases of the server, outside the test database).
+struct Schemas<'a> {
+    db: &'a TestDb,
+    glob: String,
+}
+
+impl Drop for Schemas<'_> {
+    fn drop(&mut self) {
+        for tenant in ["acme", "globex", "initech", "umbrella"] {
+            let schema = self.glob.replace('*', tenant);
+            let sql = match self.db.dialect {
+                "postgres" => format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                _ => format!("DROP DATABASE IF EXISTS {schema}"),
+            };
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.db.exec(&sql)));
+        }
+    }
+}
+
+fn unique_glob() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("ct{}_{nanos}_*", std::process::id())
+}
+
+/// The demo's logs and graph in `sandbox/demo`, and its schemas in `db`.
+fn demo<'a>(sandbox: &Sandbox, db: &'a TestDb, glob: &str) -> (PathBuf, Schemas<'a>) {
+    let dir = sandbox.path("demo");
+    let script = sandbox.write(
+        "demo.rhai",
+        &format!("ci::demo({:?}, sql::connect(DB_URL), {glob:?}).schemas.len()", dir.display().to_string()),
+    );
+    let out = sandbox.run(&["run", script.to_str().unwrap(), "-p", &format!("DB_URL={}", db.url)]);
+    let schemas = Schemas { db, glob: glob.to_string() };
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "4");
+    (dir, schemas)
+}
+
+fn by_tenant<'v>(rows: &'v Value, tenant: &str) -> &'v Value {
+    rows.as_array().unwrap().iter().find(|r| r["tenant"] == tenant).unwrap_or_else(|| panic!("no {tenant} in {rows}"))
+}
+
+fn audit(sandbox: &Sandbox, db: &TestDb, demo: &Path, glob: &str, out: &Path) -> (i32, Value, String) {
+    let logs = demo.join("logs");
+    let graph = demo.join("services.toml");
+    let run = sandbox.run(&[
+        "audit",
+        "ci-failure",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--db",
+        &db.url,
+        "--graph",
+        graph.to_str().unwrap(),
+        "--tenant-schema-pattern",
+        glob,
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let json =
+        serde_json::from_str(&stdout(&run)).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&run), stderr(&run)));
+    (code(&run), json, stderr(&run))
+}
+
+fn triage_and_playbooks(db: TestDb, glob: &str) {
+    let sandbox = Sandbox::new();
+    let (demo_dir, _schemas) = demo(&sandbox, &db, glob);
+    let schema = |tenant: &str| glob.replace('*', tenant);
+    let out = sandbox.path("triage");
+    let (exit, result, errors) = audit(&sandbox, &db, &demo_dir, glob, &out);
+    assert_eq!(exit, 3, "acme is over the threshold: {errors}");
+    assert!(errors.contains("finding [error] tenant acme rollback risk 65 is over the threshold 50"), "{errors}");
+    assert!(errors.contains("finding [warning] job migrate-tenants failed: database-migration"), "{errors}");
+    assert!(errors.contains("finding [warning] job orders-it failed: connection-pool-exhaustion"), "{errors}");
+
+    // Causes, with the first proving line of each job.
+    let causes = result["causes"].as_array().unwrap();
+    let first = |job: &str| causes.iter().find(|c| c["job"] == job).unwrap();
+    assert_eq!(first("migrate-tenants")["cause"], "database-migration");
+    assert_eq!(first("migrate-tenants")["step"], "Migrate tenant_acme");
+    assert_eq!(first("orders-it")["kind"], "infrastructure");
+
+    // Tenants: the registry and histories say who failed; the logs say who else a failure named.
+    let tenants = &result["tenants"];
+    let acme = by_tenant(tenants, "acme");
+    assert_eq!((acme["status"].as_str(), acme["affected"].as_bool()), (Some("failed"), Some(true)));
+    assert_eq!(acme["failed_versions"], "7");
+    assert_eq!(acme["schema"], schema("acme"));
+    let globex = by_tenant(tenants, "globex");
+    assert_eq!(globex["status"], "behind");
+    assert_eq!(globex["missing_versions"], "7");
+    // The pool exhaustion names globex; where the schemas are named as in the logs, so does the migration.
+    assert!(globex["failed_jobs"].as_str().unwrap().contains("orders-it"), "{globex}");
+    for calm in ["initech", "umbrella"] {
+        let t = by_tenant(tenants, calm);
+        assert_eq!((t["status"].as_str(), t["affected"].as_bool()), (Some("ok"), Some(false)), "{t}");
+    }
+
+    // The cascade, upstream first.
+    let cascade: Vec<(String, String, u64)> = result["cascade"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (s["service"].as_str().unwrap().into(), s["role"].as_str().unwrap().into(), s["depth"].as_u64().unwrap())
+        })
+        .collect();
+    let expected = [
+        ("orders-db", "root", 0),
+        ("orders-fn", "cascaded", 1),
+        ("settings-fn", "impacted", 1),
+        ("edge-api", "impacted", 2),
+    ];
+    assert_eq!(cascade, expected.map(|(s, r, d)| (s.to_string(), r.to_string(), d)));
+
+    // Risk: every factor accounted for.
+    let risk = &result["risk"];
+    let acme = by_tenant(risk, "acme");
+    assert_eq!((acme["score"].as_u64(), acme["migration"].as_u64()), (Some(65), Some(40)));
+    assert_eq!((acme["data_written"].as_u64(), acme["fan_out"].as_u64()), (Some(10), Some(15)));
+    assert!(
+        acme["factors"].as_str().unwrap().contains("3 row(s) written since 2024-05-14T09:20:01.123+00:00"),
+        "{acme}"
+    );
+    let globex = by_tenant(risk, "globex");
+    assert_eq!((globex["score"].as_u64(), globex["migration"].as_u64()), (Some(45), Some(25)));
+    let umbrella = by_tenant(risk, "umbrella");
+    assert_eq!((umbrella["score"].as_u64(), umbrella["schema_drift"].as_u64()), (Some(15), Some(5)));
+    assert!(umbrella["factors"].as_str().unwrap().contains("+invoices.legacy_code"), "{umbrella}");
+    assert_eq!(by_tenant(risk, "initech")["score"], 10);
+
+    // The report and the playbooks.
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("**Over the rollback-risk threshold of 50: acme (65).**"), "{report}");
+    assert!(report.contains("| 1 | orders-db | root | database-migration |"), "{report}");
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["risks"][0]["tenant"], "acme");
+    let books: Vec<&str> =
+        result["playbooks"].as_array().unwrap().iter().map(|b| b["tenant"].as_str().unwrap()).collect();
+    assert_eq!(books, ["acme", "globex"]);
+
+    let history = |tenant: &str, failed: bool| {
+        let filter = if failed { "NOT success" } else { "success" };
+        let table = format!("{}.flyway_schema_history", schema(tenant));
+        db.count(&format!("SELECT COUNT(*) FROM {table} WHERE {filter}"))
+    };
+    let acme_book = out.join("playbook-acme.rhai");
+    let backups = sandbox.path("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let run_book = |extra: &[&str]| {
+        let mut args = vec![
+            "run".to_string(),
+            acme_book.display().to_string(),
+            "-p".into(),
+            format!("DB_URL={}", db.url),
+            "-p".into(),
+            format!("BACKUP_DIR={}", backups.display()),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sandbox.run(&args)
+    };
+
+    // Dry run: the checks print, the backups are written, the repair is rolled back.
+    let dry = run_book(&[]);
+    assert_eq!(code(&dry), 0, "{}", stderr(&dry));
+    assert!(stdout(&dry).contains(&format!("== the migration history of {}", schema("acme"))), "{}", stdout(&dry));
+    let backup = std::fs::read_to_string(backups.join("backup-acme-1.csv")).unwrap();
+    assert_eq!(backup.lines().count(), 4, "a header and the three rows written since the deploy: {backup}");
+    assert_eq!(history("acme", true), 1, "a dry run changes nothing");
+    let noted = |text: &str| sandbox.logs().iter().any(|p| std::fs::read_to_string(p).unwrap().contains(text));
+    assert!(noted("repairs checked and rolled back (dry run)"), "the dry run says so in its log");
+
+    // --execute: the failed record goes, and only acme's.
+    let globex_before = (history("globex", false), history("globex", true));
+    let executed = run_book(&["--execute"]);
+    assert_eq!(code(&executed), 0, "{}", stderr(&executed));
+    assert_eq!(history("acme", true), 0);
+    assert_eq!(history("acme", false), 1, "the applied migrations stay");
+    assert_eq!((history("globex", false), history("globex", true)), globex_before);
+
+    // Globex's playbook is behind, not failed: checks and backups, no repair.
+    let globex_book = std::fs::read_to_string(out.join("playbook-globex.rhai")).unwrap();
+    assert!(!globex_book.contains("sql::atomic"), "{globex_book}");
+    assert!(globex_book.contains("Keep tenant globex on the release before this deploy"), "{globex_book}");
+
+    // A playbook edited to reach another tenant's schema is refused before it runs.
+    let text = std::fs::read_to_string(&acme_book).unwrap();
+    let forged = sandbox.write("forged.rhai", &text.replace(&schema("acme"), &schema("globex")));
+    let refused = sandbox.run(&[
+        "run",
+        forged.to_str().unwrap(),
+        "-p",
+        &format!("DB_URL={}", db.url),
+        "-p",
+        &format!("BACKUP_DIR={}", backups.display()),
+    ]);
+    assert_ne!(code(&refused), 0);
+    assert!(stderr(&refused).contains("is in tenant globex's schema"), "{}", stderr(&refused));
+    assert_eq!(history("globex", false), globex_before.0);
+
+    // The audit itself is in a signed log that verifies.
+    let logs = sandbox.logs();
+    let audit_log =
+        logs.iter().find(|p| std::fs::read_to_string(p).unwrap().contains("ci::triage(LOGS, options)")).unwrap();
+    let verified = sandbox.run(&["log", "verify", audit_log.to_str().unwrap()]);
+    assert_eq!(code(&verified), 0, "{}", stdout(&verified));
+}
+
+#[test]
+fn triage_on_postgres_tenant_schemas() {
+    let Some(db) = TestDb::postgres() else { return };
+    triage_and_playbooks(db, "tenant_*");
+}
+
+#[test]
+fn triage_on_mariadb_tenant_databases() {
+    let Some(db) = TestDb::mariadb() else { return };
+    let glob = unique_glob();
+    triage_and_playbooks(db, &glob);
+}
+
+#[test]
+fn without_a_database_the_logs_still_name_causes_tenants_and_cascade() {
+    let sandbox = Sandbox::new();
+    let script = sandbox.write("d.rhai", &format!("ci::demo({:?}).logs", sandbox.path("demo").display().to_string()));
+    assert_eq!(code(&sandbox.run(&["run", script.to_str().unwrap()])), 0);
+    let demo = sandbox.path("demo");
+    let out = sandbox.path("out");
+    let run = sandbox.run(&[
+        "audit",
+        "ci-failure",
+        "--logs",
+        demo.join("logs").to_str().unwrap(),
+        "--graph",
+        demo.join("services.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&run), 0, "no tenant is over 50 on log evidence alone: {}", stderr(&run));
+    let report = stdout(&run);
+    assert!(report.starts_with("# CI failure triage"), "the report is printed: {report}");
+    assert!(report.contains("**No tenant is over the rollback-risk threshold of 50.**"), "{report}");
+    assert!(report.contains("### migrate-tenants: database-migration (code; a retry will not fix it)"), "{report}");
+    assert!(report.contains("| acme | yes | unknown |"), "{report}");
+    assert!(
+        stderr(&run).contains(&format!("report, report.json and playbooks: {}", out.display())),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!out.join("playbook-acme.rhai").exists(), "no playbooks without a database");
+
+    let usage = sandbox.run(&["audit", "ci-failure", "--logs", "missing/logs"]);
+    assert_eq!(code(&usage), 2);
+    assert!(stderr(&usage).contains("--logs missing/logs: no such file or folder"), "{}", stderr(&usage));
+    let no_registry =
+        sandbox.run(&["audit", "ci-failure", "--logs", demo.join("logs").to_str().unwrap(), "--db", "sqlite::memory:"]);
+    assert_eq!(code(&no_registry), 2);
+    assert!(stderr(&no_registry).contains("--tenant-schema-pattern"), "{}", stderr(&no_registry));
+    let cycle = sandbox.write("cycle.toml", "[services.a]\ndepends_on = [\"b\"]\n[services.b]\ndepends_on = [\"a\"]\n");
+    let bad_graph = sandbox.run(&[
+        "audit",
+        "ci-failure",
+        "--logs",
+        demo.join("logs").to_str().unwrap(),
+        "--graph",
+        cycle.to_str().unwrap(),
+        "--out",
+        sandbox.path("o2").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&bad_graph), 1);
+    assert!(stderr(&bad_graph).contains("the dependencies form a cycle: a -> b -> a"), "{}", stderr(&bad_graph));
+}
+
+#[test]
+fn the_guard_keeps_each_tenant_in_its_own_schema() {
+    let sandbox = Sandbox::new();
+    let tenancy =
+        sandbox.write("tenancy.toml", "tenant_schemas = \"tenant_*\"\n\n[tables]\nplans = { global = true }\n");
+    let check = |tenant: Option<&str>, sql: &str| {
+        let mut args = vec!["guard", "--tenancy", tenancy.to_str().unwrap(), "--dialect", "postgres"];
+        if let Some(t) = tenant {
+            args.extend(["--tenant", t]);
+        }
+        args.push(sql);
+        let out = sandbox.run(&args);
+        (code(&out), stdout(&out))
+    };
+    let own = "DELETE FROM tenant_acme.flyway_schema_history WHERE version = $2 AND NOT success";
+    assert_eq!(check(Some("acme"), own).0, 0);
+    let join = "SELECT i.* FROM tenant_acme.invoices i JOIN plans p ON p.id = i.plan_id";
+    assert_eq!(check(Some("acme"), join).0, 0, "global tables join the tenant's own");
+    let (exit, text) =
+        check(Some("acme"), "SELECT * FROM tenant_acme.invoices a JOIN tenant_globex.invoices g ON g.id = a.id");
+    assert_eq!(exit, 3, "{text}");
+    assert!(
+        text.contains("tenant-schema (tenant_globex.invoices): `tenant_globex.invoices` is in tenant globex's schema"),
+        "{text}"
+    );
+    let (exit, text) = check(None, own);
+    assert_eq!(exit, 3);
+    assert!(text.contains("reach it through sql::with_tenant(db, \"acme\")"), "{text}");
+    let (exit, text) = check(Some("acme"), "INSERT INTO tenant_globex.flyway_schema_history (version) VALUES ('8')");
+    assert_eq!(exit, 3, "{text}");
+    let (exit, _) = check(Some("acme"), "INSERT INTO tenant_acme.invoices VALUES (1, 'x', 1.0, 'EUR', '2024-05-14')");
+    assert_eq!(exit, 0, "in its own schema a tenant's insert needs no tenant column");
+}
