@@ -12,6 +12,8 @@
 //!   wildcards are one, so optional or variable-length values do not change the token count;
 //! - two plain words never merge into a wildcard: `VM Paused` and `VM Resumed` are different
 //!   events, while identifiers, paths and numbers may vary;
+//! - an empty bracket pair or quotes (`()`, `""`) is a wildcard, an empty value where another
+//!   line has `(10.0.0.7)`;
 //! - groups whose templates end up equal are reported as one template.
 
 use hashbrown::HashTable;
@@ -75,6 +77,11 @@ const UNITS: [&str; 22] = [
 
 fn is_calendar(token: &[u8]) -> bool {
     token.len() == 3 && token[0].is_ascii_uppercase() && CALENDAR.iter().any(|c| *c == token)
+}
+
+/// `()`, `[]`, `""`: a value that happens to be empty, as `(10.0.0.7)` is one that is not.
+fn is_empty_value(token: &[u8]) -> bool {
+    matches!(token, b"()" | b"[]" | b"{}" | b"\"\"" | b"''" | b"<>")
 }
 
 fn is_unit(token: &[u8]) -> bool {
@@ -225,7 +232,7 @@ impl Miner {
             let text = &line[start..i];
             let id = if class & DIGIT != 0 {
                 self.mask(text).unwrap_or(WILD)
-            } else if is_calendar(token) {
+            } else if is_calendar(token) || is_empty_value(token) {
                 WILD
             } else {
                 self.intern(text)
@@ -339,5 +346,61 @@ impl Miner {
                 *first.entry(&g.template).or_insert(next)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Template ids per line, and the template text per line.
+    fn mine(lines: &[&str]) -> (Vec<u32>, Vec<String>) {
+        let mut miner = Miner::new(Config::default());
+        let groups: Vec<u32> = lines.iter().map(|l| miner.add(l)).collect();
+        let ids = miner.template_ids();
+        (groups.iter().map(|&g| ids[g as usize]).collect(), groups.iter().map(|&g| miner.template(g)).collect())
+    }
+
+    #[test]
+    fn values_vary_and_words_do_not() {
+        let (ids, templates) = mine(&[
+            "Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010",
+            "Receiving block blk_7503483334202473044 src: /10.251.215.16:55695 dest: /10.251.215.16:50010",
+            "VM Paused",
+            "VM Resumed",
+            "uid=1000 login ok",
+            "uid=42 login ok",
+        ]);
+        assert_eq!(ids, [1, 1, 2, 3, 4, 4]);
+        assert_eq!(templates[0], "Receiving block <*> src: <*> dest: <*>");
+        assert_eq!(templates[3], "VM Resumed");
+        assert_eq!(templates[5], "uid=<*> login ok");
+    }
+
+    #[test]
+    fn whitespace_units_and_empty_values_do_not_change_the_shape() {
+        let (ids, templates) = mine(&[
+            "connection from 10.0.0.7 (10.0.0.7) at Fri Jul 1 09:12:44 2005",
+            "connection  from\t10.0.0.9 () at Sat Jul 2 10:00:01 2005",
+            "took 12 ms to flush",
+            "took 1.5 s to flush",
+        ]);
+        assert_eq!(ids, [1, 1, 2, 2]);
+        assert_eq!(templates[1], "connection from <*> at <*>");
+        assert_eq!(templates[3], "took <*> to flush");
+    }
+
+    #[test]
+    fn very_long_and_empty_lines_are_mined() {
+        // The first tokens choose the tree's branch (as in Drain); the value comes after them.
+        let long_a = format!("payload received {}/a", "x".repeat(1 << 20));
+        let long_b = format!("payload received {}/a", "y".repeat(1 << 20));
+        let (ids, _) = mine(&[&long_a, &long_b, "", "   "]);
+        assert_eq!(ids[0], ids[1], "one changed token in three");
+        assert_eq!(ids[2], ids[3], "blank lines share the empty template");
+        let many: String = (0..5000).map(|i| format!("k{i} ")).collect();
+        let (ids, templates) = mine(&[&many, &many.replace("k4999", "k5000")]);
+        assert_eq!(ids, [1, 1]);
+        assert_eq!(templates[1], "<*>", "5000 identifiers in a row are one wildcard");
     }
 }
