@@ -148,7 +148,7 @@ fn each_failed_job_gets_its_cause_and_the_lines_that_prove_it() {
             "database-migration",
             "code",
             false,
-            "ERROR: Migration of schema \"tenant_acme\" to version \"7 - add invoice currency\" failed! Changes successfully rolled back.",
+            "ERROR: Migration of schema \"tenant_acme\" to version \"7 - add invoice currency\" failed! Please restore backups and roll back database and code!",
         ),
         (
             "orders-it",
@@ -175,6 +175,12 @@ fn each_failed_job_gets_its_cause_and_the_lines_that_prove_it() {
         assert_eq!(rows[0]["text"], first_proof, "{job}: {rows:#?}");
         assert!(rows.len() <= 5, "{job}: at most five proving lines");
     }
+    // The command that failed, where the log shows commands.
+    let command = |job: &str| causes[job][0]["command"].clone();
+    assert_eq!(command("migrate-tenants"), "flyway -configFiles=conf/tenant.conf -schemas=tenant_acme migrate");
+    assert_eq!(command("orders-it"), "./mvnw -B verify -Pintegration");
+    assert_eq!(command("codebuild-web"), "npm test -- --ci");
+    assert!(command("build-rust").is_null(), "GitHub's step names the command instead");
     // The migration's proof names both failing tenants, in the order they failed.
     let migration: Vec<&str> = causes["migrate-tenants"].iter().map(|r| r["step"].as_str().unwrap()).collect();
     assert!(

@@ -319,3 +319,55 @@ fn the_guard_keeps_each_tenant_in_its_own_schema() {
     let (exit, _) = check(Some("acme"), "INSERT INTO tenant_acme.invoices VALUES (1, 'x', 1.0, 'EUR', '2024-05-14')");
     assert_eq!(exit, 0, "in its own schema a tenant's insert needs no tenant column");
 }
+
+#[test]
+fn every_migration_tool_and_the_tenants_table_on_postgres() {
+    let Some(db) = TestDb::postgres() else { return };
+    for sql in [
+        "CREATE TABLE public.tenants (slug TEXT PRIMARY KEY, schema_name TEXT, plan TEXT)",
+        "INSERT INTO public.tenants VALUES ('alpha', 'tn_alpha', 'team'), ('beta', 'tn_beta', 'free'), ('gamma', 'tn_gamma', 'free'), ('delta', 'tn_delta', 'team')",
+        // sqlx: version 3 failed.
+        "CREATE SCHEMA tn_alpha",
+        "CREATE TABLE tn_alpha._sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)",
+        "INSERT INTO tn_alpha._sqlx_migrations VALUES (1, 'init', now(), true, '\\x00', 1), (2, 'orders', now(), true, '\\x00', 1), (3, 'currency', now(), false, '\\x00', 1)",
+        // golang-migrate: dirty at 3.
+        "CREATE SCHEMA tn_beta",
+        "CREATE TABLE tn_beta.schema_migrations (version BIGINT NOT NULL PRIMARY KEY, dirty BOOLEAN NOT NULL)",
+        "INSERT INTO tn_beta.schema_migrations VALUES (3, true)",
+        // Rails: 1 and 2 applied, 3 missing.
+        "CREATE SCHEMA tn_gamma",
+        "CREATE TABLE tn_gamma.schema_migrations (version VARCHAR NOT NULL PRIMARY KEY)",
+        "INSERT INTO tn_gamma.schema_migrations VALUES ('1'), ('2')",
+        // Not in the tenants table.
+        "CREATE SCHEMA tn_omega",
+        "CREATE TABLE tn_omega.schema_migrations (version VARCHAR NOT NULL PRIMARY KEY)",
+        "INSERT INTO tn_omega.schema_migrations VALUES ('1'), ('2'), ('3')",
+    ] {
+        db.exec(sql);
+    }
+    let sandbox = Sandbox::new();
+    let script = sandbox.write(
+        "m.rhai",
+        r#"ci::migrations(sql::connect(DB_URL), #{schemas: "tn_*", table: "public.tenants", expected: "3"})
+            .select(["tenant", "status", "registered", "history_table", "latest_version", "failed_versions", "missing_versions", "detail"])"#,
+    );
+    let out = sandbox.run(&["run", "--json", script.to_str().unwrap(), "-p", &format!("DB_URL={}", db.url)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let get = |t: &str, k: &str| by_tenant(&rows, t)[k].clone();
+    assert_eq!((get("alpha", "status"), get("alpha", "failed_versions")), ("failed".into(), "3".into()));
+    assert_eq!(get("alpha", "history_table"), "_sqlx_migrations");
+    assert_eq!(get("alpha", "latest_version"), "2");
+    assert_eq!(get("beta", "status"), "dirty");
+    assert_eq!(get("beta", "detail"), "schema_migrations is dirty at version 3");
+    assert_eq!((get("gamma", "status"), get("gamma", "missing_versions")), ("behind".into(), "3".into()));
+    assert_eq!(get("delta", "status"), "no-schema");
+    assert_eq!(get("delta", "detail"), "listed in the tenants table, but schema tn_delta does not exist");
+    assert_eq!((get("omega", "status"), get("omega", "registered")), ("ok".into(), false.into()));
+    assert_eq!(get("alpha", "registered"), true);
+
+    let bad = sandbox.write("bad.rhai", r#"ci::migrations(sql::connect(DB_URL), #{table: "public.nope"})"#);
+    let out = sandbox.run(&["run", bad.to_str().unwrap(), "-p", &format!("DB_URL={}", db.url)]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("tenants table public.nope: cannot be read"), "{}", stderr(&out));
+}

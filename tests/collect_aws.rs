@@ -119,3 +119,78 @@ fn credentials_aws_does_not_know_get_a_clear_error() {
     assert!(err.lines().count() <= 3, "one clear message, not a dump of the response: {err}");
     assert!(!err.contains("AKIAIOSFODNN7NOTREAL"), "{err}");
 }
+
+/// A loopback endpoint that answers every request as CloudWatch does when it throttles, and
+/// counts the requests.
+fn throttling_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let xml = r#"<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"#;
+            let response = format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+            let mut stream = stream;
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn throttling_is_retried_with_backoff_then_named() {
+    let (url, requests) = throttling_endpoint();
+    let sandbox = Sandbox::new();
+    let path = sandbox.write("alarms.rhai", "aws::alarms()");
+    let started = std::time::Instant::now();
+    let out = sandbox
+        .command()
+        .args(["run", path.to_str().unwrap(), "--endpoint-url", &url])
+        .env("HOME", sandbox.path("nohome"))
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "DescribeAlarms (all alarms): still throttled after 5 attempts with backoff: Throttling: Rate exceeded"
+        ),
+        "{err}"
+    );
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 5, "one request per attempt");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200), "the attempts were spaced by backoff");
+}
+
+#[test]
+fn build_logs_in_cloudwatch_logs_are_triaged_like_files() {
+    let Some(moto) = Moto::start() else { return };
+    let sandbox = Sandbox::new();
+    let script = r#"let lines = ci::read("cloudwatch:/aws/codebuild/web", #{start: "-1h"});
+        let causes = ci::classify(lines);
+        [lines.len(), lines.col("job")[0], lines.filter("failure").col("step"), causes.col("cause")[0], causes.col("retry")[0]]"#;
+    let got = json(&run(&sandbox, &moto, script, &[]));
+    assert_eq!(got, serde_json::json!([41, "web:build-1", ["BUILD"], "timeout", true]));
+    let missing = run(&sandbox, &moto, r#"ci::read("cloudwatch:/aws/codebuild/nope")"#, &[]);
+    assert!(stderr(&missing).contains("FilterLogEvents /aws/codebuild/nope: not found"), "{}", stderr(&missing));
+}

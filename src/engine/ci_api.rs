@@ -15,7 +15,8 @@ type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
 
 pub(crate) const LINE_COLUMNS: &[&str] =
     &["source", "job", "step", "timestamp", "level", "text", "line", "location", "failure"];
-const CAUSE_COLUMNS: &[&str] = &["job", "cause", "kind", "retry", "step", "line", "text", "source", "description"];
+const CAUSE_COLUMNS: &[&str] =
+    &["job", "cause", "kind", "retry", "step", "command", "line", "text", "source", "description"];
 
 pub(super) fn option(options: &Map, key: &str) -> Option<String> {
     options.get(key).map(|v| v.to_string()).filter(|v| !v.is_empty())
@@ -104,7 +105,7 @@ pub(super) fn causes_frame(diagnoses: &[triage::Diagnosis]) -> Result<Frame> {
                 .map(|line| {
                     serde_json::json!({
                         "job": d.job, "cause": d.cause, "kind": d.kind.map(|k| k.name()), "retry": d.retry,
-                        "step": line.and_then(|l| l.step.clone()).or(d.step.clone()),
+                        "step": line.and_then(|l| l.step.clone()).or(d.step.clone()), "command": d.command,
                         "line": line.map(|l| l.line), "text": line.map(|l| l.text.clone()),
                         "source": d.source, "description": d.description,
                     })

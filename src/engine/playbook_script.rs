@@ -34,9 +34,9 @@ fn params(statement: &Statement) -> String {
     format!("[{}]", values.join(", "))
 }
 
-/// Comment lines, each prefixed with `// `.
+/// Comment lines, each prefixed with `// ` (a blank one with `//`).
 fn comment(text: &str) -> String {
-    text.lines().map(|l| format!("// {l}\n")).collect()
+    text.lines().map(|l| if l.is_empty() { "//\n".to_string() } else { format!("// {l}\n") }).collect()
 }
 
 /// The runbook for `book`. `tenancy` is the tenancy map the guard proves the statements
@@ -87,6 +87,7 @@ pub fn render(book: &Playbook, tenancy: &str, origin: &str, written_at: &str) ->
         }
         out += "]);\n";
         out += "print(outcome.steps);\n";
+        out += "print(if outcome.dry_run { \"dry run: the repairs were rolled back; run again with --execute to apply them\" } else { \"the repairs are committed\" });\n";
         out += &format!(
             "evidence::note(if outcome.dry_run {{ {} }} else {{ {} }});\n",
             literal(&format!("playbook {tenant}: repairs checked and rolled back (dry run)")),

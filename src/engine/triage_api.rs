@@ -296,6 +296,7 @@ fn triage_map(s: &Shared, source: &Dynamic, options: &Map) -> Result<Map> {
     for d in &triage.diagnoses {
         let details = serde_json::json!({
             "job": d.job, "cause": d.cause, "kind": d.kind.map(|k| k.name()), "retry": d.retry, "step": d.step,
+            "command": d.command,
             "proof": d.proof.iter().map(|l| format!("{}:{}: {}", l.source, l.line, l.text)).collect::<Vec<_>>(),
         });
         let title = format!("job {} failed: {}", d.job, d.cause);

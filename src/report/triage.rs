@@ -43,6 +43,9 @@ pub fn markdown(triage: &Triage, context: &Context) -> String {
         if let Some(step) = &d.step {
             out += &format!("Step: {step}. ");
         }
+        if let Some(command) = &d.command {
+            out += &format!("Command: `{command}`. ");
+        }
         out += &format!("{}.\n\n", d.description);
         out += "```text\n";
         for line in &d.proof {

@@ -145,6 +145,9 @@ pub struct Diagnosis {
     pub proof: Vec<LogLine>,
     /// The first step that failed, when known.
     pub step: Option<String>,
+    /// The last command the job ran before its first proving line (Jenkins `+ cmd`, CodeBuild
+    /// `Running command cmd`), when the log shows it.
+    pub command: Option<String>,
 }
 
 /// Jobs that failed, in order of first appearance: a failure marker (`Finished: FAILURE`, a
@@ -177,6 +180,16 @@ pub fn classify(lines: &[LogLine], rules: &Rules) -> Vec<Diagnosis> {
     failed_jobs(lines).into_iter().map(|(job, members)| diagnose(job, &members, rules)).collect()
 }
 
+/// The command a log shows being run by this line, if it is such a line.
+fn command_of(line: &LogLine) -> Option<&str> {
+    line.text.strip_prefix("+ ").or_else(|| line.text.strip_prefix("Running command ")).map(str::trim)
+}
+
+/// The last command run before `at` (the position of a line in `lines`).
+fn command_before(lines: &[&LogLine], at: usize) -> Option<String> {
+    lines[..=at.min(lines.len().saturating_sub(1))].iter().rev().find_map(|l| command_of(l)).map(str::to_string)
+}
+
 fn diagnose(job: String, lines: &[&LogLine], rules: &Rules) -> Diagnosis {
     let source = lines.first().map(|l| l.source.clone()).unwrap_or_default();
     let failed_step = lines.iter().find(|l| l.failure || l.level == Level::Error).and_then(|l| l.step.clone());
@@ -189,6 +202,7 @@ fn diagnose(job: String, lines: &[&LogLine], rules: &Rules) -> Diagnosis {
             .collect();
         if !proof.is_empty() {
             let step = proof[0].step.clone().or(failed_step);
+            let at = lines.iter().position(|l| l.line == proof[0].line && l.source == proof[0].source).unwrap_or(0);
             return Diagnosis {
                 job,
                 source,
@@ -198,9 +212,11 @@ fn diagnose(job: String, lines: &[&LogLine], rules: &Rules) -> Diagnosis {
                 description: rule.description.clone(),
                 proof,
                 step,
+                command: command_before(lines, at),
             };
         }
     }
+    let first_error = lines.iter().position(|l| l.level == Level::Error || l.failure).unwrap_or(0);
     let proof = lines.iter().filter(|l| l.level == Level::Error).take(PROOF_LINES).map(|l| (*l).clone()).collect();
     Diagnosis {
         job,
@@ -211,6 +227,7 @@ fn diagnose(job: String, lines: &[&LogLine], rules: &Rules) -> Diagnosis {
         description: "No rule matched; the error lines are shown".into(),
         proof,
         step: failed_step,
+        command: command_before(lines, first_error),
     }
 }
 
