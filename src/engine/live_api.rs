@@ -25,19 +25,7 @@ pub fn duration(value: &Dynamic, what: &str) -> Result<Duration> {
         return u64::try_from(ms).map(Duration::from_millis).map_err(|_| rt_error(format!("{what}: {ms} is negative")));
     }
     let text = value.clone().into_string().map_err(|t| rt_error(format!("{what}: expected \"5s\" or ms, not {t}")))?;
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: f64 =
-        number.parse().map_err(|_| rt_error(format!("{what}: {text:?} is not a duration like 500ms, 5s, 2m")))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        other => return Err(rt_error(format!("{what}: unknown unit {other:?} in {text:?}; use ms, s, m or h"))),
-    };
-    Ok(Duration::from_secs_f64(secs))
+    crate::units::parse_duration(&text).map_err(|e| rt_error(format!("{what}: {e}")))
 }
 
 pub(super) fn wait(s: &Shared, d: Duration) -> Result<()> {

@@ -4,6 +4,7 @@
 //! so `"mb > 10 AND tenant = 'acme'"` or `"sum(mb) AS total"` work as a SQL user would expect.
 
 mod build;
+mod columns;
 mod display;
 mod io;
 mod ops;

@@ -18,6 +18,8 @@
 
 use hashbrown::HashTable;
 
+use crate::hashing::hash_bytes as hash;
+
 /// The wildcard token.
 pub const WILDCARD: &str = "<*>";
 const WILD: u32 = 0;
@@ -98,22 +100,6 @@ fn is_word(token: &str) -> bool {
         .trim_start_matches(['(', '[', '"', '\''])
         .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '"', '\'']);
     t.bytes().any(|b| b.is_ascii_alphabetic()) && t.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'\'')
-}
-
-fn hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        h = (h ^ u64::from_le_bytes(c.try_into().expect("8 bytes"))).wrapping_mul(K).rotate_left(29);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut tail = [0u8; 8];
-        tail[..rest.len()].copy_from_slice(rest);
-        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K).rotate_left(29);
-    }
-    (h ^ (h >> 32)).wrapping_mul(K)
 }
 
 struct Token {

@@ -1,0 +1,38 @@
+//! Error budgets: SLO definitions from every place they are written, burn rates per tenant under
+//! multi-window multi-burn-rate policies, and when each alert fires.
+//!
+//! Plain library: typed inputs and results, no printing, no Rhai.
+
+pub mod burn;
+pub mod load;
+pub mod openslo;
+pub mod policy;
+pub mod spec;
+pub mod yaml;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use policy::{Profile, Severity, Tier, detection_time};
+pub use spec::{Sli, Slo};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}{message}", if origin.is_empty() { String::new() } else { format!("{origin}: ") })]
+    Invalid { origin: String, message: String },
+    #[error(transparent)]
+    Db(#[from] crate::sql::db::Error),
+    #[error(transparent)]
+    Frame(#[from] crate::frame::Error),
+}
+
+/// Durations serialize as people write them (`5m`, `28d`).
+pub(crate) fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::units::format_duration(*d))
+}
