@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod frame;
 pub mod hashing;
 pub mod heap;
+pub mod jcs;
 pub mod paths;
 pub mod proc;
 pub mod report;

@@ -51,7 +51,7 @@ fn seconds(secs: f64, text: &str) -> Result<Duration, String> {
 /// weeks, since SLO periods are written `28d`).
 pub fn format_duration(d: Duration) -> String {
     let millis = d.as_millis();
-    if millis % 1000 != 0 {
+    if !millis.is_multiple_of(1000) {
         return format!("{millis}ms");
     }
     let mut secs = d.as_secs();

@@ -204,6 +204,7 @@ pub async fn metrics(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alarm {
     pub name: String,
+    pub description: Option<String>,
     pub namespace: Option<String>,
     pub metric: Option<String>,
     /// `Name=Value` pairs, comma-separated, sorted.
@@ -272,6 +273,7 @@ pub async fn alarms(aws: &Aws, prefix: &str, state: Option<&str>) -> Result<Vec<
                 .collect();
             out.push(Alarm {
                 name: a.alarm_name().unwrap_or_default().to_string(),
+                description: a.alarm_description().map(str::to_string),
                 namespace: a.namespace().map(str::to_string),
                 metric: a.metric_name().map(str::to_string),
                 dimensions: dims.join(","),

@@ -93,6 +93,7 @@ fn metrics(
 
 const ALARM_COLUMNS: &[&str] = &[
     "name",
+    "description",
     "namespace",
     "metric",
     "dimensions",

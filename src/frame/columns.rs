@@ -14,12 +14,27 @@ impl Frame {
         if !column.dtype().is_primitive_numeric() && column.dtype() != &DataType::Boolean {
             return Err(not_numbers());
         }
+        // Integer counts (the usual case) convert in one pass, chunk by chunk, without a cast
+        // column in between.
+        if let Ok(ints) = column.i64()
+            && ints.null_count() == 0
+        {
+            let mut out = Vec::with_capacity(ints.len());
+            for chunk in ints.downcast_iter() {
+                out.extend(chunk.values().iter().map(|&v| v as f64));
+            }
+            return Ok(out);
+        }
         let cast = column.cast(&DataType::Float64).map_err(|_| not_numbers())?;
         let floats = cast.f64().map_err(|e| Error::invalid(format!("column {name:?}"), e))?;
-        Ok(match floats.cont_slice() {
-            Ok(slice) if floats.null_count() == 0 => slice.to_vec(),
-            _ => floats.iter().map(|v| v.unwrap_or(0.0)).collect(),
-        })
+        if floats.null_count() == 0 {
+            let mut out = Vec::with_capacity(floats.len());
+            for chunk in floats.downcast_iter() {
+                out.extend_from_slice(chunk.values());
+            }
+            return Ok(out);
+        }
+        Ok(floats.iter().map(|v| v.unwrap_or(0.0)).collect())
     }
 
     /// A time column as seconds since the epoch: datetimes and dates, integers (seconds, or
@@ -58,6 +73,17 @@ impl Frame {
                     })
                     .collect()
             }
+            DataType::Int64 if column.null_count() == 0 => {
+                let ints = column.i64().map_err(|e| bad(e.to_string()))?;
+                let mut out = Vec::with_capacity(ints.len());
+                for chunk in ints.downcast_iter() {
+                    out.extend_from_slice(chunk.values());
+                }
+                if out.iter().any(|&v| v > 100_000_000_000) {
+                    out.iter_mut().for_each(|v| *v = v.div_euclid(1000));
+                }
+                Ok(out)
+            }
             dtype if dtype.is_primitive_numeric() => {
                 let floats = self.floats(name)?;
                 let millis = floats.iter().any(|&v| v > 1e11);
@@ -80,27 +106,33 @@ impl Frame {
         let mut index: std::collections::HashMap<String, u32, crate::hashing::Fast> = Default::default();
         let mut values: Vec<String> = Vec::new();
         let mut codes = Vec::with_capacity(text.len());
-        let mut last: Option<(&str, u32)> = None;
-        for value in text.iter() {
-            let value = value.unwrap_or("");
-            // Rows usually come grouped or in a repeating order; the previous value is the cheap guess.
-            if let Some((previous, code)) = last
-                && previous == value
-            {
-                codes.push(code);
-                continue;
+        // Rows usually come grouped or in a repeating order, so the previous row's value is the
+        // first guess. Arrow's 16-byte string views decide it: equal views are equal strings
+        // (short strings live in the view itself; long ones point at the same bytes).
+        let mut last: Option<(u128, u32)> = None;
+        let mut code_of = |value: &str| match index.get(value) {
+            Some(&c) => c,
+            None => {
+                let c = values.len() as u32;
+                values.push(value.to_string());
+                index.insert(value.to_string(), c);
+                c
             }
-            let code = match index.get(value) {
-                Some(&c) => c,
-                None => {
-                    let c = values.len() as u32;
-                    values.push(value.to_string());
-                    index.insert(value.to_string(), c);
-                    c
+        };
+        if text.null_count() == 0 {
+            for array in text.downcast_iter() {
+                for (i, view) in array.views().iter().enumerate() {
+                    let view = view.as_u128();
+                    let code = match last {
+                        Some((previous, code)) if previous == view => code,
+                        _ => code_of(array.value(i)),
+                    };
+                    last = Some((view, code));
+                    codes.push(code);
                 }
-            };
-            last = Some((value, code));
-            codes.push(code);
+            }
+        } else {
+            codes.extend(text.iter().map(|v| code_of(v.unwrap_or(""))));
         }
         Ok((codes, values))
     }
@@ -122,6 +154,13 @@ mod tests {
         assert_eq!(frame.epoch_seconds("t").unwrap(), [1715677200, 1715677260, 1715677320]);
         assert_eq!(frame.codes("tenant").unwrap(), (vec![0, 1, 0], vec!["a".to_string(), "b".to_string()]));
         assert!(frame.floats("tenant").unwrap_err().to_string().contains("not numbers"));
+        let with_null = Frame::from_records(&[
+            serde_json::json!({"t": "a"}),
+            serde_json::json!({"t": null}),
+            serde_json::json!({"t": "a"}),
+        ])
+        .unwrap();
+        assert_eq!(with_null.codes("t").unwrap(), (vec![0, 1, 0], vec!["a".to_string(), String::new()]));
         let millis = Frame::from_records(&[serde_json::json!({"t": 1715677200000i64})]).unwrap();
         assert_eq!(millis.epoch_seconds("t").unwrap(), [1715677200]);
     }

@@ -51,20 +51,30 @@ pub struct Series {
 impl Series {
     /// Read the counts from `frame`; bad events are `bad`, or `total - good`.
     pub fn from_frame(frame: &Frame, columns: &Columns) -> Result<Series, Error> {
-        let time = frame.epoch_seconds(&columns.time)?;
-        let total = frame.floats(&columns.total)?;
-        let bad = match (&columns.bad, &columns.good) {
-            (Some(bad), _) => frame.floats(bad)?,
-            (None, Some(good)) => {
-                let good = frame.floats(good)?;
-                total.iter().zip(&good).map(|(t, g)| (t - g).max(0.0)).collect()
-            }
+        let (events, counted) = match (&columns.bad, &columns.good) {
+            (Some(bad), _) => (bad, true),
+            (None, Some(good)) => (good, false),
             (None, None) => {
                 return Err(Error::Invalid { origin: String::new(), message: "name a good or a bad column".into() });
             }
         };
-        let (tenant_of, tenants) = match &columns.tenant {
-            Some(name) => frame.codes(name)?,
+        // The columns are independent: read them side by side.
+        let (time, total, events, tenants) = std::thread::scope(|scope| {
+            let time = scope.spawn(|| frame.epoch_seconds(&columns.time));
+            let total = scope.spawn(|| frame.floats(&columns.total));
+            let events = scope.spawn(|| frame.floats(events));
+            let tenants = columns.tenant.as_ref().map(|name| frame.codes(name));
+            let joined = "a column reader does not panic";
+            (time.join().expect(joined), total.join().expect(joined), events.join().expect(joined), tenants)
+        });
+        let (time, total, mut bad) = (time?, total?, events?);
+        if !counted {
+            for (good, total) in bad.iter_mut().zip(&total) {
+                *good = (total - *good).max(0.0);
+            }
+        }
+        let (tenant_of, tenants) = match tenants {
+            Some(codes) => codes?,
             None => (vec![0; time.len()], vec!["*".to_string()]),
         };
         Ok(Series { time, tenants, tenant_of, bad, total })
@@ -294,19 +304,21 @@ fn evaluate_one(slo: &Slo, tenant: String, now: i64, s: Samples) -> TenantBurn {
         .collect();
     let slot = |w: Duration| windows.iter().position(|&x| x == w).expect("tier windows are in the list");
     let tier_slots: Vec<(usize, usize)> = tiers.iter().map(|t| (slot(t.long), slot(t.short))).collect();
+    // A tier fires when bad >= factor * budget * events over both windows: no division per sample.
+    let ratios: Vec<f64> = tiers.iter().map(|t| t.factor * budget * (1.0 - 1e-9)).collect();
     let mut starts = vec![0usize; windows.len()];
-    let mut burns = vec![None; windows.len()];
     let mut was_firing = vec![false; tiers.len()];
+    // Window `w`'s (events, bad) ending at sample `i`; start pointers only move forward, so a
+    // window not asked about for a while catches up when it is.
+    let sums = |w: usize, i: usize, starts: &mut [usize]| {
+        let edge = s.time[i] - windows[w].as_secs() as i64;
+        while starts[w] <= i && s.time[starts[w]] <= edge {
+            starts[w] += 1;
+        }
+        (cum_total[i + 1] - cum_total[starts[w]], cum_bad[i + 1] - cum_bad[starts[w]])
+    };
     for i in 0..n {
         let end = s.time[i];
-        for (w, window) in windows.iter().enumerate() {
-            let edge = end - window.as_secs() as i64;
-            while starts[w] <= i && s.time[starts[w]] <= edge {
-                starts[w] += 1;
-            }
-            let events = cum_total[i + 1] - cum_total[starts[w]];
-            burns[w] = burn_of(cum_bad[i + 1] - cum_bad[starts[w]], events, budget);
-        }
         let step = if i + 1 < n {
             s.time[i + 1] - end
         } else if i > 0 {
@@ -314,10 +326,13 @@ fn evaluate_one(slo: &Slo, tenant: String, now: i64, s: Samples) -> TenantBurn {
         } else {
             0
         };
-        for (k, tier) in tiers.iter().enumerate() {
-            let (long, short) = tier_slots[k];
-            let firing = burns[long].is_some_and(|b| reaches(b, tier.factor))
-                && burns[short].is_some_and(|b| reaches(b, tier.factor));
+        for (k, &(long, short)) in tier_slots.iter().enumerate() {
+            let (events, bad) = sums(long, i, &mut starts);
+            let mut firing = events > 0.0 && bad >= ratios[k] * events;
+            if firing {
+                let (events, bad) = sums(short, i, &mut starts);
+                firing = events > 0.0 && bad >= ratios[k] * events;
+            }
             if firing {
                 let a = &mut alerts[k];
                 if !was_firing[k] {

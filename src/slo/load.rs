@@ -174,7 +174,7 @@ fn tier(t: &TierEntry, what: &str) -> Result<Tier, String> {
         Some(s) => parse_duration(s).map_err(|e| format!("{what}: tier short: {e}"))?,
         None => long / 12,
     };
-    if !(t.factor > 0.0) {
+    if t.factor.is_nan() || t.factor <= 0.0 {
         return Err(format!("{what}: tier factor {} must be above 0", t.factor));
     }
     Ok(Tier { severity, factor: t.factor, long, short })

@@ -3,10 +3,13 @@
 //!
 //! Plain library: typed inputs and results, no printing, no Rhai.
 
+pub mod baseline;
 pub mod burn;
+pub mod drift;
 pub mod load;
 pub mod openslo;
 pub mod policy;
+pub mod rules;
 pub mod spec;
 pub mod yaml;
 
@@ -30,6 +33,14 @@ pub enum Error {
     Db(#[from] crate::sql::db::Error),
     #[error(transparent)]
     Frame(#[from] crate::frame::Error),
+}
+
+/// Optional durations likewise.
+pub(crate) fn serialize_duration_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => serialize_duration(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// Durations serialize as people write them (`5m`, `28d`).

@@ -1,0 +1,414 @@
+//! Drift between the alert rules deployed and the SLOs they guard, and between the places the
+//! same rule lives.
+//!
+//! - `threshold`: a rule's burn factor differs from the SLO's expected one for that window by more
+//!   than the tolerance. Every accepted profile counts: a rule following Pyrra's 14x beside an SLO
+//!   on the SRE Workbook's profile is not drift.
+//! - `window`: a rule's long window is in no accepted profile of its SLO.
+//! - `cross-source`: one rule (SLO, tenant, window) differs between two sources, e.g. CloudWatch
+//!   5.2% against PagerDuty 4.8%: 8.33% drift, relative to the lower value.
+//! - `stale-copy`: one source holds the same rule twice.
+//! - `no-alert`: a tenant has an SLO and no alert at all; `missing-in-source`: a source alerts for
+//!   some tenants of an SLO and not this one.
+//! - `no-slo`: an alert that guards no known SLO.
+//! - `inexpressible`: a window CloudWatch alarms cannot look back over (more than 7 days).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::policy::accepted_profiles;
+use super::rules::{Rule, Source};
+use super::spec::Slo;
+use crate::units::format_duration;
+
+/// CloudWatch alarms evaluate at most 7 days of data.
+pub const CLOUDWATCH_MAX_LOOKBACK: Duration = Duration::from_secs(7 * 86_400);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Threshold,
+    Window,
+    CrossSource,
+    StaleCopy,
+    NoAlert,
+    MissingInSource,
+    NoSlo,
+    Inexpressible,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Threshold => "threshold",
+            Kind::Window => "window",
+            Kind::CrossSource => "cross-source",
+            Kind::StaleCopy => "stale-copy",
+            Kind::NoAlert => "no-alert",
+            Kind::MissingInSource => "missing-in-source",
+            Kind::NoSlo => "no-slo",
+            Kind::Inexpressible => "inexpressible",
+        }
+    }
+}
+
+/// One drift.
+#[derive(Debug, Clone, Serialize)]
+pub struct Drift {
+    pub kind: Kind,
+    pub slo: Option<String>,
+    pub tenant: Option<String>,
+    pub sources: Vec<Source>,
+    /// The rules concerned, by origin.
+    pub rules: Vec<String>,
+    pub expected: Option<f64>,
+    pub actual: Option<f64>,
+    /// Relative difference, as a fraction (0.0833 for 8.33%).
+    pub drift: Option<f64>,
+    pub message: String,
+}
+
+/// A rule that guards an SLO, with what it was checked against.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    pub rule: Rule,
+    pub slo: String,
+    /// Its threshold as a burn factor and as an error ratio, under the SLO's objective.
+    pub factor: Option<f64>,
+    pub error_ratio: Option<f64>,
+    /// The factor expected for its window, when one profile tier has that window.
+    pub expected: Option<f64>,
+    /// No drift found for this rule.
+    pub valid: bool,
+}
+
+/// An SLO for one tenant, and whether its alerting holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coverage {
+    pub slo: String,
+    pub tenant: Option<String>,
+    pub rules: usize,
+    pub sources: Vec<Source>,
+    pub compliant: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tolerance: f64,
+    pub checked: Vec<Checked>,
+    pub drifts: Vec<Drift>,
+    pub coverage: Vec<Coverage>,
+}
+
+/// Lowercase with `-` for every separator: `checkout/availability` and `Checkout_Availability`
+/// compare equal.
+fn norm(text: &str) -> String {
+    text.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
+}
+
+/// The SLO a rule guards: by its `slo` label or tag (`service/name` or `service-name`), else by
+/// its name holding `service-name`; the tenant's own SLO before one for every tenant.
+fn link<'s>(rule: &Rule, slos: &'s [Slo]) -> Option<&'s Slo> {
+    let key = |s: &Slo| norm(&format!("{}/{}", s.service, s.name));
+    let candidates: Vec<&Slo> = match &rule.slo {
+        Some(label) => {
+            let label = norm(label);
+            slos.iter().filter(|s| key(s) == label || norm(&s.name) == label).collect()
+        }
+        None => {
+            let name = norm(&rule.name);
+            slos.iter().filter(|s| name.contains(&key(s))).collect()
+        }
+    };
+    let tenant = rule.tenant.as_deref();
+    candidates
+        .iter()
+        .find(|s| s.tenant.is_some() && s.tenant.as_deref() == tenant)
+        .or_else(|| candidates.iter().find(|s| s.tenant.is_none()))
+        .copied()
+}
+
+fn relative(a: f64, b: f64) -> f64 {
+    (a - b).abs() / a.min(b).abs().max(f64::MIN_POSITIVE)
+}
+
+fn percent(f: f64) -> String {
+    format!("{:.2}%", f * 100.0)
+}
+
+/// Check every rule against the SLOs and the other sources. `tenants` is who SLOs for every
+/// tenant apply to (by default, every tenant a rule or an SLO names).
+pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[String]>) -> Report {
+    let mut drifts = Vec::new();
+    let mut checked: Vec<Checked> = Vec::new();
+    for rule in rules {
+        let Some(slo) = link(rule, slos) else {
+            drifts.push(Drift {
+                kind: Kind::NoSlo,
+                slo: rule.slo.clone(),
+                tenant: rule.tenant.clone(),
+                sources: vec![rule.source],
+                rules: vec![rule.origin.clone()],
+                expected: None,
+                actual: None,
+                drift: None,
+                message: format!(
+                    "{} alert {} guards no known SLO{}",
+                    rule.source.name(),
+                    rule.name,
+                    rule.slo.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
+                ),
+            });
+            continue;
+        };
+        let budget = slo.budget();
+        let factor = rule.factor(budget);
+        let mut c = Checked {
+            rule: rule.clone(),
+            slo: slo.id(),
+            factor,
+            error_ratio: rule.error_ratio(budget),
+            expected: None,
+            valid: true,
+        };
+        let mut flag = |kind, expected, actual, drift, message: String| {
+            drifts.push(Drift {
+                kind,
+                slo: Some(slo.id()),
+                tenant: rule.tenant.clone().or(slo.tenant.clone()),
+                sources: vec![rule.source],
+                rules: vec![rule.origin.clone()],
+                expected,
+                actual,
+                drift,
+                message,
+            });
+        };
+        if rule.source.is_cloudwatch() && rule.long.is_some_and(|l| l > CLOUDWATCH_MAX_LOOKBACK) {
+            c.valid = false;
+            flag(
+                Kind::Inexpressible,
+                None,
+                None,
+                None,
+                format!(
+                    "{} alarm {} looks back {}: CloudWatch alarms evaluate at most 7 days",
+                    rule.source.name(),
+                    rule.name,
+                    format_duration(rule.long.unwrap_or_default())
+                ),
+            );
+        }
+        if let Some(long) = rule.long {
+            let own: Vec<_> = slo.profile.tiers.iter().filter(|t| t.long == long).collect();
+            let accepted: Vec<_> = std::iter::once(slo.profile.clone())
+                .chain(accepted_profiles(slo.period))
+                .flat_map(|p| p.tiers)
+                .filter(|t| t.long == long && rule.short.is_none_or(|s| s == t.short))
+                .collect();
+            if accepted.is_empty() {
+                c.valid = false;
+                flag(
+                    Kind::Window,
+                    None,
+                    None,
+                    None,
+                    format!(
+                        "{} alert {} looks back {}{}, which no accepted profile of {} uses",
+                        rule.source.name(),
+                        rule.name,
+                        format_duration(long),
+                        rule.short.map(|s| format!(" with a {} short window", format_duration(s))).unwrap_or_default(),
+                        slo.id()
+                    ),
+                );
+            } else if let Some(f) = factor {
+                let expected = own.first().map(|t| t.factor).unwrap_or_else(|| {
+                    accepted
+                        .iter()
+                        .map(|t| t.factor)
+                        .min_by(|a, b| relative(f, *a).total_cmp(&relative(f, *b)))
+                        .unwrap_or(f)
+                });
+                c.expected = Some(expected);
+                let nearest = accepted.iter().map(|t| relative(f, t.factor)).fold(f64::INFINITY, f64::min);
+                if nearest > tolerance {
+                    c.valid = false;
+                    flag(
+                        Kind::Threshold,
+                        Some(expected),
+                        Some(f),
+                        Some(relative(f, expected)),
+                        format!(
+                            "{} alert {} fires at {:.4}x burn ({} errors) over {}; {} expects {:.4}x ({}): {} off, tolerance {}",
+                            rule.source.name(),
+                            rule.name,
+                            f,
+                            percent(f * budget),
+                            format_duration(long),
+                            slo.id(),
+                            expected,
+                            percent(expected * budget),
+                            percent(relative(f, expected)),
+                            percent(tolerance)
+                        ),
+                    );
+                }
+            }
+        }
+        checked.push(c);
+    }
+
+    // The same rule in several places: (SLO, tenant, long window) across and within sources.
+    let mut groups: BTreeMap<(String, Option<String>, Option<Duration>), Vec<usize>> = BTreeMap::new();
+    for (i, c) in checked.iter().enumerate() {
+        groups.entry((c.slo.clone(), c.rule.tenant.clone(), c.rule.long)).or_default().push(i);
+    }
+    for ((slo, tenant, long), members) in &groups {
+        let window = long.map(format_duration).unwrap_or_else(|| "?".into());
+        for (x, &a) in members.iter().enumerate() {
+            for &b in &members[x + 1..] {
+                let (ra, rb) = (&checked[a], &checked[b]);
+                let same_source = ra.rule.source == rb.rule.source;
+                if same_source && ra.rule.severity == rb.rule.severity {
+                    let stale = if ra.valid || !rb.valid { b } else { a };
+                    checked[stale].valid = false;
+                    let (ra, rb) = (&checked[a], &checked[b]);
+                    drifts.push(Drift {
+                        kind: Kind::StaleCopy,
+                        slo: Some(slo.clone()),
+                        tenant: tenant.clone(),
+                        sources: vec![ra.rule.source],
+                        rules: vec![ra.rule.origin.clone(), rb.rule.origin.clone()],
+                        expected: ra.error_ratio,
+                        actual: rb.error_ratio,
+                        drift: ra.error_ratio.zip(rb.error_ratio).map(|(x, y)| relative(x, y)),
+                        message: format!(
+                            "{} holds two rules for {slo}{} over {window}: {} and {}; {} is a stale copy",
+                            ra.rule.source.name(),
+                            tenant.as_ref().map(|t| format!(" ({t})")).unwrap_or_default(),
+                            ra.rule.name,
+                            rb.rule.name,
+                            checked[stale].rule.name
+                        ),
+                    });
+                } else if !same_source
+                    && let (Some(ea), Some(eb)) = (ra.error_ratio, rb.error_ratio)
+                    && relative(ea, eb) > tolerance
+                {
+                    let d = relative(ea, eb);
+                    drifts.push(Drift {
+                        kind: Kind::CrossSource,
+                        slo: Some(slo.clone()),
+                        tenant: tenant.clone(),
+                        sources: vec![ra.rule.source, rb.rule.source],
+                        rules: vec![ra.rule.origin.clone(), rb.rule.origin.clone()],
+                        expected: Some(ea),
+                        actual: Some(eb),
+                        drift: Some(d),
+                        message: format!(
+                            "{slo}{} over {window}: {} {} fires at {} errors, {} {} at {}: {} drift",
+                            tenant.as_ref().map(|t| format!(" ({t})")).unwrap_or_default(),
+                            ra.rule.source.name(),
+                            ra.rule.name,
+                            percent(ea),
+                            rb.rule.source.name(),
+                            rb.rule.name,
+                            percent(eb),
+                            percent(d)
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    // Who each SLO is for, and which of them have alerts, in which sources.
+    let universe: Vec<String> = match tenants {
+        Some(t) => t.to_vec(),
+        None => {
+            let mut all: BTreeSet<String> = rules.iter().filter_map(|r| r.tenant.clone()).collect();
+            all.extend(slos.iter().filter_map(|s| s.tenant.clone()));
+            all.into_iter().collect()
+        }
+    };
+    let mut coverage = Vec::new();
+    for slo in slos {
+        let tenants: Vec<Option<String>> = match &slo.tenant {
+            Some(t) => vec![Some(t.clone())],
+            None if universe.is_empty() => vec![None],
+            None => universe.iter().cloned().map(Some).collect(),
+        };
+        let guarding: Vec<&Checked> = checked.iter().filter(|c| c.slo == slo.id()).collect();
+        let sources_for_slo: BTreeSet<Source> = guarding.iter().map(|c| c.rule.source).collect();
+        for tenant in tenants {
+            let mine: Vec<&&Checked> =
+                guarding.iter().filter(|c| c.rule.tenant.is_none() || c.rule.tenant == tenant).collect();
+            let sources: BTreeSet<Source> = mine.iter().map(|c| c.rule.source).collect();
+            let shown = tenant.as_ref().map(|t| format!(" for tenant {t}")).unwrap_or_default();
+            if mine.is_empty() {
+                drifts.push(Drift {
+                    kind: Kind::NoAlert,
+                    slo: Some(slo.id()),
+                    tenant: tenant.clone(),
+                    sources: Vec::new(),
+                    rules: Vec::new(),
+                    expected: None,
+                    actual: None,
+                    drift: None,
+                    message: format!("{}{shown} has an SLO and no alert in any source", slo.id()),
+                });
+            } else {
+                for missing in sources_for_slo.difference(&sources) {
+                    drifts.push(Drift {
+                        kind: Kind::MissingInSource,
+                        slo: Some(slo.id()),
+                        tenant: tenant.clone(),
+                        sources: vec![*missing],
+                        rules: Vec::new(),
+                        expected: None,
+                        actual: None,
+                        drift: None,
+                        message: format!("{} alerts on {} for other tenants, not{shown}", missing.name(), slo.id()),
+                    });
+                }
+            }
+            for tier in slo.profile.tiers.iter().filter(|t| t.long > CLOUDWATCH_MAX_LOOKBACK) {
+                if let Some(cw) = sources.iter().find(|s| s.is_cloudwatch()) {
+                    drifts.push(Drift {
+                        kind: Kind::Inexpressible,
+                        slo: Some(slo.id()),
+                        tenant: tenant.clone(),
+                        sources: vec![*cw],
+                        rules: Vec::new(),
+                        expected: Some(tier.factor),
+                        actual: None,
+                        drift: None,
+                        message: format!(
+                            "{} needs a {} window{shown}, which a {} alarm cannot look back over (7 days at most)",
+                            slo.id(),
+                            format_duration(tier.long),
+                            cw.name()
+                        ),
+                    });
+                }
+            }
+            let own_drift = drifts
+                .iter()
+                .any(|d| d.slo.as_deref() == Some(slo.id().as_str()) && (d.tenant == tenant || d.tenant.is_none()));
+            coverage.push(Coverage {
+                slo: slo.id(),
+                tenant,
+                rules: mine.len(),
+                sources: sources.into_iter().collect(),
+                compliant: !mine.is_empty() && !own_drift,
+            });
+        }
+    }
+    drifts.sort_by(|a, b| {
+        (a.slo.as_deref(), a.tenant.as_deref(), a.kind).cmp(&(b.slo.as_deref(), b.tenant.as_deref(), b.kind))
+    });
+    Report { tolerance, checked, drifts, coverage }
+}

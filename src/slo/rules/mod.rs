@@ -1,0 +1,230 @@
+//! Alert rules as deployed, from every place they live, each read into one model: which SLO and
+//! tenant it guards, over which windows, at which threshold (as a burn factor and as an error
+//! ratio), with which comparison and evaluation, at which severity, notifying whom.
+
+pub mod cloudformation;
+pub mod cloudwatch;
+pub mod hcl;
+pub mod pagerduty;
+pub mod prometheus;
+pub mod sql;
+pub mod terraform;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Severity;
+use super::serialize_duration_opt;
+
+/// Where a rule was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Cloudwatch,
+    Cloudformation,
+    Terraform,
+    Prometheus,
+    Pagerduty,
+    Sql,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Cloudwatch => "cloudwatch",
+            Source::Cloudformation => "cloudformation",
+            Source::Terraform => "terraform",
+            Source::Prometheus => "prometheus",
+            Source::Pagerduty => "pagerduty",
+            Source::Sql => "sql",
+        }
+    }
+
+    /// Sources whose rules become CloudWatch alarms, which look back at most 7 days.
+    pub fn is_cloudwatch(self) -> bool {
+        matches!(self, Source::Cloudwatch | Source::Cloudformation | Source::Terraform)
+    }
+}
+
+/// How a rule states its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Threshold {
+    /// A burn rate: 14.4.
+    Burn(f64),
+    /// An error ratio: 0.0144.
+    Ratio(f64),
+    /// An error percentage: 1.44.
+    Percent(f64),
+    /// A burn factor times a budget, as Sloth and Pyrra write it: `14.4 * 0.000999...`.
+    FactorTimesBudget { factor: f64, budget: f64 },
+}
+
+/// One alert rule, normalised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    pub source: Source,
+    /// The file (with the resource or rule name) or the live account it was read from.
+    pub origin: String,
+    pub name: String,
+    /// The SLO it guards (`service/name`), from its labels or tags, or matched by name later.
+    pub slo: Option<String>,
+    pub tenant: Option<String>,
+    pub severity: Option<Severity>,
+    #[serde(serialize_with = "serialize_duration_opt")]
+    pub long: Option<Duration>,
+    #[serde(serialize_with = "serialize_duration_opt")]
+    pub short: Option<Duration>,
+    pub threshold: Option<Threshold>,
+    /// `>=`, `>`, `<=`, `<`.
+    pub comparison: Option<String>,
+    /// How many evaluations must breach: `3 of 5`, `for 2m`.
+    pub evaluation: Option<String>,
+    /// Who is notified: SNS topics, a receiver, an escalation policy.
+    pub target: Option<String>,
+}
+
+impl Rule {
+    pub fn new(source: Source, origin: String, name: String) -> Rule {
+        Rule {
+            source,
+            origin,
+            name,
+            slo: None,
+            tenant: None,
+            severity: None,
+            long: None,
+            short: None,
+            threshold: None,
+            comparison: None,
+            evaluation: None,
+            target: None,
+        }
+    }
+
+    /// The threshold as a burn factor, given the SLO's error budget (`1 - objective`).
+    pub fn factor(&self, budget: f64) -> Option<f64> {
+        match self.threshold? {
+            Threshold::Burn(f) => Some(f),
+            Threshold::Ratio(r) => Some(r / budget),
+            Threshold::Percent(p) => Some(p / 100.0 / budget),
+            Threshold::FactorTimesBudget { factor, budget: own } => Some(factor * own / budget),
+        }
+    }
+
+    /// The threshold as an error ratio, given the SLO's error budget.
+    pub fn error_ratio(&self, budget: f64) -> Option<f64> {
+        self.factor(budget).map(|f| f * budget)
+    }
+}
+
+/// Every rule in a file, or in the files of a folder: CloudFormation templates (JSON or YAML),
+/// Terraform (`.tf`, or `terraform show -json` output), Prometheus rule files and PagerDuty
+/// exports, told apart by what they hold.
+pub fn load_path(path: &std::path::Path) -> Result<Vec<Rule>, crate::slo::Error> {
+    use crate::slo::Error;
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path).map_err(io)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        let mut all = Vec::new();
+        for file in files.iter().filter(|p| p.is_file()) {
+            if file.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json" | "tf")) {
+                all.extend(load_path(file)?);
+            }
+        }
+        return Ok(all);
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let origin = path.display().to_string();
+    load_text(&text, &origin)
+}
+
+/// [`load_path`] for text; `origin` names it (and its extension says `.tf`).
+pub fn load_text(text: &str, origin: &str) -> Result<Vec<Rule>, crate::slo::Error> {
+    use crate::slo::Error;
+    let invalid = |message: String| Error::Invalid { origin: origin.to_string(), message };
+    if origin.ends_with(".tf") {
+        return terraform::from_tf(text, origin).map_err(|m| Error::Invalid { origin: String::new(), message: m });
+    }
+    let docs =
+        crate::slo::yaml::documents(text, origin).map_err(|m| Error::Invalid { origin: String::new(), message: m })?;
+    if docs.len() == 1 && terraform::is_plan(&docs[0]) {
+        return Ok(terraform::from_plan(&docs[0], origin));
+    }
+    if docs.len() == 1 && pagerduty::is_export(&docs[0]) {
+        return Ok(pagerduty::rules(&docs[0], origin));
+    }
+    if cloudformation::is_template(&docs) {
+        return Ok(cloudformation::rules(&docs, origin));
+    }
+    if prometheus::is_rule_file(&docs) {
+        return prometheus::rules(&docs, origin).map_err(invalid);
+    }
+    Err(invalid(
+        "not a CloudFormation template, Terraform file or plan, Prometheus rule file or PagerDuty export".into(),
+    ))
+}
+
+/// A window named in a metric or recording-rule name: `ratio_rate5m`, `burnrate1h`, `rate_30m`.
+pub fn window_in_name(name: &str) -> Option<Duration> {
+    let lower = name.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    // The last run of digits followed by a unit letter and the end of the name (or `_`, `:`).
+    let mut best = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()) {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            let unit_end = bytes[i..].iter().position(|b| !b.is_ascii_alphabetic()).map_or(bytes.len(), |p| i + p);
+            let unit = &lower[i..unit_end];
+            if matches!(unit, "s" | "m" | "h" | "d" | "w") {
+                best = crate::units::parse_duration(&lower[start..unit_end]).ok();
+            }
+            i = unit_end.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    best
+}
+
+/// `GreaterThanOrEqualToThreshold` and friends as `>=`.
+pub fn comparison_symbol(operator: &str) -> String {
+    match operator {
+        "GreaterThanOrEqualToThreshold" => ">=".into(),
+        "GreaterThanThreshold" => ">".into(),
+        "LessThanThreshold" => "<".into(),
+        "LessThanOrEqualToThreshold" => "<=".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A tenant named in labels, dimensions or tags under one of the usual keys.
+pub fn tenant_key(key: &str) -> bool {
+    matches!(key.to_ascii_lowercase().replace(['-', '_'], "").as_str(), "tenant" | "tenantid" | "customer" | "org")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_come_from_names_and_thresholds_convert() {
+        assert_eq!(window_in_name("slo:sli_error:ratio_rate5m"), Some(Duration::from_secs(300)));
+        assert_eq!(window_in_name("http_requests:burnrate1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(window_in_name("checkout-acme-burn-30m-page"), Some(Duration::from_secs(1800)));
+        assert_eq!(window_in_name("api5xx"), None);
+        let mut rule = Rule::new(Source::Prometheus, "r.yaml".into(), "x".into());
+        rule.threshold = Some(Threshold::FactorTimesBudget { factor: 14.4, budget: 0.0009999999999999432 });
+        assert!((rule.factor(0.001).unwrap() - 14.4).abs() < 1e-9);
+        rule.threshold = Some(Threshold::Percent(5.2));
+        assert!((rule.error_ratio(0.001).unwrap() - 0.052).abs() < 1e-12);
+        assert_eq!(comparison_symbol("GreaterThanOrEqualToThreshold"), ">=");
+        assert!(tenant_key("TenantId") && tenant_key("tenant_id") && !tenant_key("service"));
+    }
+}

@@ -1,0 +1,134 @@
+//! PagerDuty exports: the JSON of services, escalation policies and event orchestrations. Each
+//! orchestration rule whose conditions compare an event field with a number is an alert rule:
+//! `event.custom_details.error_rate >= 4.8 and event.custom_details.tenant matches 'acme'`.
+//! A field named like `burn` holds a burn rate, like `ratio` an error ratio, and like `percent`
+//! (or `rate`, above 1) a percentage.
+
+use serde_json::Value;
+
+use super::{Rule, Source, Threshold, tenant_key, window_in_name};
+use crate::slo::Severity;
+use crate::units::parse_duration;
+
+/// Whether a JSON document is a PagerDuty export.
+pub fn is_export(doc: &Value) -> bool {
+    ["event_orchestrations", "escalation_policies", "orchestration_path"].iter().any(|k| !doc[*k].is_null())
+        || doc["services"].as_array().is_some_and(|s| s.iter().any(|x| x["escalation_policy"].is_object()))
+}
+
+/// Every orchestration rule with a numeric threshold.
+pub fn rules(doc: &Value, origin: &str) -> Vec<Rule> {
+    let service_name = |id: &str| {
+        doc["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["id"] == id)
+            .and_then(|s| s["name"].as_str())
+            .map(str::to_string)
+    };
+    let mut out = Vec::new();
+    walk(doc, None, &mut |rule, service| {
+        let label = rule["label"].as_str().unwrap_or("unnamed rule");
+        let expressions: Vec<&str> =
+            rule["conditions"].as_array().into_iter().flatten().filter_map(|c| c["expression"].as_str()).collect();
+        let text = expressions.join(" and ");
+        let mut r = Rule::new(Source::Pagerduty, format!("{origin}#{label}"), label.to_string());
+        for clause in text.split(" and ").flat_map(|c| c.split(" or ")) {
+            read_clause(clause.trim(), &mut r);
+        }
+        if r.threshold.is_none() {
+            return;
+        }
+        r.long = r.long.or_else(|| window_in_name(label));
+        let actions = &rule["actions"];
+        r.severity = actions["severity"].as_str().and_then(Severity::parse);
+        let routed = actions["route_to"].as_str().and_then(service_name);
+        r.target = routed.or_else(|| service.and_then(service_name)).or_else(|| service.map(str::to_string));
+        out.push(r);
+    });
+    out
+}
+
+/// Visit every object with `conditions` and `actions`, with the service it belongs to.
+fn walk<'v>(v: &'v Value, service: Option<&'v str>, visit: &mut impl FnMut(&'v Value, Option<&'v str>)) {
+    match v {
+        Value::Object(m) => {
+            let service = m.get("service").and_then(|s| s["id"].as_str()).or(service);
+            if m.contains_key("conditions") && m.contains_key("actions") {
+                visit(v, service);
+            }
+            for child in m.values() {
+                walk(child, service, visit);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| walk(i, service, visit)),
+        _ => {}
+    }
+}
+
+/// One `field op value` clause of a condition.
+fn read_clause(clause: &str, r: &mut Rule) {
+    let clause = clause.trim_start_matches('(').trim_end_matches(')').trim();
+    let (field, rest) = clause.split_once(char::is_whitespace).unwrap_or((clause, ""));
+    let field = field.rsplit('.').next().unwrap_or(field).to_ascii_lowercase();
+    let rest = rest.trim();
+    if let Some(value) = rest
+        .strip_prefix("matches part ")
+        .or_else(|| rest.strip_prefix("matches "))
+        .or_else(|| rest.strip_prefix("== "))
+    {
+        let value = value.trim().trim_matches(['\'', '"']).to_string();
+        if tenant_key(&field) {
+            r.tenant = Some(value);
+        } else if field == "slo" {
+            r.slo = Some(value);
+        } else if field.contains("window") {
+            r.long = parse_duration(&value).ok();
+        }
+        return;
+    }
+    for op in [">=", "<=", ">", "<"] {
+        if let Some(value) = rest.strip_prefix(op).and_then(|v| v.trim().parse::<f64>().ok()) {
+            r.comparison = Some(op.to_string());
+            r.threshold = Some(if field.contains("burn") {
+                Threshold::Burn(value)
+            } else if field.contains("ratio") {
+                Threshold::Ratio(value)
+            } else if field.contains("percent") || field.contains("pct") || value > 1.0 {
+                Threshold::Percent(value)
+            } else {
+                Threshold::Ratio(value)
+            });
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn orchestration_thresholds_become_rules() {
+        let doc = serde_json::json!({
+            "services": [{"id": "PSVC1", "name": "checkout-oncall", "escalation_policy": {"id": "PEP1"}}],
+            "escalation_policies": [{"id": "PEP1", "name": "payments"}],
+            "event_orchestrations": [{"id": "E1", "name": "checkout", "orchestration_path": {"sets": [{"id": "start", "rules": [
+                {"label": "acme fast burn 1h", "conditions": [{"expression": "event.custom_details.slo matches 'checkout/availability' and event.custom_details.tenant matches 'acme' and event.custom_details.error_rate >= 4.8"}],
+                 "actions": {"severity": "critical", "route_to": "PSVC1"}},
+                {"label": "noise", "conditions": [{"expression": "event.summary matches part 'test'"}], "actions": {"suppress": true}}
+            ]}]}}]
+        });
+        assert!(is_export(&doc));
+        let rules = rules(&doc, "pagerduty.json");
+        assert_eq!(rules.len(), 1, "rules without a numeric threshold are routing, not alerting");
+        let r = &rules[0];
+        assert_eq!(r.threshold, Some(Threshold::Percent(4.8)));
+        assert_eq!((r.tenant.as_deref(), r.slo.as_deref()), (Some("acme"), Some("checkout/availability")));
+        assert_eq!(r.long, Some(Duration::from_secs(3600)));
+        assert_eq!(r.severity, Some(Severity::Page));
+        assert_eq!(r.target.as_deref(), Some("checkout-oncall"));
+    }
+}
