@@ -144,6 +144,12 @@ enum AuditCommand {
     /// exits 3 when a tenant's risk is over the threshold.
     #[command(after_help = EXIT_CODES)]
     CiFailure(cli::audit::CiFailure),
+    /// Check the alert rules deployed (CloudWatch, CloudFormation, Terraform, Prometheus,
+    /// PagerDuty, SQL) against the SLOs and against each other: every drift is a finding
+    /// (exit 3); writes attestation.json and attestation.md with the rules' checksums and
+    /// prints the attestation.
+    #[command(after_help = EXIT_CODES)]
+    ErrorBudget(cli::audit::ErrorBudget),
 }
 
 #[derive(Subcommand, Debug)]
@@ -292,6 +298,7 @@ fn main() -> ExitCode {
         None => cli::session::interactive_or_stdin(&cli.session.into()),
         Some(Command::Run { script, params, json }) => cli::session::run(&cli.session.into(), &script, &params, json),
         Some(Command::Audit(AuditCommand::CiFailure(args))) => cli::audit::ci_failure(&cli.session.into(), &args),
+        Some(Command::Audit(AuditCommand::ErrorBudget(args))) => cli::audit::error_budget(&cli.session.into(), &args),
         Some(Command::Heap(HeapCommand::Histogram { file, top, json })) => {
             cli::heap::histogram(&cli.session.into(), &file, top, json)
         }

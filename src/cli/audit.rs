@@ -129,3 +129,121 @@ pub fn ci_failure(settings: &Settings, args: &CiFailure) -> u8 {
     }
     code
 }
+
+/// What `audit error-budget` is given.
+#[derive(clap::Args, Debug)]
+pub struct ErrorBudget {
+    /// SLO definitions: deployclaw TOML, OpenSLO or Sloth YAML, or folders of them; repeat for several.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub slos: Vec<PathBuf>,
+    /// Alert rules as deployed: CloudFormation, Terraform (.tf or plan JSON), Prometheus rule
+    /// files, PagerDuty exports, or folders of them; repeat for several.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub rules: Vec<PathBuf>,
+    /// Also read the live CloudWatch alarms (the AWS SDK's credential and region chain).
+    #[arg(long)]
+    pub cloudwatch: bool,
+    /// Only alarms whose names start with this.
+    #[arg(long, value_name = "PREFIX")]
+    pub alarm_prefix: Option<String>,
+    /// A database with the alert rules in a table (and SLOs, with --slo-table).
+    #[arg(long, value_name = "URL", env = "DEPLOYCLAW_DB_URL")]
+    pub db: Option<String>,
+    /// The table of alert rules in --db.
+    #[arg(long, value_name = "TABLE", default_value = "alert_rules")]
+    pub rules_table: String,
+    /// Read SLO definitions from this table of --db too.
+    #[arg(long, value_name = "TABLE")]
+    pub slo_table: Option<String>,
+    /// How far a threshold may be from the expected one before it is drift.
+    #[arg(long, value_name = "PERCENT", default_value = "2%")]
+    pub tolerance: String,
+    /// The tenants SLOs for every tenant apply to, comma-separated (default: every tenant named).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub tenants: Vec<String>,
+    /// Compare the rules with this baseline (from --save-baseline); a change is a finding.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Save the rules' checksums as a baseline for later runs.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+    /// Where attestation.json and attestation.md go (default: ./error-budget-TIME).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the whole result as JSON instead of the attestation.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const BUDGET_SCRIPT: &str = r#"let slo_sources = SLO_PATHS;
+let rule_sources = RULE_PATHS;
+if CLOUDWATCH { rule_sources.push("cloudwatch"); }
+if type_of(DB_URL) == "string" { let db = sql::connect(DB_URL); rule_sources.push(db); if type_of(SLO_TABLE) == "string" { slo_sources.push(db); } }
+let slos = if type_of(SLO_TABLE) == "string" { slo::load(slo_sources, SLO_TABLE) } else { slo::load(slo_sources) };
+let rules = slo::rules(rule_sources, RULE_OPTIONS);
+let attestation = slo::attest(slos, rules, ATTEST);
+if type_of(SAVE_BASELINE) == "string" { slo::baseline_save(rules, SAVE_BASELINE); }
+if JSON { attestation } else { read_text(attestation.report) }"#;
+
+pub fn error_budget(settings: &Settings, args: &ErrorBudget) -> u8 {
+    if args.slos.is_empty() && args.slo_table.is_none() {
+        error("give the SLOs: --slos PATH (or --db URL --slo-table TABLE)");
+        return exit::USAGE;
+    }
+    if args.rules.is_empty() && !args.cloudwatch && args.db.is_none() {
+        error("give the alert rules: --rules PATH, --cloudwatch or --db URL");
+        return exit::USAGE;
+    }
+    for (flag, paths) in [("--slos", &args.slos), ("--rules", &args.rules)] {
+        if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+            error(format!("{flag} {}: no such file or folder", missing.display()));
+            return exit::USAGE;
+        }
+    }
+    if let Some(b) = args.baseline.as_ref().filter(|b| !b.is_file()) {
+        error(format!("--baseline {}: no such file (write one with --save-baseline)", b.display()));
+        return exit::USAGE;
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("error-budget-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))));
+    let list = |paths: &[PathBuf]| -> Dynamic { paths.iter().map(|p| text(p)).collect::<Vec<_>>().into() };
+    let mut rule_options = Map::new();
+    rule_options.insert("table".into(), args.rules_table.clone().into());
+    if let Some(prefix) = &args.alarm_prefix {
+        rule_options.insert("prefix".into(), prefix.clone().into());
+    }
+    let mut attest = Map::new();
+    attest.insert("tolerance".into(), args.tolerance.clone().into());
+    attest.insert("dir".into(), text(&out));
+    if !args.tenants.is_empty() {
+        let tenants: Vec<Dynamic> = args.tenants.iter().map(|t| Dynamic::from(t.clone())).collect();
+        attest.insert("tenants".into(), tenants.into());
+    }
+    if let Some(b) = &args.baseline {
+        attest.insert("baseline".into(), text(b));
+    }
+    let optional = |v: Option<Dynamic>| v.unwrap_or(Dynamic::UNIT);
+    let params = vec![
+        Param { name: "SLO_PATHS".into(), value: list(&args.slos) },
+        Param { name: "RULE_PATHS".into(), value: list(&args.rules) },
+        Param { name: "CLOUDWATCH".into(), value: args.cloudwatch.into() },
+        Param { name: "DB_URL".into(), value: optional(args.db.clone().map(Dynamic::from)) },
+        Param { name: "SLO_TABLE".into(), value: optional(args.slo_table.clone().map(Dynamic::from)) },
+        Param { name: "RULE_OPTIONS".into(), value: rule_options.into() },
+        Param { name: "ATTEST".into(), value: attest.into() },
+        Param { name: "SAVE_BASELINE".into(), value: optional(args.save_baseline.as_deref().map(text)) },
+        Param { name: "JSON".into(), value: args.json.into() },
+    ];
+    let mut session = match settings.options(Mode::Run) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    session.params = params;
+    let code = run_session(session, args.json, |session| session.eval(BUDGET_SCRIPT, "deployclaw audit error-budget"));
+    if !args.json && out.join("attestation.md").exists() {
+        eprintln!("attestation.json and attestation.md: {}", out.display());
+    }
+    code
+}

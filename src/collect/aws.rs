@@ -223,6 +223,21 @@ pub struct Alarm {
     /// For metric-math alarms: each query as `id: expression` or `id: namespace/metric stat period`.
     pub metrics: Option<String>,
     pub threshold_metric_id: Option<String>,
+    /// The metric-math queries, whole (the `metrics` column is their summary).
+    #[serde(skip)]
+    pub queries: Vec<AlarmQuery>,
+}
+
+/// One query of a metric-math alarm.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AlarmQuery {
+    pub id: String,
+    pub expression: Option<String>,
+    pub metric: Option<String>,
+    pub period: Option<i32>,
+    pub return_data: Option<bool>,
+    /// `(name, value)` pairs of the metric's dimensions.
+    pub dimensions: Vec<(String, String)>,
 }
 
 /// Metric alarms whose names start with `prefix` (all with ""), every page of DescribeAlarms.
@@ -271,6 +286,34 @@ pub async fn alarms(aws: &Aws, prefix: &str, state: Option<&str>) -> Result<Vec<
                     }
                 })
                 .collect();
+            let queries = a
+                .metrics()
+                .iter()
+                .map(|q| {
+                    let stat = q.metric_stat();
+                    let metric = stat.and_then(|s| s.metric());
+                    AlarmQuery {
+                        id: q.id().unwrap_or_default().to_string(),
+                        expression: q.expression().map(str::to_string),
+                        metric: metric.and_then(|m| m.metric_name()).map(str::to_string),
+                        period: stat.and_then(|s| s.period()),
+                        return_data: q.return_data(),
+                        dimensions: metric
+                            .map(|m| {
+                                m.dimensions()
+                                    .iter()
+                                    .map(|d| {
+                                        (
+                                            d.name().unwrap_or_default().to_string(),
+                                            d.value().unwrap_or_default().to_string(),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect();
             out.push(Alarm {
                 name: a.alarm_name().unwrap_or_default().to_string(),
                 description: a.alarm_description().map(str::to_string),
@@ -293,6 +336,7 @@ pub async fn alarms(aws: &Aws, prefix: &str, state: Option<&str>) -> Result<Vec<
                 state_reason: a.state_reason().map(str::to_string),
                 metrics: (!metrics.is_empty()).then(|| metrics.join("; ")),
                 threshold_metric_id: a.threshold_metric_id().map(str::to_string),
+                queries,
             });
         }
     }

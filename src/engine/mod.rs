@@ -18,6 +18,7 @@ mod playbook_script;
 mod progress;
 mod render;
 mod session;
+mod slo_api;
 mod sql_api;
 mod statements;
 mod stdlib;
@@ -223,6 +224,7 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
         aws_api::register(&mut api, shared);
         ci_api::register(&mut api, shared);
         triage_api::register(&mut api, shared);
+        slo_api::register(&mut api, shared);
     }
     let docs = Arc::new(docs);
     let _ = shared.docs.set(docs.clone());

@@ -1,6 +1,7 @@
 //! Reports for people and machines: Markdown to read, JSON to process, built from capability
 //! results. Plain library: no printing, no Rhai.
 
+pub mod slo;
 pub mod triage;
 
 /// A Markdown table cell: pipes escaped, line breaks as spaces.

@@ -9,7 +9,7 @@
 //!   5.2% against PagerDuty 4.8%: 8.33% drift, relative to the lower value.
 //! - `stale-copy`: one source holds the same rule twice.
 //! - `no-alert`: a tenant has an SLO and no alert at all; `missing-in-source`: a source alerts for
-//!   some tenants of an SLO and not this one.
+//!   most tenants of an SLO, and not for this one.
 //! - `no-slo`: an alert that guards no known SLO.
 //! - `inexpressible`: a window CloudWatch alarms cannot look back over (more than 7 days).
 
@@ -123,10 +123,13 @@ fn link<'s>(rule: &Rule, slos: &'s [Slo]) -> Option<&'s Slo> {
         }
     };
     let tenant = rule.tenant.as_deref();
+    let one_tenant = |s: &&&Slo| s.tenant.is_some() && s.tenant.as_deref() == tenant;
     candidates
         .iter()
-        .find(|s| s.tenant.is_some() && s.tenant.as_deref() == tenant)
+        .find(one_tenant)
         .or_else(|| candidates.iter().find(|s| s.tenant.is_none()))
+        // A rule that names no tenant, for an SLO only one tenant has.
+        .or_else(|| (tenant.is_none() && candidates.len() == 1).then(|| &candidates[0]))
         .copied()
 }
 
@@ -334,73 +337,91 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
             all.into_iter().collect()
         }
     };
-    let mut coverage = Vec::new();
+    // SLOs by what they measure (service/name), whether written per tenant or for all of them.
+    let mut families: BTreeMap<String, Vec<&Slo>> = BTreeMap::new();
     for slo in slos {
-        let tenants: Vec<Option<String>> = match &slo.tenant {
-            Some(t) => vec![Some(t.clone())],
-            None if universe.is_empty() => vec![None],
-            None => universe.iter().cloned().map(Some).collect(),
+        families.entry(format!("{}/{}", slo.service, slo.name)).or_default().push(slo);
+    }
+    let mut coverage = Vec::new();
+    for (family, members) in &families {
+        let mut tenants: Vec<Option<String>> = Vec::new();
+        for slo in members {
+            match &slo.tenant {
+                Some(t) => tenants.push(Some(t.clone())),
+                None if universe.is_empty() => tenants.push(None),
+                None => tenants.extend(universe.iter().cloned().map(Some)),
+            }
+        }
+        tenants.dedup();
+        let ids: Vec<String> = members.iter().map(|s| s.id()).collect();
+        let guarding: Vec<&Checked> = checked.iter().filter(|c| ids.contains(&c.slo)).collect();
+        let sources_for_family: BTreeSet<Source> = guarding.iter().map(|c| c.rule.source).collect();
+        // A source that alerts for most of the family's tenants is meant to cover them all.
+        let covers_most = |source: &Source| {
+            let covered: BTreeSet<&Option<String>> =
+                guarding.iter().filter(|c| c.rule.source == *source).map(|c| &c.rule.tenant).collect();
+            covered.contains(&None) || covered.len() * 2 > tenants.len()
         };
-        let guarding: Vec<&Checked> = checked.iter().filter(|c| c.slo == slo.id()).collect();
-        let sources_for_slo: BTreeSet<Source> = guarding.iter().map(|c| c.rule.source).collect();
-        for tenant in tenants {
+        for tenant in &tenants {
+            let slo = members
+                .iter()
+                .find(|s| s.tenant.is_some() && s.tenant == *tenant)
+                .or_else(|| members.iter().find(|s| s.tenant.is_none()))
+                .expect("every tenant comes from a member");
             let mine: Vec<&&Checked> =
-                guarding.iter().filter(|c| c.rule.tenant.is_none() || c.rule.tenant == tenant).collect();
+                guarding.iter().filter(|c| c.rule.tenant.is_none() || c.rule.tenant == *tenant).collect();
             let sources: BTreeSet<Source> = mine.iter().map(|c| c.rule.source).collect();
             let shown = tenant.as_ref().map(|t| format!(" for tenant {t}")).unwrap_or_default();
-            if mine.is_empty() {
+            let mut found = |kind, sources: Vec<Source>, expected, message: String| {
                 drifts.push(Drift {
-                    kind: Kind::NoAlert,
+                    kind,
                     slo: Some(slo.id()),
                     tenant: tenant.clone(),
-                    sources: Vec::new(),
+                    sources,
                     rules: Vec::new(),
-                    expected: None,
+                    expected,
                     actual: None,
                     drift: None,
-                    message: format!("{}{shown} has an SLO and no alert in any source", slo.id()),
+                    message,
                 });
+            };
+            if mine.is_empty() {
+                found(
+                    Kind::NoAlert,
+                    Vec::new(),
+                    None,
+                    format!("{family}{shown} has an SLO and no alert in any source"),
+                );
             } else {
-                for missing in sources_for_slo.difference(&sources) {
-                    drifts.push(Drift {
-                        kind: Kind::MissingInSource,
-                        slo: Some(slo.id()),
-                        tenant: tenant.clone(),
-                        sources: vec![*missing],
-                        rules: Vec::new(),
-                        expected: None,
-                        actual: None,
-                        drift: None,
-                        message: format!("{} alerts on {} for other tenants, not{shown}", missing.name(), slo.id()),
-                    });
+                for missing in sources_for_family.difference(&sources).filter(|s| covers_most(s)) {
+                    found(
+                        Kind::MissingInSource,
+                        vec![*missing],
+                        None,
+                        format!("{} alerts on {family} for most tenants, not{shown}", missing.name()),
+                    );
                 }
             }
             for tier in slo.profile.tiers.iter().filter(|t| t.long > CLOUDWATCH_MAX_LOOKBACK) {
                 if let Some(cw) = sources.iter().find(|s| s.is_cloudwatch()) {
-                    drifts.push(Drift {
-                        kind: Kind::Inexpressible,
-                        slo: Some(slo.id()),
-                        tenant: tenant.clone(),
-                        sources: vec![*cw],
-                        rules: Vec::new(),
-                        expected: Some(tier.factor),
-                        actual: None,
-                        drift: None,
-                        message: format!(
-                            "{} needs a {} window{shown}, which a {} alarm cannot look back over (7 days at most)",
-                            slo.id(),
+                    found(
+                        Kind::Inexpressible,
+                        vec![*cw],
+                        Some(tier.factor),
+                        format!(
+                            "{family}{shown} needs a {} window, which a {} alarm cannot look back over (7 days at most)",
                             format_duration(tier.long),
                             cw.name()
                         ),
-                    });
+                    );
                 }
             }
             let own_drift = drifts
                 .iter()
-                .any(|d| d.slo.as_deref() == Some(slo.id().as_str()) && (d.tenant == tenant || d.tenant.is_none()));
+                .any(|d| d.slo.as_deref() == Some(slo.id().as_str()) && (d.tenant == *tenant || d.tenant.is_none()));
             coverage.push(Coverage {
                 slo: slo.id(),
-                tenant,
+                tenant: tenant.clone(),
                 rules: mine.len(),
                 sources: sources.into_iter().collect(),
                 compliant: !mine.is_empty() && !own_drift,

@@ -3,12 +3,14 @@
 //!
 //! Plain library: typed inputs and results, no printing, no Rhai.
 
+pub mod attest;
 pub mod baseline;
 pub mod burn;
 pub mod drift;
 pub mod load;
 pub mod openslo;
 pub mod policy;
+pub mod records;
 pub mod rules;
 pub mod spec;
 pub mod yaml;

@@ -60,7 +60,12 @@ impl Slo {
 /// An objective as people write it: `0.999`, or `99.9` (a percentage, as Sloth writes it). The
 /// error names the SLO.
 pub fn objective(value: f64, what: &str) -> Result<f64, String> {
-    in_range(if value > 1.0 { value / 100.0 } else { value }, &value.to_string(), what)
+    in_range(if value > 1.0 { from_percent(value) } else { value }, &value.to_string(), what)
+}
+
+/// `99.9` as `0.999`, not `0.9990000000000001`: percentages have at most a dozen decimals.
+fn from_percent(value: f64) -> f64 {
+    (value / 100.0 * 1e12).round() / 1e12
 }
 
 /// [`objective`] from text, which may end in `%`: `"99.9%"`, `"0.5%"`, `"0.999"`.
@@ -68,7 +73,7 @@ pub fn objective_text(text: &str, what: &str) -> Result<f64, String> {
     let t = text.trim();
     let number = |n: &str| n.trim().parse::<f64>().map_err(|_| format!("{what}: objective {text:?} is not a number"));
     match t.strip_suffix('%') {
-        Some(n) => in_range(number(n)? / 100.0, text, what),
+        Some(n) => in_range(from_percent(number(n)?), text, what),
         None => objective(number(t)?, what),
     }
 }

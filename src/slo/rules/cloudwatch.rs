@@ -110,25 +110,17 @@ pub fn from_collected(alarm: &Alarm) -> AlarmSpec {
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect()
     };
-    // The collector writes queries as `id: expression` or `id: namespace/metric stat period`.
     let queries = alarm
-        .metrics
-        .as_deref()
-        .unwrap_or("")
-        .split("; ")
-        .filter(|q| !q.is_empty())
-        .map(|q| {
-            let (id, body) = q.split_once(": ").unwrap_or((q, ""));
-            let parts: Vec<&str> = body.split_whitespace().collect();
-            let is_metric = parts.len() == 3 && parts[0].contains('/') && parts[2].parse::<u64>().is_ok();
-            Query {
-                id: id.to_string(),
-                expression: (!is_metric && !body.is_empty()).then(|| body.to_string()),
-                metric: is_metric.then(|| parts[0].rsplit('/').next().unwrap_or_default().to_string()),
-                period: if is_metric { parts[2].parse().ok() } else { None },
-                return_data: alarm.threshold_metric_id.as_deref().is_none_or(|t| t != id) && !is_metric,
-                dimensions: Vec::new(),
-            }
+        .queries
+        .iter()
+        .map(|q| Query {
+            id: q.id.clone(),
+            expression: q.expression.clone(),
+            metric: q.metric.clone(),
+            period: q.period.and_then(|p| u64::try_from(p).ok()),
+            // CloudWatch returns ReturnData unset for the expression it evaluates.
+            return_data: q.return_data.unwrap_or(q.expression.is_some()),
+            dimensions: q.dimensions.clone(),
         })
         .collect();
     AlarmSpec {
