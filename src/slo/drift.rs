@@ -271,6 +271,8 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
     }
     for ((slo, tenant, long), members) in &groups {
         let window = long.map(format_duration).unwrap_or_else(|| "?".into());
+        // A tenant's own SLO already names the tenant in its id.
+        let of_tenant = tenant.as_ref().filter(|_| !slo.contains('@')).map(|t| format!(" ({t})")).unwrap_or_default();
         for (x, &a) in members.iter().enumerate() {
             for &b in &members[x + 1..] {
                 let (ra, rb) = (&checked[a], &checked[b]);
@@ -291,7 +293,7 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
                         message: format!(
                             "{} holds two rules for {slo}{} over {window}: {} and {}; {} is a stale copy",
                             ra.rule.source.name(),
-                            tenant.as_ref().map(|t| format!(" ({t})")).unwrap_or_default(),
+                            of_tenant,
                             ra.rule.name,
                             rb.rule.name,
                             checked[stale].rule.name
@@ -313,7 +315,7 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
                         drift: Some(d),
                         message: format!(
                             "{slo}{} over {window}: {} {} fires at {} errors, {} {} at {}: {} drift",
-                            tenant.as_ref().map(|t| format!(" ({t})")).unwrap_or_default(),
+                            of_tenant,
                             ra.rule.source.name(),
                             ra.rule.name,
                             percent(ea),
