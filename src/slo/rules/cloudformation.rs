@@ -197,4 +197,20 @@ Resources:
         assert_eq!(r.target.as_deref(), Some("Topic"));
         assert_eq!(r.origin, "stack.yaml#FastBurn");
     }
+
+    #[test]
+    fn json_templates_read_alike() {
+        let text = r#"{"Parameters": {"Burn": {"Type": "Number", "Default": "6"}},
+            "Resources": {"Slow": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "AlarmName": {"Fn::Join": ["-", ["checkout-availability", "globex", "page-6h"]]},
+                "Threshold": {"Ref": "Burn"}, "EvaluationPeriods": 72, "Period": 300,
+                "MetricName": "BurnRate", "Dimensions": [{"Name": "Tenant", "Value": "globex"}],
+                "Tags": [{"Key": "slo", "Value": "checkout/availability"}]}}}}"#;
+        let docs = crate::slo::yaml::documents(text, "stack.json").unwrap();
+        let r = &rules(&docs, "stack.json")[0];
+        assert_eq!(r.name, "checkout-availability-globex-page-6h");
+        assert_eq!(r.threshold, Some(Threshold::Burn(6.0)));
+        assert_eq!(r.long, Some(Duration::from_secs(6 * 3600)));
+        assert_eq!((r.tenant.as_deref(), r.slo.as_deref()), (Some("globex"), Some("checkout/availability")));
+    }
 }
