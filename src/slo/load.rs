@@ -183,7 +183,7 @@ fn tier(t: &TierEntry, what: &str) -> Result<Tier, String> {
 /// SLOs from an SQL table with columns service, name, objective, and optionally tenant, period,
 /// profile, description, sli_good, sli_bad, sli_total, latency_ms.
 pub async fn load_table(db: &Database, table: &str) -> Result<Vec<Slo>, Error> {
-    let qualified = table.split('.').map(|p| db.dialect().quote_ident(p)).collect::<Vec<_>>().join(".");
+    let qualified = db.dialect().quote_path(table);
     let rows = db.fetch(&format!("SELECT * FROM {qualified}"), &[]).await?;
     let invalid = |message: String| Error::Invalid { origin: format!("table {table}"), message };
     let column = |name: &str| rows.columns.iter().position(|c| c.eq_ignore_ascii_case(name));

@@ -214,10 +214,13 @@ fn statement_error(sql: &str, e: sqlx::Error) -> Error {
     Error::Statement { sql: sql.to_string(), message: redact_url(&message) }
 }
 
-/// The statement with its parameters bound, for one backend.
+/// The statement with its parameters bound, for one backend. Statements are not cached on the
+/// connection: MariaDB answers a cached statement over `information_schema.INNODB_TRX` with the
+/// rows of its first run, so a lock wait that starts later never shows (and these are tools'
+/// queries, not a server's hot path).
 macro_rules! bind {
     ($db:ty, $sql:expr, $params:expr) => {{
-        let mut query = sqlx::query::<$db>($sql);
+        let mut query = sqlx::query::<$db>($sql).persistent(false);
         for (i, p) in $params.iter().enumerate() {
             query = match p {
                 Value::Null => query.bind(None::<String>),

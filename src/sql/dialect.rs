@@ -48,6 +48,11 @@ impl Dialect {
         }
     }
 
+    /// A table name that may be schema-qualified (`public.tenants`), each part quoted.
+    pub fn quote_path(self, name: &str) -> String {
+        name.split('.').map(|part| self.quote_ident(part)).collect::<Vec<_>>().join(".")
+    }
+
     /// The dialect of a connection URL's scheme.
     pub fn of_url(url: &str) -> Option<Dialect> {
         let scheme = url.split_once(':')?.0.to_ascii_lowercase();

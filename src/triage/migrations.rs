@@ -271,7 +271,7 @@ async fn history_tables(db: &Database) -> Result<BTreeMap<String, &'static str>,
 
 /// The tenants a tenants table lists, with their schema when it has a schema column.
 async fn registered(db: &Database, table: &str) -> Result<Vec<(String, Option<String>)>, Error> {
-    let qualified = table.split('.').map(|part| db.dialect().quote_ident(part)).collect::<Vec<_>>().join(".");
+    let qualified = db.dialect().quote_path(table);
     let rows = db
         .fetch(&format!("SELECT * FROM {qualified}"), &[])
         .await

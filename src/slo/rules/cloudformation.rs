@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::cloudwatch::{AlarmSpec, Query, to_rule};
-use super::{Rule, Source};
+use super::{Rule, Source, number};
 
 /// Whether documents are CloudFormation templates.
 pub fn is_template(docs: &[Value]) -> bool {
@@ -88,11 +88,6 @@ fn pairs_of_tags(v: &Value) -> Vec<(String, String)> {
         .flatten()
         .filter_map(|t| Some((t["Key"].as_str()?.to_string(), t["Value"].as_str()?.to_string())))
         .collect()
-}
-
-/// A number, or a string holding one (CloudFormation parameters are strings).
-fn number(v: &Value) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())
 }
 
 /// Resolve intrinsic functions whose value the template itself decides: `Ref` to a parameter

@@ -193,6 +193,11 @@ pub fn window_in_name(name: &str) -> Option<Duration> {
     best
 }
 
+/// A number, or a string holding one (CloudFormation parameters and some Terraform values are strings).
+pub(crate) fn number(v: &serde_json::Value) -> Option<f64> {
+    v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())
+}
+
 /// `GreaterThanOrEqualToThreshold` and friends as `>=`.
 pub fn comparison_symbol(operator: &str) -> String {
     match operator {

@@ -8,7 +8,7 @@ use crate::sql::db::Database;
 use crate::units::parse_duration;
 
 pub async fn load(db: &Database, table: &str) -> Result<Vec<Rule>, Error> {
-    let qualified = table.split('.').map(|p| db.dialect().quote_ident(p)).collect::<Vec<_>>().join(".");
+    let qualified = db.dialect().quote_path(table);
     let rows = db.fetch(&format!("SELECT * FROM {qualified}"), &[]).await?;
     let invalid = |message: String| Error::Invalid { origin: format!("table {table}"), message };
     let column = |name: &str| rows.columns.iter().position(|c| c.eq_ignore_ascii_case(name));

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::cloudwatch::{AlarmSpec, Query, to_rule};
 use super::hcl;
-use super::{Rule, Source};
+use super::{Rule, Source, number};
 
 const ALARM: &str = "aws_cloudwatch_metric_alarm";
 
@@ -57,10 +57,6 @@ fn pairs(v: &Value) -> Vec<(String, String)> {
         .flatten()
         .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
         .collect()
-}
-
-fn number(v: &Value) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str()?.parse().ok())
 }
 
 /// Resource values (as HCL gives them or as Terraform's JSON does) as an alarm.
