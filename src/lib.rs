@@ -5,6 +5,7 @@
 //! and the CLI are thin layers over it.
 
 pub mod collect;
+pub mod demo;
 pub mod engine;
 pub mod evidence;
 pub mod frame;

@@ -69,6 +69,8 @@ struct SessionArgs {
     max_array_size: usize,
 }
 
+// Parsed once per process: the size of the largest variant (an audit's flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a saved script (runbook).
@@ -128,6 +130,14 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Build a self-contained demo scenario (SQLite, CI logs, SLOs and alert rules, heap dumps,
+    /// each with a planted problem), run the four audits on it, and print what each found, where
+    /// its report is and whether its signed log verified. Needs no server and no cloud.
+    Demo {
+        /// A new or empty folder for the scenario and the reports.
+        #[arg(default_value = "deployclaw-demo")]
+        dir: PathBuf,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -150,6 +160,18 @@ enum AuditCommand {
     /// prints the attestation.
     #[command(after_help = EXIT_CODES)]
     ErrorBudget(cli::audit::ErrorBudget),
+    /// Find which service, version and tenant leaks memory: dumps of running JVMs (or dumps on
+    /// disk) over time, compared with a saved baseline profile per class and tenant, lined up
+    /// with connection-pool samples and CloudWatch memory. Each leaking service is an error
+    /// finding (exit 3); writes report.html, report.md and report.json to --out.
+    #[command(after_help = EXIT_CODES)]
+    MemoryLeaks(cli::audit::MemoryLeaks),
+    /// Run an incident runbook that may touch one tenant: validate the schema's tenant keys,
+    /// check the Rust row structs against the tables, guard every statement before any runs
+    /// (halting with a reproduction case at the first unsafe one), then run all of them in one
+    /// transaction, rolled back unless --execute. Writes the report to --out.
+    #[command(after_help = EXIT_CODES)]
+    TenantIsolation(cli::audit::TenantIsolation),
 }
 
 #[derive(Subcommand, Debug)]
@@ -299,6 +321,11 @@ fn main() -> ExitCode {
         Some(Command::Run { script, params, json }) => cli::session::run(&cli.session.into(), &script, &params, json),
         Some(Command::Audit(AuditCommand::CiFailure(args))) => cli::audit::ci_failure(&cli.session.into(), &args),
         Some(Command::Audit(AuditCommand::ErrorBudget(args))) => cli::audit::error_budget(&cli.session.into(), &args),
+        Some(Command::Audit(AuditCommand::MemoryLeaks(args))) => cli::audit::memory_leaks(&cli.session.into(), &args),
+        Some(Command::Audit(AuditCommand::TenantIsolation(args))) => {
+            cli::audit::tenant_isolation(&cli.session.into(), &args)
+        }
+        Some(Command::Demo { dir }) => cli::demo::demo(&cli.session.into(), &dir),
         Some(Command::Heap(HeapCommand::Histogram { file, top, json })) => {
             cli::heap::histogram(&cli.session.into(), &file, top, json)
         }

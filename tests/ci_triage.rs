@@ -143,11 +143,11 @@ fn triage_and_playbooks(db: TestDb, glob: &str) {
     assert!(umbrella["factors"].as_str().unwrap().contains("+invoices.legacy_code"), "{umbrella}");
     assert_eq!(by_tenant(risk, "initech")["score"], 10);
 
-    // The report and the playbooks.
-    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    // The triage, the playbooks and the audit report.
+    let report = std::fs::read_to_string(out.join("triage.md")).unwrap();
     assert!(report.contains("**Over the rollback-risk threshold of 50: acme (65).**"), "{report}");
     assert!(report.contains("| 1 | orders-db | root | database-migration |"), "{report}");
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(out.join("triage.json")).unwrap()).unwrap();
     assert_eq!(json["risks"][0]["tenant"], "acme");
     let books: Vec<&str> =
         result["playbooks"].as_array().unwrap().iter().map(|b| b["tenant"].as_str().unwrap()).collect();
@@ -216,7 +216,7 @@ fn triage_and_playbooks(db: TestDb, glob: &str) {
     // The audit itself is in a signed log that verifies.
     let logs = sandbox.logs();
     let audit_log =
-        logs.iter().find(|p| std::fs::read_to_string(p).unwrap().contains("ci::triage(LOGS, options)")).unwrap();
+        logs.iter().find(|p| std::fs::read_to_string(p).unwrap().contains("triage::audit(LOGS, options)")).unwrap();
     let verified = sandbox.run(&["log", "verify", audit_log.to_str().unwrap()]);
     assert_eq!(code(&verified), 0, "{}", stdout(&verified));
 }
@@ -258,7 +258,7 @@ fn without_a_database_the_logs_still_name_causes_tenants_and_cascade() {
     assert!(report.contains("### migrate-tenants: database-migration (code; a retry will not fix it)"), "{report}");
     assert!(report.contains("| acme | yes | unknown |"), "{report}");
     assert!(
-        stderr(&run).contains(&format!("report, report.json and playbooks: {}", out.display())),
+        stderr(&run).contains(&format!("report: {} (and report.md, report.json)", out.join("report.html").display())),
         "{}",
         stderr(&run)
     );

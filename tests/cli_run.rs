@@ -131,7 +131,11 @@ findings::rows_over(df, "n", 10, "warning", "too many")"#,
     let script = sb.write("missing.rhai", r#"import "nope" as nope;"#);
     let out = sb.run(&["run", script.to_str().unwrap()]);
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("stdlib modules: findings"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stdlib modules: ci, findings, memory, reporting, runbook, slo;"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -129,3 +129,43 @@ fn every_stdlib_module_imports() {
         }
     }
 }
+
+/// Every public function of every stdlib module says what it does and has an example; each
+/// example runs (importing its module itself) and gives its documented result.
+#[test]
+fn every_stdlib_function_has_a_passing_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdlib = deployclaw::engine::StdlibSource::Embedded;
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for module in stdlib.modules() {
+        let text = stdlib.text(&module).unwrap();
+        for f in deployclaw::engine::documented_functions(&text) {
+            let name = format!("{module}: {}", f.name);
+            if f.summary.is_empty() {
+                failures.push(format!("{name} has no doc comment"));
+            }
+            if f.examples.is_empty() {
+                failures.push(format!("{name} has no example"));
+            }
+            for (code, expected) in &f.examples {
+                count += 1;
+                let mut s = session(dir.path(), 10_000 + count);
+                match (s.eval(code, "<example>"), expected) {
+                    (Err(e), _) => failures.push(format!("{name}: `{code}` failed: {e}")),
+                    (Ok(value), Some(expected)) => {
+                        let want: serde_json::Value = serde_json::from_str(expected)
+                            .unwrap_or_else(|e| panic!("{name}: expected result {expected} is not JSON: {e}"));
+                        let got = to_json(&value);
+                        if got != want {
+                            failures.push(format!("{name}: `{code}` gave {got}, documented {want}"));
+                        }
+                    }
+                    (Ok(_), None) => {}
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} stdlib example(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(count >= 20, "only {count} stdlib examples ran");
+}

@@ -91,6 +91,39 @@ fn confirm_with_kms(log: &[u8], only: Option<&str>, file: &Path) -> Result<(Vec<
     Ok((keys, faults))
 }
 
+/// Verify a log this machine just sealed, against the keys it trusts, for a report.
+pub fn verify_sealed(path: &Path, entries: usize) -> deployclaw::report::model::SessionLog {
+    let shown = path.display().to_string();
+    let failed = |message: String| deployclaw::report::model::SessionLog {
+        path: shown.clone(),
+        entries,
+        verified: false,
+        message,
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return failed(format!("cannot read it: {e}")),
+    };
+    let home = Home::from_env();
+    let mut keys = TrustedKey::remembered(&home.trusted_keys_dir()).unwrap_or_default();
+    let local = home.keys_dir().join(LocalKey::FILE);
+    if let Ok(key) = LocalKey::load(&local) {
+        keys.push(key.trusted());
+    }
+    let report = evidence::verify_log(&bytes, &keys);
+    if !report.is_ok() {
+        let faults: Vec<String> = report.faults.iter().map(|f| f.to_string()).collect();
+        return failed(faults.join("; "));
+    }
+    let signers: Vec<&str> = report.signed_by.iter().map(|k| short(k)).collect();
+    deployclaw::report::model::SessionLog {
+        path: shown,
+        entries: report.entries,
+        verified: true,
+        message: format!("{} seal(s), final seal present, signed by {}", report.valid_seals, signers.join(", ")),
+    }
+}
+
 /// `deployclaw log verify FILE [--pubkey PEM]... [--kms] [--json]`.
 pub fn verify(file: &Path, pubkeys: &[PathBuf], kms: bool, only_kms_key: Option<&str>, json: bool) -> u8 {
     let (bytes, mut keys) = match (read_log(file), trusted_keys(pubkeys, kms)) {

@@ -3,6 +3,7 @@
 use super::{error, exit};
 use deployclaw::collect::kms::KmsSigner;
 use deployclaw::engine::{Failure, Limits, LogTarget, Mode, Output, Param, Session, SessionOptions, render, to_json};
+use deployclaw::evidence::SealSummary;
 use rhai::Dynamic;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -105,7 +106,7 @@ pub fn terminal_width() -> Option<usize> {
 
 /// Seal the log and turn the script's outcome into an exit code, printing the value. Findings
 /// are listed on stderr so that a CI log shows them without opening the session log.
-fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool) -> u8 {
+fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool, sealed: impl FnOnce(&SealSummary)) -> u8 {
     for finding in session.findings() {
         eprintln!("{}", deployclaw::evidence::redact(&format!("finding [{}] {}", finding.severity, finding.title)));
     }
@@ -132,10 +133,13 @@ fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool) ->
         }
     };
     match session.close() {
-        Ok(Some(summary)) if std::io::stderr().is_terminal() => {
-            eprintln!("session log: {} ({} entries, sealed)", summary.path.display(), summary.entries)
+        Ok(Some(summary)) => {
+            if std::io::stderr().is_terminal() {
+                eprintln!("session log: {} ({} entries, sealed)", summary.path.display(), summary.entries);
+            }
+            sealed(&summary);
         }
-        Ok(_) => {}
+        Ok(None) => {}
         Err(e) => {
             error(format!("sealing the session log: {e}"));
             return exit::FAILED;
@@ -147,9 +151,19 @@ fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool) ->
 /// Start a session, forward Ctrl-C to it, evaluate `body` in it, then seal the log and print
 /// the value (as JSON on a stdout reserved for it when `json`). Returns the exit code.
 pub fn run_session(
+    options: SessionOptions,
+    json: bool,
+    body: impl FnOnce(&mut Session) -> Result<Dynamic, Failure>,
+) -> u8 {
+    run_session_sealed(options, json, body, |_| {})
+}
+
+/// As [`run_session`], then `sealed` is given the sealed log.
+pub fn run_session_sealed(
     mut options: SessionOptions,
     json: bool,
     body: impl FnOnce(&mut Session) -> Result<Dynamic, Failure>,
+    sealed: impl FnOnce(&SealSummary),
 ) -> u8 {
     if json {
         options.output = Output::Stderr;
@@ -160,7 +174,7 @@ pub fn run_session(
     };
     forward_interrupts(&session);
     let result = body(&mut session);
-    finish(session, result, json)
+    finish(session, result, json, sealed)
 }
 
 /// `deployclaw run SCRIPT`.

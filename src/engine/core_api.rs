@@ -48,6 +48,44 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         },
     );
 
+    api.add(
+        FnDoc::new("folders")
+            .usage("folders(dir: string) -> array")
+            .summary("The subfolders of a folder, sorted by name, e.g. one folder of heap dumps per service.")
+            .param("dir", "the folder")
+            .returns("an array of paths")
+            .example(r#"let d = mkdir(temp_path("svc")); mkdir(`${d}/worker`); mkdir(`${d}/api`); folders(d).map(|p| p.sub_string(p.len() - 3))"#, r#"["api", "ker"]"#)
+            .volatile(),
+        |dir: &str| list_entries(dir, "", true),
+    );
+
+    api.add(
+        FnDoc::new("mkdir")
+            .usage("mkdir(path: string) -> string")
+            .summary("Create a folder and any missing parents; an existing folder is fine.")
+            .param("path", "the folder")
+            .returns("the path")
+            .example(r#"let d = mkdir(temp_path("out")); mkdir(d) == d"#, "true")
+            .volatile(),
+        |path: &str| -> Result<String> {
+            std::fs::create_dir_all(path).map_err(|e| rt_error(format!("cannot create folder {path}: {e}")))?;
+            Ok(path.to_string())
+        },
+    );
+
+    api.add(
+        FnDoc::new("files")
+            .usage("files(dir: string) -> array")
+            .usage("files(dir: string, suffix: string) -> array")
+            .summary("The files in a folder (not its subfolders), sorted by name, e.g. a service's heap dumps oldest first when they are named by time.")
+            .param("suffix", "only names ending so, e.g. \".hprof\"")
+            .returns("an array of paths")
+            .example(r#"let d = mkdir(temp_path("dumps")); write_text(`${d}/b.hprof`, ""); write_text(`${d}/a.hprof`, ""); write_text(`${d}/notes.txt`, ""); files(d, ".hprof").map(|p| p.sub_string(p.len() - 7))"#, r#"["a.hprof", "b.hprof"]"#)
+            .volatile(),
+        |dir: &str| list_entries(dir, "", false),
+    )
+    .overload(|dir: &str, suffix: &str| list_entries(dir, suffix, false));
+
     let s = shared.clone();
     api.add(
         FnDoc::new("temp_path")
@@ -106,4 +144,17 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             serde_json::from_str(text).map(from_json).map_err(|e| rt_error(format!("parse_json: not valid JSON: {e}")))
         },
     );
+}
+
+/// Files (or, with `folders`, subfolders) of `dir` whose names end with `suffix`, sorted.
+fn list_entries(dir: &str, suffix: &str, folders: bool) -> Result<rhai::Array> {
+    let entries = std::fs::read_dir(dir).map_err(|e| rt_error(format!("cannot list {dir}: {e}")))?;
+    let mut paths: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| if folders { t.is_dir() } else { t.is_file() }))
+        .map(|e| e.path().display().to_string())
+        .filter(|p| p.ends_with(suffix))
+        .collect();
+    paths.sort();
+    Ok(paths.into_iter().map(Dynamic::from).collect())
 }

@@ -263,6 +263,23 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
     );
 
     api.add(
+        FnDoc::new("find")
+            .usage("proc::find(name: string) -> Frame")
+            .summary("Running processes (not this shell) whose command line names a service: its main class, jar, script or a `-Dservice.name=` value, as a whole word. A service's version comes from -Dservice.version=, -Dapp.version=, -Dversion= or --version= on its command line.")
+            .param("name", "the service name, e.g. \"api-svc\"")
+            .returns("a Frame (pid, cmdline, version), by pid; empty when none runs")
+            .example(r#"proc::find("no-such-service-here").len()"#, "0")
+            .volatile(),
+        |name: &str| -> Result<Frame> {
+            if name.trim().is_empty() {
+                return Err(rt_error("proc::find: the service name is empty"));
+            }
+            let rows = super::serialized(&proc::find(name));
+            frame_of(&rows, &["pid", "cmdline", "version"])
+        },
+    );
+
+    api.add(
         FnDoc::new("memory")
             .usage("proc::memory(pid: int) -> Frame")
             .summary(

@@ -17,6 +17,7 @@ mod live_api;
 mod playbook_script;
 mod progress;
 mod render;
+mod report_api;
 mod session;
 mod slo_api;
 mod sql_api;
@@ -29,7 +30,7 @@ pub use bridge::{Bridge, Cancelled, Interrupt};
 pub use convert::{from_json, shape, to_json, type_name};
 pub use render::render;
 pub use session::{Failure, LogTarget, Mode, Param, Session, SessionOptions, Var};
-pub use stdlib::StdlibSource;
+pub use stdlib::{StdlibFn, StdlibSource, documented_functions};
 
 use crate::evidence::{self, Finding, Recorder};
 use rhai::{Dynamic, Engine, EvalAltResult, Position};
@@ -225,6 +226,7 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
         ci_api::register(&mut api, shared);
         triage_api::register(&mut api, shared);
         slo_api::register(&mut api, shared);
+        report_api::register(&mut api, shared);
     }
     let docs = Arc::new(docs);
     let _ = shared.docs.set(docs.clone());

@@ -228,6 +228,31 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
     });
 
     api.add(
+        FnDoc::new("statements")
+            .usage("sql::statements(text: string) -> array")
+            .summary("Split a runbook's SQL into its statements: `;` ends one except inside quotes and comments; a `-- step: NAME` comment names the statement after it.")
+            .param("text", "the SQL, e.g. read_text(\"runbook.sql\")")
+            .returns("an array of #{name, sql, line} (line: where the statement starts)")
+            .example(
+                r#"sql::statements("-- step: void\nUPDATE orders SET status = 'a;b' WHERE tenant_id = ?1;\nSELECT 1").map(|s| [s.name, s.line])"#,
+                r#"[["void", 2], ["step 2", 3]]"#,
+            ),
+        |text: &str| -> Result<Array> {
+            let statements = crate::sql::script::split(text).map_err(rt_error)?;
+            Ok(statements
+                .into_iter()
+                .map(|st| {
+                    let mut m = Map::new();
+                    m.insert("name".into(), st.name.into());
+                    m.insert("sql".into(), st.sql.into());
+                    m.insert("line".into(), (st.line as i64).into());
+                    Dynamic::from_map(m)
+                })
+                .collect())
+        },
+    );
+
+    api.add(
         FnDoc::new("guard")
             .usage("sql::guard(tenancy: string, dialect: string, statement: string) -> map")
             .summary("Check a statement against a tenancy map without running it.")

@@ -141,3 +141,67 @@ impl ModuleResolver for Resolver {
         Ok(module)
     }
 }
+
+/// One documented function of a stdlib module: its `///` comment, with `Example:` and
+/// `Result:` lines taken out as examples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StdlibFn {
+    pub name: String,
+    pub summary: String,
+    /// (code, the JSON it gives, if documented)
+    pub examples: Vec<(String, Option<String>)>,
+}
+
+/// The public functions of a stdlib module's source, with their docs (private ones are left out).
+pub fn documented_functions(source: &str) -> Vec<StdlibFn> {
+    let mut out = Vec::new();
+    let mut doc: Vec<&str> = Vec::new();
+    for line in source.lines().map(str::trim) {
+        if let Some(text) = line.strip_prefix("///") {
+            doc.push(text.strip_prefix(' ').unwrap_or(text));
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("fn ") {
+            let name = rest.split('(').next().unwrap_or("").trim().to_string();
+            let mut summary = Vec::new();
+            let mut examples: Vec<(String, Option<String>)> = Vec::new();
+            for text in &doc {
+                if let Some(code) = text.strip_prefix("Example:") {
+                    examples.push((code.trim().to_string(), None));
+                } else if let Some(result) = text.strip_prefix("Result:") {
+                    if let Some(last) = examples.last_mut() {
+                        last.1 = Some(result.trim().to_string());
+                    }
+                } else {
+                    summary.push(*text);
+                }
+            }
+            out.push(StdlibFn { name, summary: summary.join(" ").trim().to_string(), examples });
+        }
+        doc.clear();
+    }
+    out
+}
+
+impl StdlibSource {
+    /// A module's source text.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.source(name).map(|(_, text)| text)
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use super::documented_functions;
+
+    #[test]
+    fn docs_examples_and_private_functions() {
+        let src = "/// Adds.\n/// Example: m::add(1, 2)\n/// Result: 3\nfn add(a, b) { a + b }\n/// Hidden.\nprivate fn h() {}\nfn bare() {}";
+        let fns = documented_functions(src);
+        assert_eq!(fns.len(), 2);
+        assert_eq!(fns[0].name, "add");
+        assert_eq!(fns[0].summary, "Adds.");
+        assert_eq!(fns[0].examples, vec![("m::add(1, 2)".to_string(), Some("3".to_string()))]);
+        assert!(fns[1].examples.is_empty() && fns[1].summary.is_empty());
+    }
+}

@@ -319,11 +319,11 @@ fn triage_map(s: &Shared, source: &Dynamic, options: &Map) -> Result<Map> {
             threshold: threshold.clamp(0, 100) as u32,
             playbooks: &written,
         };
-        let report = dir.join("report.md");
+        let report = dir.join("triage.md");
         crate::paths::write_atomically(&report, crate::report::triage::markdown(&triage, &context).as_bytes())
             .map_err(rt_error)?;
         let json = serde_json::to_vec_pretty(&triage).expect("the triage serializes");
-        crate::paths::write_atomically(&dir.join("report.json"), &json).map_err(rt_error)?;
+        crate::paths::write_atomically(&dir.join("triage.json"), &json).map_err(rt_error)?;
         s.record(|log| log.note(&format!("ci triage report written to {}", report.display())))?;
         map.insert("report".into(), report.display().to_string().into());
     }
@@ -488,7 +488,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         FnDoc::new("triage")
             .usage("ci::triage(logs) -> map")
             .usage("ci::triage(logs, options: map) -> map")
-            .summary("The whole CI-failure triage: each failed job's cause (a warning finding each), the tenants touched, the cascade over the service graph, rollback risk per tenant (an error finding for each tenant over the threshold), and with dir a Markdown and JSON report and a playbook per affected tenant.")
+            .summary("The whole CI-failure triage: each failed job's cause (a warning finding each), the tenants touched, the cascade over the service graph, rollback risk per tenant (an error finding for each tenant over the threshold), and with dir triage.md, triage.json and a playbook per affected tenant.")
             .param("logs", "a Frame of ci::read, a path (file, folder or cloudwatch:GROUP), or an array of paths")
             .param("options", "#{db: Db, schemas: \"tenant_*\", table: \"public.tenants\", expected: \"7\", graph: FILE, since: TIME (default: the failed jobs' first timestamp), reference: SCHEMA (drift baseline), threshold: 50, dir: FOLDER, tenancy: FILE, patterns: [...], rules: FILE, format: ...}")
             .returns("#{causes, tenants, cascade, risk, playbooks: Frames, since, unplaced_jobs, report (with dir)}")

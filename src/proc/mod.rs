@@ -91,3 +91,75 @@ mod tests {
         assert_eq!(field(text, "VmSwap"), None);
     }
 }
+
+/// A running process found by name.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Found {
+    pub pid: u32,
+    /// The command line, arguments joined by spaces.
+    pub cmdline: String,
+    /// From `-Dservice.version=`, `-Dapp.version=` or `--version=` on the command line.
+    pub version: Option<String>,
+}
+
+/// The version a service's command line declares.
+fn declared_version(args: &[&str]) -> Option<String> {
+    const KEYS: [&str; 4] = ["-Dservice.version=", "-Dapp.version=", "-Dversion=", "--version="];
+    args.iter().find_map(|a| KEYS.iter().find_map(|k| a.strip_prefix(k))).map(str::to_string)
+}
+
+/// Processes other than this one whose command line has `name` as a word: a main class, a jar,
+/// a `-Dservice.name=` value, a script. Sorted by pid.
+pub fn find(name: &str) -> Vec<Found> {
+    find_in(Path::new("/proc"), name, std::process::id())
+}
+
+fn find_in(proc: &Path, name: &str, this: u32) -> Vec<Found> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(proc) else { return found };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if pid == this {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let text = String::from_utf8_lossy(&raw);
+        let args: Vec<&str> = text.split('\0').filter(|a| !a.is_empty()).collect();
+        let is_word = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+        let names_it = args.iter().any(|arg| {
+            arg.match_indices(name).any(|(i, _)| {
+                let before = arg[..i].chars().next_back();
+                let after = arg[i + name.len()..].chars().next();
+                !before.is_some_and(is_word) && !after.is_some_and(is_word)
+            })
+        });
+        if names_it {
+            found.push(Found { pid, cmdline: args.join(" "), version: declared_version(&args) });
+        }
+    }
+    found.sort_by_key(|f| f.pid);
+    found
+}
+
+#[cfg(test)]
+mod find_tests {
+    use super::*;
+
+    #[test]
+    fn a_service_is_found_by_word_with_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |pid: u32, args: &[&str]| {
+            std::fs::create_dir_all(dir.path().join(pid.to_string())).unwrap();
+            std::fs::write(dir.path().join(format!("{pid}/cmdline")), args.join("\0") + "\0").unwrap();
+        };
+        write(10, &["java", "-Dservice.version=2.4.1", "-cp", "/srv", "com.acme.ApiSvc", "api-svc"]);
+        write(11, &["java", "-jar", "/srv/api-svc-worker.jar"]);
+        write(12, &["python3", "api-svc.py"]);
+        write(13, &["deployclaw", "audit", "memory-leaks", "--services", "api-svc"]);
+        let found = find_in(dir.path(), "api-svc", 13);
+        let pids: Vec<u32> = found.iter().map(|f| f.pid).collect();
+        assert_eq!(pids, [10, 12]);
+        assert_eq!(found[0].version.as_deref(), Some("2.4.1"));
+        assert_eq!(found[1].version, None);
+    }
+}

@@ -1,8 +1,15 @@
-//! Reports for people and machines: Markdown to read, JSON to process, built from capability
-//! results. Plain library: no printing, no Rhai.
+//! Reports for people and machines: Markdown to read, JSON to process, HTML with charts to look
+//! at, built from capability results. Plain library: no printing, no Rhai.
 
+pub mod chart;
+pub mod model;
+mod render;
 pub mod slo;
 pub mod triage;
+pub mod write;
+
+pub use model::{Report, SCHEMA, verdict};
+pub use write::{Written, attach_log, write};
 
 /// A Markdown table cell: pipes escaped, line breaks as spaces.
 pub(crate) fn cell(text: &str) -> String {

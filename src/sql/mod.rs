@@ -11,6 +11,7 @@ pub mod infer;
 pub mod lint;
 pub mod schema;
 pub mod scoped;
+pub mod script;
 pub mod tenancy;
 pub mod tenant_schema;
 

@@ -1,0 +1,128 @@
+//! `deployclaw audit memory-leaks`: scripts/memory-leak.rhai with the flags as parameters.
+
+use std::path::PathBuf;
+
+use super::super::session::Settings;
+use super::super::{error, exit};
+use super::{out_dir, param, text};
+
+/// What `audit memory-leaks` is given.
+#[derive(clap::Args, Debug)]
+pub struct MemoryLeaks {
+    /// The services, comma-separated: running JVMs found by name (main class, jar, script), or
+    /// with --dumps the subfolders to read.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub services: Vec<String>,
+    /// Read dumps from disk instead: a folder with a subfolder of .hprof dumps per service,
+    /// named so they sort oldest first, and optionally a VERSION file in each.
+    #[arg(long, value_name = "DIR")]
+    pub dumps: Option<PathBuf>,
+    /// Live snapshots per service.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub snapshots: u32,
+    /// Time between live snapshots, e.g. 30s or 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub interval: String,
+    /// A saved profile (from --save-baseline) to compare every service with, per class and tenant.
+    #[arg(long, value_name = "FILE")]
+    pub baseline_profile: Option<PathBuf>,
+    /// Save this run's latest profile per service as the baseline for later runs.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+    /// Growth past which a class leaks (an error finding, exit 3).
+    #[arg(long, value_name = "PERCENT", default_value = "15%")]
+    pub threshold_delta: String,
+    /// How tenants are found in the heap: CLASS.FIELD, map:CLASS.FIELD, threadlocal:CLASS.FIELD, loader[:FIELD].
+    #[arg(long, value_name = "RULE")]
+    pub tenant_rule: Option<String>,
+    /// A database whose connections are read beside each live snapshot.
+    #[arg(long, value_name = "URL")]
+    pub pool_db: Option<String>,
+    /// Recorded connection-pool samples: a CSV with connections and optionally ts, tenant, waiting.
+    #[arg(long, value_name = "FILE")]
+    pub pool_samples: Option<PathBuf>,
+    /// The pool's size: a peak at it means the pool ran out.
+    #[arg(long, value_name = "N")]
+    pub pool_max: Option<u32>,
+    /// Also chart each service's CloudWatch memory metric of the last 3 hours from this namespace.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub cloudwatch_namespace: Option<String>,
+    /// The CloudWatch metric.
+    #[arg(long, value_name = "NAME", default_value = "MemoryUtilization")]
+    pub cloudwatch_metric: String,
+    /// The CloudWatch dimension that names the service.
+    #[arg(long, value_name = "NAME", default_value = "ServiceName")]
+    pub cloudwatch_dimension: String,
+    #[command(flatten)]
+    pub report: super::ReportArgs,
+}
+
+pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
+    if args.services.is_empty() && args.dumps.is_none() {
+        error(
+            "give the services: --services api-svc,worker-svc (running JVMs) or --dumps DIR (a folder of dumps per service)",
+        );
+        return exit::USAGE;
+    }
+    let checks = [
+        ("--dumps", &args.dumps),
+        ("--baseline-profile", &args.baseline_profile),
+        ("--pool-samples", &args.pool_samples),
+    ];
+    for (flag, path) in checks {
+        if let Err(code) = super::must_exist(flag, path) {
+            return code;
+        }
+    }
+    let pct = args.threshold_delta.trim();
+    if pct.strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok()).is_none_or(|n| !n.is_finite() || n < 0.0) {
+        error(format!("--threshold-delta {}: give a percentage such as 15%", args.threshold_delta));
+        return exit::USAGE;
+    }
+    let interval = match deployclaw::units::parse_duration(&args.interval) {
+        Ok(d) => d,
+        Err(e) => {
+            error(format!("--interval {}: {e}", args.interval));
+            return exit::USAGE;
+        }
+    };
+    if args.snapshots == 0 {
+        error("--snapshots 0: take at least one");
+        return exit::USAGE;
+    }
+    let out = out_dir(&args.report.out, "memory-leaks");
+    let mut params = vec![
+        param("THRESHOLD", pct.to_string()),
+        param("SNAPSHOTS", i64::from(args.snapshots)),
+        param("INTERVAL_MS", interval.as_millis().min(i64::MAX as u128) as i64),
+    ];
+    if !args.services.is_empty() {
+        params.push(param("SERVICES", args.services.join(",")));
+    }
+    let paths = [
+        ("DUMPS", &args.dumps),
+        ("BASELINE_PROFILE", &args.baseline_profile),
+        ("SAVE_BASELINE", &args.save_baseline),
+        ("POOL_SAMPLES", &args.pool_samples),
+    ];
+    for (name, path) in paths {
+        if let Some(path) = path {
+            params.push(param(name, text(path)));
+        }
+    }
+    let strings =
+        [("TENANT_RULE", &args.tenant_rule), ("POOL_DB", &args.pool_db), ("CW_NAMESPACE", &args.cloudwatch_namespace)];
+    for (name, value) in strings {
+        if let Some(value) = value {
+            params.push(param(name, value.clone()));
+        }
+    }
+    if args.cloudwatch_namespace.is_some() {
+        params.push(param("CW_METRIC", args.cloudwatch_metric.clone()));
+        params.push(param("CW_DIMENSION", args.cloudwatch_dimension.clone()));
+    }
+    if let Some(max) = args.pool_max {
+        params.push(param("POOL_MAX", i64::from(max)));
+    }
+    super::run(settings, &super::MEMORY_LEAK, &out, params, &args.report)
+}

@@ -1,0 +1,135 @@
+//! `deployclaw audit ...`: each audit is a saved script of scripts/ (built into the binary, or a
+//! team's edited copy with --script) run in a logged session with its flags as parameters. The
+//! report folder gets the sealed session log and its verification once the session closes.
+
+mod budget;
+mod ci;
+mod isolation;
+mod memory;
+
+pub use budget::{ErrorBudget, error_budget};
+pub use ci::{CiFailure, ci_failure};
+pub use isolation::{TenantIsolation, tenant_isolation};
+pub use memory::{MemoryLeaks, memory_leaks};
+
+use std::path::{Path, PathBuf};
+
+use rhai::Dynamic;
+
+use super::session::{Settings, run_session_sealed};
+use super::{error, exit};
+use deployclaw::engine::{Mode, Param};
+
+/// A built-in audit script.
+pub struct Script {
+    /// Its path in the repository, as the session log names it.
+    pub path: &'static str,
+    pub text: &'static str,
+}
+
+pub const MEMORY_LEAK: Script =
+    Script { path: "scripts/memory-leak.rhai", text: include_str!("../../../scripts/memory-leak.rhai") };
+pub const CI_FAILURE: Script =
+    Script { path: "scripts/ci-failure.rhai", text: include_str!("../../../scripts/ci-failure.rhai") };
+pub const TENANT_ISOLATION: Script =
+    Script { path: "scripts/tenant-isolation.rhai", text: include_str!("../../../scripts/tenant-isolation.rhai") };
+pub const ERROR_BUDGET: Script =
+    Script { path: "scripts/error-budget.rhai", text: include_str!("../../../scripts/error-budget.rhai") };
+
+pub(crate) fn text(path: &Path) -> Dynamic {
+    path.display().to_string().into()
+}
+
+pub(crate) fn param(name: &str, value: impl Into<Dynamic>) -> Param {
+    Param { name: name.into(), value: value.into() }
+}
+
+/// The flags every audit has.
+#[derive(clap::Args, Debug, Default)]
+pub struct ReportArgs {
+    /// Where the report (report.html, report.md, report.json) and the audit's own files go
+    /// (default: ./AUDIT-TIME).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run this copy of the audit script instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+    /// Print the result as JSON on stdout instead of text (report.json, or for ci-failure and
+    /// error-budget the whole triage or attestation).
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing on stdout (the demo prints its own summary).
+    #[arg(skip)]
+    pub quiet: bool,
+}
+
+/// `--out`, or `./NAME-TIME`.
+pub(crate) fn out_dir(out: &Option<PathBuf>, name: &str) -> PathBuf {
+    out.clone().unwrap_or_else(|| PathBuf::from(format!("{name}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))))
+}
+
+/// Fail with a usage error unless every path exists.
+pub(crate) fn must_exist<'a>(flag: &str, paths: impl IntoIterator<Item = &'a PathBuf>) -> Result<(), u8> {
+    for path in paths {
+        if !path.exists() {
+            error(format!("{flag} {}: no such file or folder", path.display()));
+            return Err(exit::USAGE);
+        }
+    }
+    Ok(())
+}
+
+/// Run `script` (or the `--script` file) with `params` plus OUT and JSON, then put the sealed
+/// log's path and verification into the report in `out`.
+pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, mut params: Vec<Param>, flags: &ReportArgs) -> u8 {
+    let (json, quiet) = (flags.json, flags.quiet);
+    let (label, text) = match flags.script.as_deref() {
+        None => (PathBuf::from(script.path), script.text.to_string()),
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => (path.to_path_buf(), t),
+            Err(e) => {
+                error(format!("--script {}: {e}", path.display()));
+                return exit::USAGE;
+            }
+        },
+    };
+    params.push(param("OUT", text_of(out)));
+    params.push(param("JSON", json));
+    let mut options = match settings.options(Mode::Run) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    options.script = Some((label.clone(), text.clone().into_bytes()));
+    options.params = params;
+    let mut attach_failed = false;
+    let code = run_session_sealed(
+        options,
+        json,
+        |session| session.run_script(&label, &text).map(|v| if quiet { Dynamic::UNIT } else { v }),
+        |sealed| {
+            if !out.join("report.json").exists() {
+                return;
+            }
+            let log = super::log::verify_sealed(&sealed.path, sealed.entries as usize);
+            let verified = log.verified;
+            match deployclaw::report::attach_log(out, log) {
+                Ok(written) if !json && !quiet => {
+                    eprintln!("report: {} (and report.md, report.json)", written.html.display());
+                    if !verified {
+                        error(format!("the session log {} did not verify", sealed.path.display()));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    error(format!("adding the session log to the report: {e}"));
+                    attach_failed = true;
+                }
+            }
+        },
+    );
+    if attach_failed && code == exit::OK { exit::FAILED } else { code }
+}
+
+fn text_of(path: &Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,314 @@
+//! The four audits end to end through the CLI: `deployclaw demo` on the embedded defaults, the
+//! report folder against its JSON schema (checked by Python's jsonschema, not our code), the
+//! HTML opened in headless Chromium, the tenant-isolation runbook on PostgreSQL and MariaDB,
+//! and the memory-leak audit on a live JVM.
+
+mod common;
+
+use common::{Sandbox, code, stderr, stdout};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn report(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("report.json")).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Validate report.json against src/report/report.schema.json with the jsonschema package.
+fn assert_valid(dir: &Path) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report/report.schema.json");
+    let check = "import json, sys, jsonschema\nschema = json.load(open(sys.argv[1]))\njsonschema.Draft202012Validator.check_schema(schema)\njsonschema.validate(json.load(open(sys.argv[2])), schema, cls=jsonschema.Draft202012Validator)\n";
+    let out = Command::new("python3").arg("-c").arg(check).arg(&schema).arg(dir.join("report.json")).output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No module named 'jsonschema'") => {
+            assert!(std::env::var("DEPLOYCLAW_REQUIRE_SERVICES").as_deref() != Ok("1"), "jsonschema is required");
+            eprintln!("skipping the schema check: python3 has no jsonschema (pip install jsonschema)");
+        }
+        Ok(o) => panic!("{} does not match its schema:\n{}", dir.display(), String::from_utf8_lossy(&o.stderr)),
+        Err(e) => panic!("python3: {e}"),
+    }
+}
+
+fn titles(report: &Value) -> Vec<String> {
+    report["sections"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap().to_string()).collect()
+}
+
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .map(|n| Path::new("/usr/bin").join(n))
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var("DEPLOYCLAW_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "Chromium is required (apt-get install chromium)"
+        );
+        eprintln!("skipping the browser check: no chromium here (apt-get install chromium)");
+    }
+    found
+}
+
+/// Open a report in headless Chromium: the DOM it built, and a screenshot kept as a test artifact.
+fn open_in_chromium(browser: &Path, html: &Path, name: &str) -> String {
+    let url = format!("file://{}", html.canonicalize().unwrap().display());
+    let profile = tempfile::tempdir().unwrap();
+    let base = |cmd: &mut Command| {
+        cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+            .arg(format!("--user-data-dir={}", profile.path().display()));
+    };
+    let mut dom = Command::new(browser);
+    base(&mut dom);
+    let dom = dom.arg("--dump-dom").arg(&url).output().unwrap();
+    assert!(dom.status.success(), "chromium --dump-dom: {}", String::from_utf8_lossy(&dom.stderr));
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&png);
+    let mut shot = Command::new(browser);
+    base(&mut shot);
+    let shot =
+        shot.arg(format!("--screenshot={}", png.display())).arg("--window-size=1100,2400").arg(&url).output().unwrap();
+    assert!(shot.status.success(), "chromium --screenshot: {}", String::from_utf8_lossy(&shot.stderr));
+    let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", png.display()));
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000, "the screenshot {} looks empty", png.display());
+    eprintln!("screenshot of {name}: {}", png.display());
+    String::from_utf8_lossy(&dom.stdout).into_owned()
+}
+
+#[test]
+fn the_demo_runs_four_audits_that_find_what_was_planted() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("demo");
+    let run = sandbox.run(&["demo", dir.to_str().unwrap()]);
+    let (out, err) = (stdout(&run), stderr(&run));
+    assert_eq!(code(&run), 0, "{out}\n{err}");
+    for name in ["memory-leaks", "ci-failure", "tenant-isolation", "error-budget"] {
+        assert!(out.contains(&format!("\n{name}: findings (")), "{name} found its planted problem: {out}");
+        let folder = dir.join("reports").join(name);
+        assert_valid(&folder);
+        let r = report(&folder);
+        assert_eq!(r["schema"], "deployclaw.report/1");
+        assert_eq!(r["audit"], name);
+        assert_eq!(r["session_log"]["verified"], true, "{name}: {:#}", r["session_log"]);
+        let log = r["session_log"]["path"].as_str().unwrap();
+        let verify = sandbox.run(&["log", "verify", log]);
+        assert_eq!(code(&verify), 0, "{}", stdout(&verify));
+        assert!(folder.join("report.md").is_file() && folder.join("report.html").is_file());
+    }
+    assert_eq!(out.matches("(verified)").count(), 4, "{out}");
+
+    let memory = report(&dir.join("reports/memory-leaks"));
+    let summary = memory["summary"].to_string();
+    assert!(
+        summary.contains("api-svc 2.4.0 leaks") && summary.contains("tenant tenant-05 holds the growth"),
+        "{summary}"
+    );
+    assert!(!summary.contains("worker-svc 1.9.3 leaks"), "worker-svc does not grow: {summary}");
+    assert!(summary.contains("a symptom of the leak"), "the pool ran out for the leaking tenant: {summary}");
+    assert!(dir.join("reports/memory-leaks/baseline-profile.json").is_file());
+
+    let ci = report(&dir.join("reports/ci-failure"));
+    assert_eq!(titles(&ci), ["Causes", "Tenants", "Failure cascade", "Rollback risk per tenant", "Playbooks"]);
+    let causes = ci["summary"].to_string();
+    assert!(causes.contains("job migrate-tenants failed: database-migration"), "{causes}");
+    assert!(dir.join("reports/ci-failure/triage.md").is_file());
+
+    let isolation = report(&dir.join("reports/tenant-isolation"));
+    let text = isolation["summary"].to_string();
+    assert!(text.contains("halted at \\\"clear the notes of voided orders\\\""), "{text}");
+    assert!(
+        text.contains("contracts: ") && !text.contains("contracts: 0 mismatch"),
+        "the planted contract mismatch: {text}"
+    );
+    let repro = dir.join("reports/tenant-isolation/repro");
+    assert!(repro.join("statement.sql").is_file() && repro.join("tenancy.toml").is_file());
+    let again = sandbox.run(&[
+        "guard",
+        "--tenancy",
+        repro.join("tenancy.toml").to_str().unwrap(),
+        "--dialect",
+        "sqlite",
+        std::fs::read_to_string(repro.join("statement.sql")).unwrap().trim(),
+    ]);
+    assert_eq!(code(&again), 3, "the reproduction case is refused again: {}", stdout(&again));
+    let shop = dir.join("shop.db");
+    let notes = Command::new("python3")
+        .args(["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from order_notes').fetchone()[0])"])
+        .arg(&shop)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&notes.stdout).trim(), "3", "nothing ran after the halt");
+
+    let budget = report(&dir.join("reports/error-budget"));
+    let drift = budget["findings"].to_string();
+    assert!(drift.contains("globex"), "the planted threshold drift: {drift}");
+    assert!(dir.join("reports/error-budget/attestation.json").is_file());
+    assert!(
+        titles(&budget).iter().any(|t| t.starts_with("Burn: checkout/availability@globex")),
+        "{:?}",
+        titles(&budget)
+    );
+
+    if let Some(browser) = chromium() {
+        for (name, kinds) in
+            [("memory-leaks", &["line"][..]), ("ci-failure", &["graph", "bar"]), ("error-budget", &["bar"])]
+        {
+            let dom = open_in_chromium(&browser, &dir.join(format!("reports/{name}/report.html")), name);
+            for kind in kinds {
+                assert!(
+                    dom.contains(&format!("<figure class=\"chart\" data-kind=\"{kind}\"")),
+                    "{name}: a {kind} chart"
+                );
+            }
+            assert!(
+                dom.contains("<svg") && dom.matches("<text").count() > 10,
+                "{name}: the charts have axes and labels"
+            );
+            assert!(dom.contains("id=\"session-log\" class=\"log-ok\""), "{name}: the log verified");
+        }
+    }
+}
+
+#[test]
+fn the_demo_refuses_a_folder_in_use() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("busy");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("keep.txt"), "mine").unwrap();
+    let run = sandbox.run(&["demo", dir.to_str().unwrap()]);
+    assert_eq!(code(&run), 2);
+    assert!(stderr(&run).contains("is not empty: give a new or empty folder"), "{}", stderr(&run));
+    assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "mine");
+}
+
+/// The runbook on a real server: a safe one runs dry (rolled back), then with --execute it
+/// commits; an unsafe one halts before anything runs.
+#[test]
+fn tenant_isolation_runs_dry_executes_and_halts_on_postgres_and_mariadb() {
+    let servers: Vec<common::db::TestDb> =
+        common::db::TestDb::postgres().into_iter().chain(common::db::TestDb::mariadb()).collect();
+    for db in &servers {
+        db.shop();
+        let sandbox = Sandbox::new();
+        let tenancy = sandbox.write(
+            "tenancy.toml",
+            "[tables]\ntenants = { root = true, key = \"id\" }\nplans = { global = true }\nusers = { key = \"org_id\" }\norders = { key = \"tenant_id\" }\norder_notes = { via = \"orders\", fk = \"order_id\" }\n",
+        );
+        let t = db.tenant();
+        let safe = sandbox.write(
+            "safe.sql",
+            &format!("-- step: void globex's open orders\nUPDATE orders SET status = 'void' WHERE tenant_id = {t} AND status = 'open';\n"),
+        );
+        let audit = |runbook: &Path, out: &str, execute: bool| {
+            let mut args = vec![
+                "audit",
+                "tenant-isolation",
+                "--db",
+                &db.url,
+                "--tenancy",
+                tenancy.to_str().unwrap(),
+                "--tenant",
+                "2",
+                "--out",
+                out,
+                "--json",
+            ];
+            let runbook = runbook.to_str().unwrap().to_string();
+            args.extend(["--runbook", &runbook]);
+            if execute {
+                args.push("--execute");
+            }
+            let run = sandbox.run(&args);
+            (code(&run), stdout(&run), stderr(&run))
+        };
+        let (rc, out, err) = audit(&safe, &sandbox.path("dry").display().to_string(), false);
+        assert_eq!(rc, 0, "{}: {out}\n{err}", db.dialect);
+        let json: Value = serde_json::from_str(&out).unwrap();
+        assert!(json["summary"].to_string().contains("dry run"), "{}: {json:#}", db.dialect);
+        assert_eq!(db.count("SELECT COUNT(*) FROM orders WHERE status = 'void'"), 0, "{}: rolled back", db.dialect);
+        assert_valid(&sandbox.path("dry"));
+
+        let (rc, out, err) = audit(&safe, &sandbox.path("wet").display().to_string(), true);
+        assert_eq!(rc, 0, "{}: {out}\n{err}", db.dialect);
+        assert_eq!(
+            db.count("SELECT COUNT(*) FROM orders WHERE status = 'void'"),
+            1,
+            "{}: globex's one open order",
+            db.dialect
+        );
+        assert_eq!(
+            db.count("SELECT COUNT(*) FROM orders WHERE tenant_id = 1 AND status = 'open'"),
+            2,
+            "acme untouched"
+        );
+
+        let unsafe_book = sandbox.write(
+            "unsafe.sql",
+            &format!("-- step: reopen\nUPDATE orders SET status = 'open' WHERE tenant_id = {t};\n-- step: wipe notes\nDELETE FROM order_notes;\n"),
+        );
+        let (rc, out, err) = audit(&unsafe_book, &sandbox.path("halt").display().to_string(), true);
+        assert_eq!(rc, 3, "{}: {out}\n{err}", db.dialect);
+        assert!(out.contains("halted at \\\"wipe notes\\\""), "{}: {out}", db.dialect);
+        assert_eq!(db.count("SELECT COUNT(*) FROM order_notes"), 2, "{}: nothing ran", db.dialect);
+        assert_eq!(db.count("SELECT COUNT(*) FROM orders WHERE status = 'void'"), 1, "{}: not even step 1", db.dialect);
+        assert!(sandbox.path("halt/repro/statement.sql").is_file());
+    }
+}
+
+/// Live JVMs by name: two snapshots of TenantLeak with growth in between, and the connections
+/// of a PostgreSQL database read beside each.
+#[test]
+fn memory_leaks_snapshots_a_running_jvm_by_name() {
+    let sandbox = Sandbox::new();
+    let jvm = common::jvm::Jvm::start(&sandbox.path("."), "TenantLeak", &[]);
+    let ready = sandbox.path("TenantLeak.ready");
+    let out = sandbox.path("leak");
+    let pg = common::db::TestDb::postgres();
+    let mut args: Vec<String> = [
+        "audit",
+        "memory-leaks",
+        "--services",
+        "TenantLeak",
+        "--snapshots",
+        "2",
+        "--interval",
+        "4s",
+        "--tenant-rule",
+        "TenantLeak$Tenant.name",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(out.display().to_string());
+    if let Some(db) = &pg {
+        args.extend(["--pool-db".to_string(), db.url.clone()]);
+    }
+    let child = sandbox
+        .command()
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Grow the heap once the first dump is taken.
+    let first = out.join(format!("dumps/TenantLeak/{}-1.hprof", jvm.pid()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !first.exists() {
+        assert!(std::time::Instant::now() < deadline, "no first dump at {}", first.display());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(format!("{}.go", ready.display()), "go").unwrap();
+    let run = child.wait_with_output().unwrap();
+    let (text, err) = (stdout(&run), stderr(&run));
+    assert_eq!(code(&run), 3, "the leak is an error finding: {text}\n{err}");
+    assert!(text.contains("TenantLeak unknown leaks") && text.contains("tenant tenant-07 holds the growth"), "{text}");
+    let r = report(&out);
+    assert_valid(&out);
+    assert_eq!(r["sections"][0]["table"]["rows"][0][2], 2, "two snapshots: {:#}", r["sections"][0]);
+    if pg.is_some() {
+        assert!(titles(&r).contains(&"Connection-pool samples".to_string()), "{:?}", titles(&r));
+    }
+}
