@@ -52,6 +52,10 @@ struct SessionArgs {
     /// SIGN_VERIFY key) instead of the local key. Its public key goes into every seal.
     #[arg(long, global = true, value_name = "KEY_ID", env = "DEPLOYCLAW_KMS_KEY")]
     kms_key: Option<String>,
+    /// Who signs the session log: `local` (the local ed25519 key, the default) or `kms://KEY_ID`
+    /// (the same as --kms-key KEY_ID).
+    #[arg(long, global = true, value_name = "SIGNER", value_parser = parse_signer, conflicts_with = "kms_key")]
+    sign_with: Option<Signer>,
     /// Really perform writes; without it, runbooks run dry (writes are rolled back).
     #[arg(long, global = true)]
     execute: bool,
@@ -373,11 +377,32 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The signer `--sign-with` names.
+#[derive(Debug, Clone, PartialEq)]
+enum Signer {
+    Local,
+    Kms(String),
+}
+
+fn parse_signer(text: &str) -> Result<Signer, String> {
+    match text.strip_prefix("kms://") {
+        Some("") => Err("kms:// needs a key: kms://KEY_ID (an id, ARN or alias)".into()),
+        Some(key) => Ok(Signer::Kms(key.to_string())),
+        None if text == "local" => Ok(Signer::Local),
+        None => Err(format!("{text:?}: give local or kms://KEY_ID")),
+    }
+}
+
 impl From<SessionArgs> for cli::session::Settings {
     fn from(args: SessionArgs) -> Self {
+        let kms_key = match args.sign_with {
+            Some(Signer::Kms(key)) => Some(key),
+            Some(Signer::Local) => None,
+            None => args.kms_key,
+        };
         cli::session::Settings {
             log: args.log,
-            kms_key: args.kms_key,
+            kms_key,
             execute: args.execute,
             limits: deployclaw::engine::Limits {
                 max_operations: args.max_operations,
@@ -387,5 +412,18 @@ impl From<SessionArgs> for cli::session::Settings {
                 ..Default::default()
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Signer, parse_signer};
+
+    #[test]
+    fn signers_are_local_or_a_kms_key() {
+        assert_eq!(parse_signer("local"), Ok(Signer::Local));
+        assert_eq!(parse_signer("kms://alias/audit"), Ok(Signer::Kms("alias/audit".into())));
+        assert!(parse_signer("kms://").unwrap_err().contains("kms://KEY_ID"));
+        assert!(parse_signer("gpg").unwrap_err().contains("local or kms://KEY_ID"));
     }
 }

@@ -312,3 +312,123 @@ fn memory_leaks_snapshots_a_running_jvm_by_name() {
         assert!(titles(&r).contains(&"Connection-pool samples".to_string()), "{:?}", titles(&r));
     }
 }
+
+/// Heap dumps of `sessions` sessions per tenant, one folder per service, written by deployclaw.
+fn dumps(sandbox: &Sandbox, dir: &str, services: &[(&str, &[i64])]) -> PathBuf {
+    let root = sandbox.path(dir);
+    let mut script = String::new();
+    for (service, sessions) in services {
+        script += &format!("mkdir(\"{}/{service}\");\n", root.display());
+        for (i, n) in sessions.iter().enumerate() {
+            script += &format!("heap::demo_dump(\"{}/{service}/{}.hprof\", {n});\n", root.display(), i + 1);
+        }
+    }
+    let out = sandbox.run_stdin(&[], &script);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    root
+}
+
+/// A saved baseline profile catches growth that a single dump cannot show by itself.
+#[test]
+fn memory_leaks_against_a_saved_baseline_profile() {
+    let sandbox = Sandbox::new();
+    let monday = dumps(&sandbox, "monday", &[("api-svc", &[10])]);
+    let tuesday = dumps(&sandbox, "tuesday", &[("api-svc", &[30])]);
+    std::fs::write(monday.join("api-svc/VERSION"), "2.3.0\n").unwrap();
+    std::fs::write(tuesday.join("api-svc/VERSION"), "2.4.0\n").unwrap();
+    let base = sandbox.path("base.json");
+    let first = sandbox.run(&[
+        "audit",
+        "memory-leaks",
+        "--dumps",
+        monday.to_str().unwrap(),
+        "--save-baseline",
+        base.to_str().unwrap(),
+        "--out",
+        sandbox.path("r1").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&first), 0, "one dump, no baseline: nothing to call a leak: {}", stderr(&first));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    assert_eq!(saved["format"], "deployclaw.memory-baseline/1");
+    assert_eq!(saved["services"]["api-svc"]["version"], "2.3.0");
+
+    let second = sandbox.run(&[
+        "audit",
+        "memory-leaks",
+        "--dumps",
+        tuesday.to_str().unwrap(),
+        "--baseline-profile",
+        base.to_str().unwrap(),
+        "--tenant-rule",
+        "com.acme.Tenant.name",
+        "--json",
+        "--out",
+        sandbox.path("r2").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&second), 3, "{}", stderr(&second));
+    let r: Value = serde_json::from_str(&stdout(&second)).unwrap();
+    let summary = r["summary"].to_string();
+    assert!(summary.contains("api-svc 2.4.0 leaks") && summary.contains("vs baseline 2.3.0"), "{summary}");
+    let series = &r["sections"][1]["chart"]["series"];
+    assert_eq!(series[1]["name"], "api-svc baseline 2.3.0");
+    assert_eq!(series[1]["dashed"], true, "the baseline is drawn dashed: {series:#}");
+    assert_eq!(sandbox.run(&["audit", "memory-leaks", "--dumps", "nowhere"]).status.code(), Some(2));
+    let bad =
+        sandbox.run(&["audit", "memory-leaks", "--dumps", tuesday.to_str().unwrap(), "--threshold-delta", "10MB"]);
+    assert!(stderr(&bad).contains("--threshold-delta 10MB: give a percentage such as 15%"), "{}", stderr(&bad));
+}
+
+/// CloudWatch memory per service beside the heap, from moto; the log signed with
+/// `--sign-with kms://KEY` and its verification in the report.
+#[test]
+fn memory_leaks_with_cloudwatch_memory_and_a_kms_signed_log() {
+    let Some(moto) = common::moto::Moto::start_empty() else { return };
+    let sandbox = Sandbox::new();
+    let seed = "import boto3, sys, datetime\ncw = boto3.client('cloudwatch', endpoint_url=sys.argv[1], region_name='us-east-1')\nnow = datetime.datetime.now(datetime.timezone.utc)\nfor i in range(6):\n    cw.put_metric_data(Namespace='ECS/ContainerInsights', MetricData=[{'MetricName': 'MemoryUtilization', 'Dimensions': [{'Name': 'ServiceName', 'Value': 'api-svc'}], 'Timestamp': now - datetime.timedelta(minutes=30 - 5 * i), 'Value': 40.0 + 8 * i}])\n";
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(seed)
+        .arg(&moto.url)
+        .envs(common::moto::ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = moto.kms_key("ECC_NIST_P256", "SIGN_VERIFY");
+    let dir = dumps(&sandbox, "dumps", &[("api-svc", &[10, 30])]);
+    let report_dir = sandbox.path("report");
+    let run = sandbox
+        .command()
+        .args([
+            "audit",
+            "memory-leaks",
+            "--dumps",
+            dir.to_str().unwrap(),
+            "--cloudwatch-namespace",
+            "ECS/ContainerInsights",
+            "--sign-with",
+            &format!("kms://{key}"),
+            "--out",
+            report_dir.to_str().unwrap(),
+        ])
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .envs(common::moto::ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), 3, "{}\n{}", stdout(&run), stderr(&run));
+    let r = report(&report_dir);
+    let section = r["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "CloudWatch ECS/ContainerInsights MemoryUtilization");
+    let points = &section.unwrap_or_else(|| panic!("{:?}", titles(&r)))["chart"]["series"][0]["points"];
+    assert_eq!(points.as_array().unwrap().len(), 6, "{points}");
+    assert_eq!(r["session_log"]["verified"], true, "{:#}", r["session_log"]);
+    let log = std::fs::read_to_string(r["session_log"]["path"].as_str().unwrap()).unwrap();
+    let seal: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    use base64::Engine as _;
+    let payload =
+        base64::engine::general_purpose::STANDARD.decode(seal["envelope"]["payload"].as_str().unwrap()).unwrap();
+    let predicate: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(predicate["predicate"]["signer"]["key"], key.as_str(), "the final seal is signed by the KMS key");
+}
