@@ -12,6 +12,7 @@ pub mod frame;
 pub mod hashing;
 pub mod heap;
 pub mod jcs;
+pub mod notebook;
 pub mod paths;
 pub mod proc;
 pub mod report;

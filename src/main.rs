@@ -122,6 +122,18 @@ enum Command {
         #[arg(value_name = "SQL")]
         sql: String,
     },
+    /// Notebooks: run .ipynb investigations headless in one signed session.
+    #[command(subcommand)]
+    Notebook(NotebookCommand),
+    /// The Jupyter kernel: `kernel --connection-file F` serves one notebook (one signed session
+    /// log); `kernel install [--user]` registers it with Jupyter.
+    Kernel {
+        #[command(subcommand)]
+        action: Option<KernelCommand>,
+        /// The connection file Jupyter starts the kernel with.
+        #[arg(long, value_name = "FILE", required = false)]
+        connection_file: Option<PathBuf>,
+    },
     /// Inspect and verify signed session logs.
     #[command(subcommand)]
     Log(LogCommand),
@@ -176,6 +188,29 @@ enum AuditCommand {
     /// transaction, rolled back unless --execute. Writes the report to --out.
     #[command(after_help = EXIT_CODES)]
     TenantIsolation(cli::audit::TenantIsolation),
+}
+
+#[derive(Subcommand, Debug)]
+enum KernelCommand {
+    /// Write the kernelspec (kernel.json) so Jupyter lists "deployclaw (Rhai)".
+    Install {
+        /// Into your own Jupyter data folder instead of the system-wide one.
+        #[arg(long)]
+        user: bool,
+        /// Into PREFIX/share/jupyter/kernels (a virtualenv's sys.prefix).
+        #[arg(long, value_name = "PREFIX", conflicts_with = "user")]
+        prefix: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NotebookCommand {
+    /// Run the code cells in order in one session (parameters after the cell tagged
+    /// `parameters`, as papermill does) and write the notebook back with every cell's outputs:
+    /// text, HTML tables for Frames, SVG for charts, errors with their position. Stops at the
+    /// first failing cell unless --allow-errors; the signed log's path goes into the metadata.
+    #[command(after_help = EXIT_CODES)]
+    Run(cli::notebook::RunNotebook),
 }
 
 #[derive(Subcommand, Debug)]
@@ -330,6 +365,17 @@ fn main() -> ExitCode {
             cli::audit::tenant_isolation(&cli.session.into(), &args)
         }
         Some(Command::Demo { dir }) => cli::demo::demo(&cli.session.into(), &dir),
+        Some(Command::Notebook(NotebookCommand::Run(args))) => cli::notebook::run(&cli.session.into(), &args),
+        Some(Command::Kernel { action: Some(KernelCommand::Install { user, prefix }), .. }) => {
+            cli::kernel::install(user, prefix.as_deref())
+        }
+        Some(Command::Kernel { action: None, connection_file: Some(file) }) => {
+            cli::kernel::serve(&cli.session.into(), &file)
+        }
+        Some(Command::Kernel { action: None, connection_file: None }) => {
+            cli::error("kernel needs --connection-file FILE (Jupyter passes it), or `kernel install`");
+            cli::exit::USAGE
+        }
         Some(Command::Heap(HeapCommand::Histogram { file, top, json })) => {
             cli::heap::histogram(&cli.session.into(), &file, top, json)
         }

@@ -7,6 +7,7 @@ use deployclaw::evidence::{self, Fault, LocalKey, Signer, TrustedKey};
 use deployclaw::paths::Home;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 fn read_log(file: &Path) -> Result<Vec<u8>, u8> {
@@ -178,14 +179,19 @@ pub fn show(file: &Path, json: bool) -> u8 {
         Err(code) => return code,
     };
     let text = String::from_utf8_lossy(&bytes);
+    let mut out = std::io::stdout().lock();
     for (i, line) in text.lines().enumerate() {
-        if json {
-            println!("{line}");
-            continue;
-        }
-        match serde_json::from_str::<Value>(line) {
-            Ok(entry) => println!("{}", describe(&entry)),
-            Err(e) => println!("line {}: unreadable entry ({e})", i + 1),
+        let shown = if json {
+            line.to_string()
+        } else {
+            match serde_json::from_str::<Value>(line) {
+                Ok(entry) => describe(&entry),
+                Err(e) => format!("line {}: unreadable entry ({e})", i + 1),
+            }
+        };
+        // A reader that stops early (`| head`) ends the listing, not the program with a panic.
+        if writeln!(out, "{shown}").is_err() {
+            break;
         }
     }
     exit::OK

@@ -4,8 +4,10 @@ pub mod audit;
 pub mod demo;
 pub mod guard;
 pub mod heap;
+pub mod kernel;
 pub mod log;
 pub mod logs;
+pub mod notebook;
 pub mod session;
 
 /// Exit codes, as documented in `--help`.

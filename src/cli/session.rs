@@ -75,7 +75,7 @@ fn start(options: SessionOptions) -> Result<Session, u8> {
 
 /// Forward Ctrl-C to the session while a statement runs. In the REPL the line editor reads
 /// Ctrl-C as a key, so the signal only arrives while something is running.
-fn forward_interrupts(session: &Session) {
+pub fn forward_interrupts(session: &Session) {
     let interrupt = session.interrupter();
     match signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT]) {
         Ok(mut signals) => {

@@ -74,6 +74,40 @@ pub fn shape(value: &Dynamic) -> Option<Vec<u64>> {
     None
 }
 
+/// A Rhai string literal of `text`.
+pub fn string_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A parameter's value as Rhai source: integers, floats and booleans as they are, anything
+/// else as a string literal.
+pub fn literal(value: &Dynamic) -> String {
+    if let Ok(i) = value.as_int() {
+        return i.to_string();
+    }
+    if let Ok(f) = value.as_float() {
+        return format!("{f:?}");
+    }
+    if let Ok(b) = value.as_bool() {
+        return b.to_string();
+    }
+    string_literal(&value.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ mod ci_api;
 mod collect_api;
 mod convert;
 mod core_api;
+mod display;
 mod evidence_api;
 mod frame_api;
 mod heap_api;
@@ -27,7 +28,8 @@ mod triage_api;
 
 pub use api::{Docs, Example, FnDoc};
 pub use bridge::{Bridge, Cancelled, Interrupt};
-pub use convert::{from_json, shape, to_json, type_name};
+pub use convert::{from_json, literal, shape, string_literal, to_json, type_name};
+pub use display::{Display, display};
 pub use render::render;
 pub use session::{Failure, LogTarget, Mode, Param, Session, SessionOptions, Var};
 pub use stdlib::{StdlibFn, StdlibSource, documented_functions};
@@ -83,6 +85,8 @@ pub struct Shared {
     aws: aws_api::AwsState,
     /// `--execute`: runbook writes are kept instead of rolled back.
     execute: std::sync::atomic::AtomicBool,
+    /// While Some, print() goes here instead of stdout (a notebook cell's stream output).
+    captured: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -97,6 +101,7 @@ impl Shared {
             graphs: Default::default(),
             execute: Default::default(),
             aws: Default::default(),
+            captured: Mutex::new(None),
         }
     }
 
@@ -195,8 +200,14 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
 
     let s = shared.clone();
     engine.on_progress(move |_| s.bridge.cancelled().then(|| Dynamic::from("cancelled")));
+    let s = shared.clone();
     engine.on_print(move |text| {
         let text = evidence::redact(text);
+        if let Some(buffer) = s.captured.lock().expect("capture lock").as_mut() {
+            buffer.push_str(&text);
+            buffer.push('\n');
+            return;
+        }
         match output {
             Output::Stdout => println!("{text}"),
             Output::Stderr => eprintln!("{text}"),

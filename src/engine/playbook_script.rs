@@ -1,26 +1,8 @@
 //! Playbooks as Rhai runbooks: the typed plan of `triage::playbook` written as a script that
 //! `deployclaw run` executes, dry run unless `--execute`, every statement through the guard.
 
+use super::convert::string_literal as literal;
 use crate::triage::playbook::{Playbook, Statement};
-
-/// A Rhai string literal of `text`.
-fn literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 fn params(statement: &Statement) -> String {
     let values: Vec<String> = statement

@@ -23,7 +23,7 @@ fn required(map: &Map, key: &str, what: &str) -> Result<String> {
     text_of(map, key).filter(|t| !t.is_empty()).ok_or_else(|| rt_error(format!("{what} needs {key}: a string")))
 }
 
-fn table_of(value: &Dynamic, section: &str) -> Result<Table> {
+pub(super) fn table_of(value: &Dynamic, section: &str) -> Result<Table> {
     if let Some(frame) = value.read_lock::<Frame>() {
         let columns = frame.column_names();
         let rows = frame
@@ -53,7 +53,7 @@ fn table_of(value: &Dynamic, section: &str) -> Result<Table> {
     Ok(Table { columns, rows })
 }
 
-fn chart_of(value: &Dynamic, what: &str) -> Result<Chart> {
+pub(super) fn chart_of(value: &Dynamic, what: &str) -> Result<Chart> {
     serde_json::from_value(to_json(value)).map_err(|e| {
         rt_error(format!(
             "{what}: not a chart ({e}); a chart is #{{kind: \"line\", title, x_label, y_label, series: [#{{name, points: [[x, y], ...]}}], thresholds: [#{{label, value}}]}}, #{{kind: \"bar\", title, y_label, bars: [#{{label, value}}], thresholds: [#{{label, value}}]}} or #{{kind: \"graph\", title, nodes: [#{{name, role, depth}}], edges: [#{{from, to}}]}}"

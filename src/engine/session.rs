@@ -333,6 +333,16 @@ impl Session {
         self.eval(text, &path.display().to_string())
     }
 
+    /// Collect print() output from now on instead of writing it out (for notebook cells).
+    pub fn capture_prints(&self) {
+        *self.shared.captured.lock().expect("capture lock") = Some(String::new());
+    }
+
+    /// The print() output collected since `capture_prints`; printing goes on being collected.
+    pub fn take_prints(&self) -> String {
+        self.shared.captured.lock().expect("capture lock").as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     /// Interrupt the statement in flight (from a signal-handling thread).
     pub fn interrupter(&self) -> impl Fn() + Send + Sync + 'static {
         let shared = self.shared.clone();

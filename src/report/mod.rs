@@ -3,7 +3,7 @@
 
 pub mod chart;
 pub mod model;
-mod render;
+pub mod render;
 pub mod slo;
 pub mod triage;
 pub mod write;

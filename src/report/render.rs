@@ -85,6 +85,27 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// A table as HTML: the first SHOWN_ROWS rows, and how many more there are.
+pub fn html_table(table: &Table) -> String {
+    let mut out = String::from("<table><tr>");
+    for c in &table.columns {
+        out += &format!("<th>{}</th>", escape(c));
+    }
+    out += "</tr>\n";
+    for row in table.rows.iter().take(SHOWN_ROWS) {
+        out += "<tr>";
+        for v in row {
+            out += &format!("<td>{}</td>", escape(&value_text(v)));
+        }
+        out += "</tr>\n";
+    }
+    out += "</table>\n";
+    if let Some(more) = more_rows(table) {
+        out += &format!("<p>{more}</p>\n");
+    }
+    out
+}
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;display:block;overflow-x:auto;max-width:100%}\
@@ -136,22 +157,7 @@ pub fn html(report: &Report, charts: &[Option<String>]) -> String {
             );
         }
         if let Some(table) = &section.table {
-            out += "<table><tr>";
-            for c in &table.columns {
-                out += &format!("<th>{}</th>", escape(c));
-            }
-            out += "</tr>\n";
-            for row in table.rows.iter().take(SHOWN_ROWS) {
-                out += "<tr>";
-                for v in row {
-                    out += &format!("<td>{}</td>", escape(&value_text(v)));
-                }
-                out += "</tr>\n";
-            }
-            out += "</table>\n";
-            if let Some(more) = more_rows(table) {
-                out += &format!("<p>{more}</p>\n");
-            }
+            out += &html_table(table);
         }
         out += "</section>\n";
     }

@@ -76,7 +76,7 @@ impl ShellHelper {
     }
 
     /// Candidates for the word ending at the cursor, and where that word starts.
-    fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+    pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
         let before = &line[..pos];
         if let Some(start) = string_start_at(line, pos) {
             return path_candidates(&line[start..pos]).map_or((pos, vec![]), |(offset, c)| (start + offset, c));

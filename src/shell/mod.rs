@@ -1,7 +1,7 @@
 //! The interactive shell: a rustyline editor over a session.
 
 mod commands;
-mod helper;
+pub mod helper;
 
 use crate::engine::{Failure, Session, render};
 use crate::evidence::redact;

@@ -44,6 +44,14 @@ impl Sandbox {
         cmd
     }
 
+    /// Another program (python3 driving the kernel, say) with this sandbox's home, from its
+    /// folder, so the deployclaw processes it starts log here.
+    pub fn command_for(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("DEPLOYCLAW_HOME", self.home()).env_remove("DEPLOYCLAW_STDLIB").current_dir(self.dir.path());
+        cmd
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.command().args(args).output().expect("deployclaw runs")
     }
