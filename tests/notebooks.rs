@@ -159,6 +159,11 @@ fn jupyter_client_drives_the_kernel() {
     assert_eq!(got["error"]["reply"]["status"], "error");
     assert_eq!(got["error"]["reply"]["evalue"], "Variable not found: nope");
     assert_eq!(got["still_n"]["outputs"][0]["content"]["data"]["text/plain"], "42", "the session survives an error");
+    let live = &got["live"];
+    assert_eq!(live["outputs"][0]["content"]["text"], "first\n");
+    assert_eq!(live["outputs"][1]["content"]["text"], "second\n");
+    let early = live["done"].as_f64().unwrap() - live["outputs"][0]["at"].as_f64().unwrap();
+    assert!(early > 1.0, "the first line arrives while the cell still runs ({early:.2} s before it ends)");
     assert_eq!(got["complete"]["matches"], json!(["heap::diff("]));
     assert_eq!((got["complete"]["cursor_start"].as_u64(), got["complete"]["cursor_end"].as_u64()), (Some(0), Some(9)));
     assert!(got["inspect"]["data"]["text/plain"].as_str().unwrap().starts_with("heap::diff\n"), "{}", got["inspect"]);

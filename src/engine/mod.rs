@@ -73,6 +73,9 @@ pub enum Output {
     Stderr,
 }
 
+/// Where a kernel sends print() output as it happens.
+pub type PrintSink = Box<dyn Fn(&str) + Send + Sync>;
+
 /// State that registered functions share with the session.
 pub struct Shared {
     bridge: Bridge,
@@ -87,6 +90,8 @@ pub struct Shared {
     execute: std::sync::atomic::AtomicBool,
     /// While Some, print() goes here instead of stdout (a notebook cell's stream output).
     captured: Mutex<Option<String>>,
+    /// While Some, print() is handed to it as it happens (a kernel's live stream output).
+    print_sink: Mutex<Option<PrintSink>>,
 }
 
 impl Shared {
@@ -102,6 +107,7 @@ impl Shared {
             execute: Default::default(),
             aws: Default::default(),
             captured: Mutex::new(None),
+            print_sink: Mutex::new(None),
         }
     }
 
@@ -203,6 +209,10 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
     let s = shared.clone();
     engine.on_print(move |text| {
         let text = evidence::redact(text);
+        if let Some(sink) = s.print_sink.lock().expect("sink lock").as_ref() {
+            sink(&format!("{text}\n"));
+            return;
+        }
         if let Some(buffer) = s.captured.lock().expect("capture lock").as_mut() {
             buffer.push_str(&text);
             buffer.push('\n');

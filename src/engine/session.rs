@@ -343,6 +343,11 @@ impl Session {
         self.shared.captured.lock().expect("capture lock").as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Hand print() output to `sink` as it happens (None: back to collecting or writing it).
+    pub fn set_print_sink(&self, sink: Option<super::PrintSink>) {
+        *self.shared.print_sink.lock().expect("sink lock") = sink;
+    }
+
     /// Interrupt the statement in flight (from a signal-handling thread).
     pub fn interrupter(&self) -> impl Fn() + Send + Sync + 'static {
         let shared = self.shared.clone();

@@ -194,11 +194,17 @@ impl Kernel {
         let count = self.count;
         self.iopub(msg, "execute_input", json!({"code": code, "execution_count": count}));
         let findings_before = self.session.findings().len();
-        let result = self.session.eval(&code, &format!("In [{count}]"));
-        let printed = self.session.take_prints();
-        if !printed.is_empty() && !silent {
-            self.iopub(msg, "stream", json!({"name": "stdout", "text": printed}));
+        if !silent {
+            // Printed lines reach the notebook as they are printed, not when the cell ends.
+            let (send, parent, id) = (self.send.clone(), msg.clone(), self.id.clone());
+            self.session.set_print_sink(Some(Box::new(move |text: &str| {
+                let stream = answer(Some(&parent), &id, "stream", json!({"name": "stdout", "text": text}));
+                let _ = send.send(Outbound::Iopub(stream));
+            })));
         }
+        let result = self.session.eval(&code, &format!("In [{count}]"));
+        self.session.set_print_sink(None);
+        self.session.take_prints();
         let findings = self.session.findings();
         if findings.len() > findings_before && !silent {
             let text: String = findings[findings_before..]
