@@ -77,6 +77,7 @@ pub async fn connections(db: &Database) -> Result<Vec<Connection>, Error> {
         Dialect::Sqlite => return Err(Error::Sqlite),
     };
     let dialect = db.dialect();
+    let waiting_threads = if dialect == Dialect::Mysql { innodb_lock_waits(db).await } else { Vec::new() };
     Ok(rows
         .rows
         .iter()
@@ -91,11 +92,48 @@ pub async fn connections(db: &Database) -> Result<Vec<Connection>, Error> {
             query_seconds: r[7].as_f64(),
             wait_event: text(&r[8]),
             locks: r[9].as_i64().unwrap_or_default(),
-            waiting: matches!(r[10], Value::Bool(true)) || r[10].as_i64() == Some(1),
+            waiting: matches!(r[10], Value::Bool(true))
+                || r[10].as_i64() == Some(1)
+                || r[0].as_i64().is_some_and(|id| waiting_threads.contains(&id)),
             isolation: text(&r[11]),
             query: text(&r[12]).filter(|q| !q.is_empty()).map(|q| redact_literals(&q, dialect)),
         })
         .collect())
+}
+
+/// The threads InnoDB's status report shows waiting for a lock. MariaDB 10.11's INNODB_TRX
+/// reports some waiting transactions as RUNNING for as long as they wait; the status report's
+/// TRANSACTIONS section does not. Empty when the report cannot be read (it needs PROCESS).
+async fn innodb_lock_waits(db: &Database) -> Vec<i64> {
+    let Ok(rows) = db.fetch("SHOW ENGINE INNODB STATUS", &[]).await else { return Vec::new() };
+    let report = rows.rows.first().and_then(|r| r.get(2)).and_then(text);
+    report.map_or_else(Vec::new, |r| waiting_threads(&r))
+}
+
+/// Thread ids of the `---TRANSACTION` blocks of an InnoDB status report that say `LOCK WAIT`.
+fn waiting_threads(report: &str) -> Vec<i64> {
+    let mut found = Vec::new();
+    let (mut waits, mut thread) = (false, None);
+    let mut flush = |waits: &mut bool, thread: &mut Option<i64>| {
+        if let (true, Some(id)) = (*waits, thread.take()) {
+            found.push(id);
+        }
+        *waits = false;
+        *thread = None;
+    };
+    for line in report.lines() {
+        if line.starts_with("---TRANSACTION") || line.starts_with("--------") {
+            flush(&mut waits, &mut thread);
+        } else if line.starts_with("LOCK WAIT") {
+            waits = true;
+        } else if let Some(rest) =
+            line.strip_prefix("MySQL thread id ").or_else(|| line.strip_prefix("MariaDB thread id "))
+        {
+            thread = rest.split(',').next().and_then(|n| n.trim().parse().ok());
+        }
+    }
+    flush(&mut waits, &mut thread);
+    found
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -263,5 +301,14 @@ mod tests {
             "UPDATE t SET a = ? WHERE b = ?"
         );
         assert_eq!(redact_literals("SELECT 'unterminated", Dialect::Postgres), "SELECT …");
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    #[test]
+    fn lock_waits_come_from_the_status_report() {
+        let report = "LIST OF TRANSACTIONS FOR EACH SESSION:\n---TRANSACTION 6714, ACTIVE 30 sec starting index read\nmysql tables in use 1, locked 1\nLOCK WAIT 3 lock struct(s), heap size 1128, 2 row lock(s)\nMariaDB thread id 1705, OS thread handle 1, query id 45010 127.0.0.1 globex Updating\nUPDATE accounts SET v = v + 10 WHERE id = 1\n------- TRX HAS BEEN WAITING 30028828 us FOR THIS LOCK TO BE GRANTED:\n---TRANSACTION 6713, ACTIVE 30 sec\n2 lock struct(s), heap size 1128, 1 row lock(s)\nMySQL thread id 1704, OS thread handle 2, query id 45000 127.0.0.1 acme\n--------\nFILE I/O\n";
+        assert_eq!(super::waiting_threads(report), vec![1705]);
     }
 }
