@@ -138,6 +138,8 @@ fn every_stdlib_function_has_a_passing_example() {
     let stdlib = deployclaw::engine::StdlibSource::Embedded;
     let mut failures = Vec::new();
     let mut count = 0;
+    // Examples of live functions name JAVA_PID, as the built-in ones do.
+    let mut jvm: Option<common::jvm::Jvm> = None;
     for module in stdlib.modules() {
         let text = stdlib.text(&module).unwrap();
         for f in deployclaw::engine::documented_functions(&text) {
@@ -150,7 +152,12 @@ fn every_stdlib_function_has_a_passing_example() {
             }
             for (code, expected) in &f.examples {
                 count += 1;
-                let mut s = session(dir.path(), 10_000 + count);
+                let mut params = Vec::new();
+                if code.contains("JAVA_PID") {
+                    let jvm = jvm.get_or_insert_with(|| common::jvm::Jvm::start(dir.path(), "Probe", &["1000"]));
+                    params.push(Param { name: "JAVA_PID".into(), value: (jvm.pid() as i64).into() });
+                }
+                let mut s = session_with(dir.path(), 10_000 + count, params);
                 match (s.eval(code, "<example>"), expected) {
                     (Err(e), _) => failures.push(format!("{name}: `{code}` failed: {e}")),
                     (Ok(value), Some(expected)) => {

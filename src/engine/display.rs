@@ -15,6 +15,16 @@ pub struct Display {
     pub svg: Option<String>,
 }
 
+impl Display {
+    /// The representations by MIME type, plain text first, as Jupyter's `data` bundles list them.
+    pub fn bundle(&self) -> Vec<(&'static str, &str)> {
+        let mut out = vec![("text/plain", self.text.as_str())];
+        out.extend(self.html.as_deref().map(|h| ("text/html", h)));
+        out.extend(self.svg.as_deref().map(|s| ("image/svg+xml", s)));
+        out
+    }
+}
+
 /// Whether a map describes a chart: a `kind` of line, bar or graph and a title.
 fn is_chart(map: &Map) -> bool {
     let kind = map.get("kind").map(|k| k.to_string());

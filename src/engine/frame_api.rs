@@ -69,10 +69,19 @@ pub fn register(api: &mut Api) {
             .returns("a Frame; integers mixed with floats become floats, other mixed types are an error")
             .example(r#"frame([#{tenant: "acme", mb: 12}]).columns()"#, r#"["mb", "tenant"]"#)
             .example(r#"frame([#{tenant: "acme", mb: 12}], ["tenant", "mb"]).columns()"#, r#"["tenant", "mb"]"#)
+            .example(
+                r#"let none = frame([], ["tenant", "mb"]); [none.len(), none.columns()]"#,
+                r#"[0, ["tenant", "mb"]]"#,
+            )
             .example(r#"frame([#{a: 1}, #{a: 2.5}]).col("a")"#, "[1.0, 2.5]"),
         |items: Array| records(items),
     )
-    .overload(|items: Array, columns: Array| records(items)?.select(&names("frame", &columns.into())?).map_err(fe));
+    .overload(|items: Array, columns: Array| {
+        // With the columns named, no rows is still a Frame of that shape.
+        let columns = names("frame", &columns.into())?;
+        let json: Vec<serde_json::Value> = items.iter().map(to_json).collect();
+        Frame::from_records_as(&json, &columns.iter().map(String::as_str).collect::<Vec<_>>()).map_err(fe)
+    });
 
     for (name, fmt, reader) in [
         (

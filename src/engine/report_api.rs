@@ -70,14 +70,10 @@ fn section_of(value: &Dynamic, index: usize) -> Result<Section> {
     Ok(Section { text: text_of(&map, "text"), title, table, chart })
 }
 
-/// Strings anywhere in `value` with secrets replaced, as in the log.
-fn redacted(value: Value) -> Value {
-    match value {
-        Value::String(s) => Value::String(crate::evidence::redact(&s).into_owned()),
-        Value::Array(items) => Value::Array(items.into_iter().map(redacted).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, redacted(v))).collect()),
-        other => other,
-    }
+/// `value` with its secrets replaced, as in the log.
+fn redacted(mut value: Value) -> Value {
+    crate::evidence::redact_json(&mut value);
+    value
 }
 
 fn report_of(s: &Shared, spec: &Map) -> Result<Report> {
@@ -128,8 +124,7 @@ fn report_of(s: &Shared, spec: &Map) -> Result<Report> {
 fn write_map(s: &Shared, dir: &str, spec: &Map) -> Result<Map> {
     let report = report_of(s, spec)?;
     let written = crate::report::write(Path::new(dir), &report).map_err(rt_error)?;
-    let digest = std::fs::read(&written.json).map(|b| crate::evidence::hex(&crate::evidence::sha256(&b)));
-    let digest = digest.map_err(|e| rt_error(format!("cannot read back {}: {e}", written.json.display())))?;
+    let digest = written.json_sha256.clone();
     s.record(|log| {
         log.note(&format!(
             "report {} written to {dir}: verdict {}, {} finding(s), report.json sha256 {digest}",

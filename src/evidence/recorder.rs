@@ -2,7 +2,7 @@
 
 use super::canonical::to_canonical_vec;
 use super::dsse::{Envelope, PREDICATE_TYPE, STATEMENT_TYPE};
-use super::{Error, Finding, Outcome, SessionMeta, Signer, hex, redact, sha256};
+use super::{Error, Finding, Outcome, SessionMeta, Signer, hex, redact, redact_json, sha256};
 use serde_json::{Map, Value, json};
 use sha2::Digest;
 use std::fs::{File, OpenOptions};
@@ -66,19 +66,6 @@ fn redacted(text: &str) -> String {
     redact(text).into_owned()
 }
 
-fn redact_value(value: &mut Value) {
-    match value {
-        Value::String(s) => {
-            if let std::borrow::Cow::Owned(clean) = redact(s) {
-                *s = clean;
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact_value),
-        Value::Object(map) => map.values_mut().for_each(redact_value),
-        _ => {}
-    }
-}
-
 impl Recorder {
     /// Create the log at `path` (which must not exist) and write its first entry.
     pub fn create(
@@ -106,7 +93,7 @@ impl Recorder {
             meta,
         };
         let mut session = serde_json::to_value(&recorder.meta).expect("meta serializes");
-        redact_value(&mut session);
+        redact_json(&mut session);
         let key_id = recorder.signer.key_id().to_string();
         recorder.append("start", [("session", session), ("key_id", Value::String(key_id))])?;
         Ok(recorder)
@@ -156,7 +143,7 @@ impl Recorder {
     /// Record a finding from a script.
     pub fn finding(&mut self, finding: &Finding) -> Result<(), Error> {
         let mut details = finding.details.clone();
-        redact_value(&mut details);
+        redact_json(&mut details);
         let fields = [
             ("severity", Value::String(finding.severity.to_string())),
             ("title", Value::String(redacted(&finding.title))),

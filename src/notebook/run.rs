@@ -82,25 +82,14 @@ pub fn execute(
         if !printed.is_empty() {
             outputs.push(format::stream("stdout", &printed));
         }
-        let findings = session.findings();
-        if findings.len() > findings_before {
-            let text: String = findings[findings_before..]
-                .iter()
-                .map(|f| crate::evidence::redact(&format!("finding [{}] {}\n", f.severity, f.title)).into_owned())
-                .collect();
+        if let Some(text) = super::findings_since(session, findings_before) {
             outputs.push(format::stream("stderr", &text));
         }
         match &result {
             Ok(value) if !value.is_unit() => {
                 let shown = display(value, width);
-                let mut data = serde_json::Map::new();
-                data.insert("text/plain".into(), multiline(&shown.text));
-                if let Some(html) = shown.html {
-                    data.insert("text/html".into(), multiline(&html));
-                }
-                if let Some(svg) = shown.svg {
-                    data.insert("image/svg+xml".into(), multiline(&svg));
-                }
+                let data: serde_json::Map<String, Value> =
+                    shown.bundle().into_iter().map(|(mime, text)| (mime.to_string(), multiline(text))).collect();
                 outputs.push(
                     json!({"output_type": "execute_result", "execution_count": count, "data": data, "metadata": {}}),
                 );

@@ -27,6 +27,8 @@ pub struct Written {
     pub markdown: PathBuf,
     pub html: PathBuf,
     pub charts: Vec<PathBuf>,
+    /// SHA-256 of report.json as written, in hex.
+    pub json_sha256: String,
 }
 
 /// A file name from a title: lower-case letters, digits and dashes.
@@ -67,11 +69,12 @@ pub fn write(dir: &Path, report: &Report) -> Result<Written, Error> {
     let json = dir.join("report.json");
     let text = serde_json::to_vec_pretty(report).expect("a report serializes");
     write_atomically(&json, &text).map_err(Error::Write)?;
+    let json_sha256 = crate::evidence::hex(&crate::evidence::sha256(&text));
     let markdown = dir.join("report.md");
     write_atomically(&markdown, render::markdown(report, &names).as_bytes()).map_err(Error::Write)?;
     let html = dir.join("report.html");
     write_atomically(&html, render::html(report, &svgs).as_bytes()).map_err(Error::Write)?;
-    Ok(Written { json, markdown, html, charts })
+    Ok(Written { json, markdown, html, charts, json_sha256 })
 }
 
 /// Read a report.json back.

@@ -83,7 +83,7 @@ pub(crate) fn must_exist<'a>(flag: &str, paths: impl IntoIterator<Item = &'a Pat
 /// log's path and verification into the report in `out`.
 pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, mut params: Vec<Param>, flags: &ReportArgs) -> u8 {
     let (json, quiet) = (flags.json, flags.quiet);
-    let (label, text) = match flags.script.as_deref() {
+    let (label, source) = match flags.script.as_deref() {
         None => (PathBuf::from(script.path), script.text.to_string()),
         Some(path) => match std::fs::read_to_string(path) {
             Ok(t) => (path.to_path_buf(), t),
@@ -93,19 +93,19 @@ pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, mut params: 
             }
         },
     };
-    params.push(param("OUT", text_of(out)));
+    params.push(param("OUT", text(out)));
     params.push(param("JSON", json));
     let mut options = match settings.options(Mode::Run) {
         Ok(o) => o,
         Err(code) => return code,
     };
-    options.script = Some((label.clone(), text.clone().into_bytes()));
+    options.script = Some((label.clone(), source.clone().into_bytes()));
     options.params = params;
     let mut attach_failed = false;
     let code = run_session_sealed(
         options,
         json,
-        |session| session.run_script(&label, &text).map(|v| if quiet { Dynamic::UNIT } else { v }),
+        |session| session.run_script(&label, &source).map(|v| if quiet { Dynamic::UNIT } else { v }),
         |sealed| {
             if !out.join("report.json").exists() {
                 return;
@@ -128,8 +128,4 @@ pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, mut params: 
         },
     );
     if attach_failed && code == exit::OK { exit::FAILED } else { code }
-}
-
-fn text_of(path: &Path) -> String {
-    path.display().to_string()
 }

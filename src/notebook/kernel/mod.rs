@@ -205,12 +205,7 @@ impl Kernel {
         let result = self.session.eval(&code, &format!("In [{count}]"));
         self.session.set_print_sink(None);
         self.session.take_prints();
-        let findings = self.session.findings();
-        if findings.len() > findings_before && !silent {
-            let text: String = findings[findings_before..]
-                .iter()
-                .map(|f| crate::evidence::redact(&format!("finding [{}] {}\n", f.severity, f.title)).into_owned())
-                .collect();
+        if let Some(text) = crate::notebook::findings_since(&self.session, findings_before).filter(|_| !silent) {
             self.iopub(msg, "stream", json!({"name": "stderr", "text": text}));
         }
         *self.helper.vars.lock().expect("vars lock") = self.session.vars();
@@ -219,14 +214,8 @@ impl Kernel {
             Ok(value) => {
                 if !value.is_unit() && !silent {
                     let shown = display(&value, 100);
-                    let mut data = serde_json::Map::new();
-                    data.insert("text/plain".into(), shown.text.into());
-                    if let Some(html) = shown.html {
-                        data.insert("text/html".into(), html.into());
-                    }
-                    if let Some(svg) = shown.svg {
-                        data.insert("image/svg+xml".into(), svg.into());
-                    }
+                    let data: serde_json::Map<String, Value> =
+                        shown.bundle().into_iter().map(|(mime, text)| (mime.to_string(), text.into())).collect();
                     self.iopub(msg, "execute_result", json!({"execution_count": count, "data": data, "metadata": {}}));
                 }
                 self.reply(
