@@ -4,6 +4,7 @@
 //! are plain libraries with typed results. `engine` is the only module that knows Rhai; `shell`
 //! and the CLI are thin layers over it.
 
+pub mod cancel;
 pub mod collect;
 pub mod demo;
 pub mod engine;

@@ -71,6 +71,20 @@ struct SessionArgs {
     /// Most items allowed in one array.
     #[arg(long, global = true, value_name = "N", default_value_t = deployclaw::engine::Limits::default().max_array_size)]
     max_array_size: usize,
+    /// How long one database statement may run (30s, 5m, 1h; 0: no limit). The server enforces
+    /// it too; a statement stopped for it, or by Ctrl-C, is cancelled on the server and its
+    /// transaction rolled back.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
+    statement_timeout: Timeout,
+}
+
+/// A statement timeout; `None` when it is 0.
+#[derive(Debug, Clone, Copy)]
+struct Timeout(Option<std::time::Duration>);
+
+fn parse_timeout(text: &str) -> Result<Timeout, String> {
+    let d = deployclaw::units::parse_duration(text)?;
+    Ok(Timeout((!d.is_zero()).then_some(d)))
 }
 
 // Parsed once per process: the size of the largest variant (an audit's flags) costs nothing.
@@ -455,6 +469,7 @@ impl From<SessionArgs> for cli::session::Settings {
                 max_call_depth: args.max_call_depth,
                 max_string_size: args.max_string_size,
                 max_array_size: args.max_array_size,
+                statement_timeout: args.statement_timeout.0,
                 ..Default::default()
             },
         }

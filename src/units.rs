@@ -40,11 +40,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     seconds(total, text)
 }
 
+/// The longest duration taken: no SLO period, look-back or alert window comes near it, and a
+/// bound leaves room for the arithmetic done on windows (factors, sums) without overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 366 * 86_400);
+
 fn seconds(secs: f64, text: &str) -> Result<Duration, String> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("{text:?} is not a duration of zero or more"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(format!("{text:?} is longer than 100 years; give a duration such as 28d or 1h")),
+    }
 }
 
 /// The exact form monitoring tools write: `5m`, `1h`, `1h30m`, `28d`, `90s`, `250ms` (days, not
@@ -86,6 +93,15 @@ mod tests {
         assert!(parse_duration("m5").is_err());
         assert!(parse_duration("-5m").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn durations_too_long_for_a_clock_are_errors() {
+        for text in ["1e20", "99999999999999999999d", "1e300", "36600000d", "inf", "NaN"] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains("100 years") || err.contains("zero or more"), "{text}: {err}");
+        }
+        assert_eq!(parse_duration("36500d").unwrap().as_secs(), 36_500 * 86_400);
     }
 
     #[test]

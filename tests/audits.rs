@@ -432,3 +432,198 @@ fn memory_leaks_with_cloudwatch_memory_and_a_kms_signed_log() {
     let predicate: Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(predicate["predicate"]["signer"]["key"], key.as_str(), "the final seal is signed by the KMS key");
 }
+
+/// What an audit says on input with nothing to find: a clean verdict (0) or an error about the
+/// input (2), never a failure of the script (1) or a script type error.
+fn assert_clean_or_input_error(what: &str, out: &std::process::Output, expected: i32) {
+    let (rc, err) = (code(out), stderr(out));
+    assert_eq!(rc, expected, "{what}: exit {rc}\n{}\n{err}", stdout(out));
+    for script_error in ["must be of type", "Function not found", "Variable not found", "panicked"] {
+        assert!(!err.contains(script_error), "{what}: {err}");
+    }
+}
+
+#[test]
+fn ci_failure_on_logs_with_nothing_to_find() {
+    let sandbox = Sandbox::new();
+    let audit = |logs: &Path, name: &str| {
+        let out = sandbox.path(name).display().to_string();
+        sandbox.run(&["audit", "ci-failure", "--logs", logs.to_str().unwrap(), "--json", "--out", &out])
+    };
+    let empty = sandbox.write("empty.log", "");
+    assert_clean_or_input_error("an empty log", &audit(&empty, "r1"), 0);
+    let green =
+        sandbox.write("green.log", "Started by user ci\n+ cargo test\ntest result: ok. 3 passed\nFinished: SUCCESS\n");
+    assert_clean_or_input_error("a passing build", &audit(&green, "r2"), 0);
+    // The commonest input there is: a failed build that names no tenant.
+    let red = sandbox.write(
+        "red.log",
+        "Started by user ci\n[Pipeline] { (Build)\n+ cargo build\nerror[E0308]: mismatched types\n --> src/main.rs:3:5\nerror: could not compile `app` (bin \"app\") due to 1 previous error\nERROR: script returned exit code 101\n[Pipeline] }\nFinished: FAILURE\n",
+    );
+    let out = audit(&red, "r3");
+    assert!(matches!(code(&out), 0 | 3), "{}\n{}", stdout(&out), stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(json.to_string().contains("compile"), "{json:#}");
+    let tenants = json["tenants"].as_array().map_or(0, Vec::len);
+    assert_eq!(tenants, 0, "no tenant named, none affected: {json:#}");
+    // Cyrillic, CJK and emoji at line starts, Latin-1 bytes and a stray escape.
+    let mut bytes = "Ошибка сборки\n构建失败\n⚠️ warning: x\n\x1bé\n".as_bytes().to_vec();
+    bytes.extend_from_slice(b"caf\xe9 error: failed\nFinished: FAILURE\n");
+    let odd = sandbox.path("odd.log");
+    std::fs::write(&odd, bytes).unwrap();
+    let out = audit(&odd, "r4");
+    assert!(matches!(code(&out), 0 | 3), "{}\n{}", stdout(&out), stderr(&out));
+    let folder = sandbox.path("no-logs");
+    std::fs::create_dir_all(&folder).unwrap();
+    let out = audit(&folder, "r5");
+    assert_clean_or_input_error("a folder with no logs", &out, 2);
+    assert!(stderr(&out).contains("no-logs"), "the error names the folder: {}", stderr(&out));
+}
+
+/// Every real build log in ../shared/real-world/ci (third-party logs, read in place): the audit
+/// finds a cause or a clean verdict, and `logs templates` reads each one.
+#[test]
+fn ci_failure_reads_every_real_world_log() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-world/ci");
+    let Ok(entries) = std::fs::read_dir(&corpus) else {
+        eprintln!("skipping: {} is not here", corpus.display());
+        return;
+    };
+    let mut logs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    assert!(logs.len() > 50, "{} logs", logs.len());
+    let sandbox = Sandbox::new();
+    let mut failures = Vec::new();
+    for (i, log) in logs.iter().enumerate() {
+        let out_dir = sandbox.path(&format!("r{i}")).display().to_string();
+        let out = sandbox.run(&["audit", "ci-failure", "--logs", log.to_str().unwrap(), "--json", "--out", &out_dir]);
+        if !matches!(code(&out), 0 | 3) || serde_json::from_str::<Value>(&stdout(&out)).is_err() {
+            failures.push(format!("{}: exit {} {}", log.display(), code(&out), stderr(&out)));
+        }
+        let templates = sandbox.run(&["logs", "templates", log.to_str().unwrap()]);
+        if code(&templates) != 0 {
+            failures.push(format!(
+                "logs templates {}: exit {} {}",
+                log.display(),
+                code(&templates),
+                stderr(&templates)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} logs:\n{}", failures.len(), logs.len(), failures.join("\n"));
+}
+
+#[test]
+fn memory_leaks_on_folders_with_nothing_to_find_and_on_linked_dumps() {
+    let sandbox = Sandbox::new();
+    let audit = |dumps: &Path, name: &str| {
+        let out = sandbox.path(name).display().to_string();
+        sandbox.run(&["audit", "memory-leaks", "--dumps", dumps.to_str().unwrap(), "--json", "--out", &out])
+    };
+    let empty = sandbox.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = audit(&empty, "r1");
+    assert_clean_or_input_error("an empty folder", &out, 2);
+    assert!(stderr(&out).contains("no subfolder with .hprof dumps"), "{}", stderr(&out));
+    let blank = sandbox.path("blank/api-svc");
+    std::fs::create_dir_all(&blank).unwrap();
+    std::fs::write(blank.join("1.hprof"), "").unwrap();
+    let out = audit(&sandbox.path("blank"), "r2");
+    assert_clean_or_input_error("an empty dump", &out, 2);
+    assert!(stderr(&out).contains("1.hprof"), "the error names the dump: {}", stderr(&out));
+    let one = dumps(&sandbox, "one", &[("api-svc", &[10])]);
+    assert_clean_or_input_error("one service, one dump", &audit(&one, "r3"), 0);
+
+    // Dumps linked in from where the JVM wrote them, and a service folder that is a link.
+    let written = dumps(&sandbox, "written", &[("api-svc", &[10, 30]), ("worker", &[5, 5])]);
+    let linked = sandbox.path("linked");
+    std::fs::create_dir_all(linked.join("api-svc")).unwrap();
+    for n in ["1.hprof", "2.hprof"] {
+        std::os::unix::fs::symlink(written.join("api-svc").join(n), linked.join("api-svc").join(n)).unwrap();
+    }
+    std::os::unix::fs::symlink(written.join("worker"), linked.join("worker")).unwrap();
+    std::os::unix::fs::symlink(sandbox.path("nowhere.hprof"), linked.join("api-svc/0-dangling.hprof")).unwrap();
+    let out = audit(&linked, "r4");
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let summary = serde_json::from_str::<Value>(&stdout(&out)).unwrap()["summary"].to_string();
+    assert!(summary.contains("2 service(s) audited") && summary.contains("api-svc"), "{summary}");
+}
+
+#[test]
+fn tenant_isolation_on_runbooks_with_nothing_to_run() {
+    let sandbox = Sandbox::new();
+    let db = common::db::TestDb::sqlite(sandbox.dir.path());
+    db.shop();
+    let tenancy = sandbox.write("tenancy.toml", "[tables]\ntenants = { root = true, key = \"id\" }\norders = { key = \"tenant_id\" }\nplans = { global = true }\nusers = { key = \"org_id\" }\norder_notes = { via = \"orders\", fk = \"order_id\" }\n");
+    let audit = |runbook: &Path, tenant: &str, name: &str| {
+        let out = sandbox.path(name).display().to_string();
+        sandbox.run(&[
+            "audit",
+            "tenant-isolation",
+            "--db",
+            &db.url,
+            "--tenancy",
+            tenancy.to_str().unwrap(),
+            "--tenant",
+            tenant,
+            "--runbook",
+            runbook.to_str().unwrap(),
+            "--json",
+            "--out",
+            &out,
+        ])
+    };
+    let empty = sandbox.write("empty.sql", "");
+    let out = audit(&empty, "2", "r1");
+    assert_clean_or_input_error("an empty runbook", &out, 2);
+    assert!(stderr(&out).contains("empty.sql") && stderr(&out).contains("no statements"), "{}", stderr(&out));
+    let comments = sandbox.write("comments.sql", "-- step: nothing yet\n/* to do */\n");
+    assert_clean_or_input_error("a runbook of comments", &audit(&comments, "2", "r2"), 2);
+    // A tenant with no rows at all: the runbook runs and changes nothing.
+    let book = sandbox.write(
+        "book.sql",
+        "-- step: void open orders\nUPDATE orders SET status = 'void' WHERE tenant_id = ?1 AND status = 'open';\n",
+    );
+    let out = audit(&book, "999", "r3");
+    assert_clean_or_input_error("a tenant with no rows", &out, 0);
+}
+
+#[test]
+fn error_budget_on_sources_with_nothing_to_find() {
+    let sandbox = Sandbox::new();
+    let audit = |slos: &Path, rules: &Path, name: &str| {
+        let out = sandbox.path(name).display().to_string();
+        sandbox.run(&[
+            "audit",
+            "error-budget",
+            "--slos",
+            slos.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--json",
+            "--out",
+            &out,
+        ])
+    };
+    let no_rules = sandbox.write("rules.yaml", "groups: []\n");
+    let specs = sandbox.path("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    let out = audit(&specs, &no_rules, "r1");
+    assert_clean_or_input_error("a folder with no SLOs", &out, 2);
+    assert!(stderr(&out).contains("specs"), "the error names the folder: {}", stderr(&out));
+    let empty_spec = sandbox.write("empty.yaml", "");
+    assert_clean_or_input_error("an empty SLO file", &audit(&empty_spec, &no_rules, "r2"), 2);
+    let empty_rules = sandbox.write("none.yaml", "");
+    let slo = sandbox.write(
+        "slo.toml",
+        "period = \"30d\"\n[[slo]]\nservice = \"checkout\"\nname = \"availability\"\nobjective = \"99.9%\"\n",
+    );
+    let out = audit(&slo, &empty_rules, "r3");
+    assert!(matches!(code(&out), 2 | 3), "an SLO and an empty rule file: {}\n{}", stdout(&out), stderr(&out));
+    let out = audit(&slo, &no_rules, "r4");
+    assert!(matches!(code(&out), 0 | 3), "an SLO and no rules: {}\n{}", stdout(&out), stderr(&out));
+}

@@ -251,3 +251,16 @@ fn logs_templates_prints_one_template_per_line_in_order() {
     assert_eq!(code(&missing), 2);
     assert!(stderr(&missing).contains("nope.log: no such file or folder"), "{}", stderr(&missing));
 }
+
+#[test]
+fn logs_templates_reads_lines_that_start_with_any_character() {
+    let sandbox = common::Sandbox::new();
+    let mut bytes =
+        "Ошибка: сборка не удалась\n构建失败\n⚠️ deprecated\n\x1bé\n2024-05-01T12:00:0é\n".as_bytes().to_vec();
+    bytes.extend_from_slice(b"Latin-1: caf\xe9 cr\xe8me\n");
+    let log = sandbox.path("build.log");
+    std::fs::write(&log, bytes).unwrap();
+    let out = sandbox.run(&["logs", "templates", log.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    assert!(common::stdout(&out).contains("Ошибка"), "{}", common::stdout(&out));
+}

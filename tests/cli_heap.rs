@@ -51,7 +51,8 @@ fn missing_and_garbage_files() {
     assert!(stderr(&out).contains("cannot read heap dump nope.hprof"), "{}", stderr(&out));
     let junk = sb.write("junk.hprof", "hello, not a dump");
     let out = sb.run(&["heap", "histogram", junk.to_str().unwrap()]);
-    assert_eq!(code(&out), 1);
+    // A file that is no dump is the input's fault, as a missing one is: the usage exit code.
+    assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("not an HPROF file"), "{}", stderr(&out));
 }
 

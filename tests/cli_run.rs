@@ -229,3 +229,21 @@ fn ctrl_c_stops_a_run_with_130_and_seals_the_log() {
     let log = std::fs::read_to_string(&sb.logs()[0]).unwrap();
     assert!(log.contains("\"status\":\"cancelled\""), "{log}");
 }
+
+#[test]
+fn a_panic_in_a_statement_is_an_error_the_log_records_and_seals() {
+    let sb = Sandbox::new();
+    let script =
+        sb.write("bug.rhai", "print(\"before\");\nfault_injection_panic(\"index out of bounds\");\nprint(\"after\");");
+    let out =
+        sb.command().env("DEPLOYCLAW_FAULT_INJECTION", "1").args(["run", script.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("internal error") && err.contains("index out of bounds"), "{err}");
+    assert!(!err.contains("thread 'main' panicked"), "the panic is reported once, as an error: {err}");
+    assert!(stdout(&out).contains("before") && !stdout(&out).contains("after"));
+    let verify = sb.run(&["log", "verify", sb.logs()[0].to_str().unwrap()]);
+    assert_eq!(code(&verify), 0, "the log is sealed after a panic: {}", stdout(&verify));
+    let log = std::fs::read_to_string(&sb.logs()[0]).unwrap();
+    assert!(log.contains("internal error") && log.contains("\"status\":\"error\""), "{log}");
+}

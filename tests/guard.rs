@@ -168,3 +168,27 @@ fn usage_errors_exit_two_naming_the_input() {
     let out = sandbox.run(&["guard", "--tenancy", &tenancy, "--dialect", "oracle", "SELECT 1"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
 }
+
+#[test]
+fn long_and_chains_unions_and_sums_are_checked_without_overflowing_the_stack() {
+    let sandbox = Sandbox::new();
+    let tenancy = fixture("tenancy.toml");
+    // Each parses into a tree as deep as the chain is long; the guard's walks and the tree's
+    // drop must not take the stack with them (a stack overflow aborts the process).
+    let and_chain = format!("SELECT * FROM orders WHERE tenant_id = $1{}", " AND status = 'a'".repeat(40_000));
+    let or_chain = format!("SELECT * FROM orders WHERE tenant_id = $1 AND (id = 0{})", " OR id = 1".repeat(40_000));
+    let sum = format!("SELECT id{} FROM orders WHERE tenant_id = $1", " + 1".repeat(60_000));
+    let unions = format!(
+        "SELECT id FROM orders WHERE tenant_id = $1{}",
+        " UNION SELECT id FROM orders WHERE tenant_id = $1".repeat(5_000)
+    );
+    let input = [and_chain, or_chain, sum, unions].join("\n") + "\n";
+    let out = sandbox.run_stdin(&["guard", "--tenancy", &tenancy, "--dialect", "postgres", "-"], &input);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out).chars().take(2000).collect::<String>(), stderr(&out));
+    assert!(stdout(&out).ends_with("4 statements, 4 allowed, 0 denied\n"), "{}", stderr(&out));
+
+    let huge = format!("SELECT * FROM orders WHERE tenant_id = $1{}\n", " AND status = 'a'".repeat(80_000));
+    let out = sandbox.run_stdin(&["guard", "--tenancy", &tenancy, "--dialect", "postgres", "-"], &huge);
+    assert_eq!(code(&out), 3);
+    assert!(stdout(&out).contains("more than the guard reads"), "{}", stderr(&out));
+}

@@ -303,3 +303,54 @@ fn gzip_dumps_from_jcmd_read_like_plain_ones() {
     let diff = (a.total_bytes() as f64 - b.total_bytes() as f64).abs() / a.total_bytes() as f64;
     assert!(diff < 0.01, "plain {} bytes, gzip {} bytes", a.total_bytes(), b.total_bytes());
 }
+
+/// A dump whose class A is its own superclass, and B and C each other's, with instances of each.
+fn superclass_cycles() -> Vec<u8> {
+    use deployclaw::heap::sample::{Value, Writer};
+    let mut w = Writer::new("JAVA PROFILE 1.0.2", 8);
+    let (a, b, c) = (0x1000u64, 0x2000u64, 0x3000u64);
+    for (i, (class, name)) in [(a, "A"), (b, "B"), (c, "C")].into_iter().enumerate() {
+        w.utf8(0x100 + i as u64, name);
+        w.load_class(i as u32 + 1, class, 0x100 + i as u64);
+    }
+    w.utf8(0x200, "next");
+    w.class_dump(a, a, &[(0x200, BasicType::Object)], &[]);
+    w.class_dump(b, c, &[(0x200, BasicType::Object)], &[]);
+    w.class_dump(c, b, &[(0x200, BasicType::Object)], &[]);
+    w.instance(0x10_000, a, &[Value::Ref(0x10_008)]);
+    w.instance(0x10_008, b, &[Value::Ref(0x10_010), Value::Ref(0)]);
+    w.instance(0x10_010, c, &[Value::Ref(0x10_000), Value::Ref(0)]);
+    w.root(0xff, 0x10_000);
+    w.finish(None)
+}
+
+#[test]
+fn superclass_cycles_end_the_walk_instead_of_spinning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cycle.hprof");
+    std::fs::write(&path, superclass_cycles()).unwrap();
+    let histogram = deployclaw::heap::histogram::histogram_file(&path, &mut |_| true).unwrap();
+    assert_eq!(histogram.rows.iter().map(|r| r.instances).sum::<u64>(), 3, "{:?}", histogram.rows);
+    let graph = deployclaw::heap::graph::Graph::build(&path, &mut |_| true).unwrap();
+    assert!(graph.len() >= 3);
+}
+
+#[test]
+fn a_record_longer_than_the_file_is_an_error_not_an_allocation() {
+    // A 40-byte dump whose UTF8 record claims 4 GiB: the reader asks for a chunk, not 4 GiB.
+    let mut bytes = b"JAVA PROFILE 1.0.2\0".to_vec();
+    bytes.extend_from_slice(&8u32.to_be_bytes());
+    bytes.extend_from_slice(&0u64.to_be_bytes());
+    bytes.push(0x01);
+    bytes.extend_from_slice(&0u32.to_be_bytes());
+    bytes.extend_from_slice(&u32::MAX.to_be_bytes());
+    bytes.extend_from_slice(&7u64.to_be_bytes());
+    // The reader keeps what it read and says where it stopped.
+    let partial = deployclaw::heap::histogram::histogram(&bytes[..], "claims.hprof").unwrap().partial.unwrap();
+    assert!(partial.contains("claims.hprof: byte 31") && partial.contains("truncated"), "{partial}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("claims.hprof");
+    std::fs::write(&path, &bytes).unwrap();
+    let partial = deployclaw::heap::histogram::histogram_file(&path, &mut |_| true).unwrap().partial.unwrap();
+    assert!(partial.contains("claims.hprof: byte 31") && partial.contains("truncated"), "{partial}");
+}

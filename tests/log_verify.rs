@@ -270,3 +270,28 @@ fn show_prints_entries_readably() {
     assert!(text.contains("[warning] b is big"), "{text}");
     assert!(text.contains("final seal over"), "{text}");
 }
+
+#[test]
+fn show_survives_hostile_entries_and_does_not_send_escapes_to_the_terminal() {
+    let sb = Sandbox::new();
+    let log = sealed_log(&sb);
+    let mut entries = lines(&log);
+    // A seal whose key id is not ASCII (the id is read from the file), and a note that tries to
+    // retitle the terminal and clear the screen.
+    let seal: Value = serde_json::from_str(entries.last().unwrap()).unwrap();
+    let mut hostile = seal.clone();
+    if let Some(sigs) = hostile["envelope"]["signatures"].as_array_mut() {
+        sigs[0]["keyid"] = Value::from("ключ-é-0123456789abcdef");
+    }
+    entries.push(hostile.to_string());
+    entries.push(r#"{"seq": 99, "kind": "note", "text": "x\u001b]0;owned\u0007\u001b[2J"}"#.to_string());
+    entries.push("\u{1b}[2Jnot json".to_string());
+    let shown = sb.path("hostile.jsonl");
+    write_lines(&shown, &entries);
+    let out = sb.run(&["log", "show", shown.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains('\u{1b}'), "an escape reached the terminal: {text:?}");
+    assert!(text.contains("x\\u{1b}]0;owned"), "{text}");
+    assert!(text.contains("key ключ-é-01234567"), "{text}");
+}

@@ -10,7 +10,13 @@ use rexpect::session::{PtySession, spawn_with_options};
 const PROMPT: &str = "\x1b[?2004h";
 
 fn start(sb: &Sandbox) -> PtySession {
+    start_with(sb, &[])
+}
+
+/// [`start`] with more environment variables.
+fn start_with(sb: &Sandbox, env: &[(&str, &str)]) -> PtySession {
     let mut cmd = std::process::Command::new(BIN);
+    cmd.envs(env.iter().copied());
     cmd.env("DEPLOYCLAW_HOME", sb.home())
         .env("TERM", "xterm-256color")
         .env("NO_COLOR", "1")
@@ -164,4 +170,17 @@ fn a_leak_investigation_at_the_prompt() {
     let count = eval(&mut p, r#"`findings: ${evidence::findings().len()}`"#);
     assert!(count.contains("findings: 4"), "a suspect, the breach in each dump, the outlier: {count}");
     quit(&mut p);
+}
+
+#[test]
+fn a_panic_in_a_statement_leaves_the_session_running() {
+    let sb = Sandbox::new();
+    let mut p = start_with(&sb, &[("DEPLOYCLAW_FAULT_INJECTION", "1")]);
+    eval(&mut p, "let kept = 21;");
+    let err = eval(&mut p, "fault_injection_panic(\"boom\")");
+    assert!(err.contains("internal error") && err.contains("boom"), "{err}");
+    assert!(eval(&mut p, "kept * 2").contains("42"), "the session and its variables survive");
+    quit(&mut p);
+    let out = sb.run(&["log", "verify", sb.logs()[0].to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
 }

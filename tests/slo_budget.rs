@@ -60,7 +60,7 @@ fn slos_come_from_toml_openslo_and_sloth() {
     let bad = sandbox.write("bad.toml", "[[slo]]\nservice = \"x\"\nname = \"y\"\nobjective = 100\n");
     let script = sandbox.write("bad.rhai", &format!("slo::load({:?})", bad.display().to_string()));
     let out = sandbox.run(&["run", script.to_str().unwrap()]);
-    assert_eq!(code(&out), 1);
+    assert_eq!(code(&out), 2, "a wrong SLO file is an input error");
     assert!(stderr(&out).contains("[[slo]] 1 (x/y): objective 100 must be between 0 and 100%"), "{}", stderr(&out));
 }
 

@@ -168,8 +168,9 @@ pub fn verify(file: &Path, pubkeys: &[PathBuf], kms: bool, only_kms_key: Option<
     if report.is_ok() { exit::OK } else { exit::FAILED }
 }
 
+/// The first 16 characters of a key id (it comes from the log, so it may be any text).
 fn short(key_id: &str) -> &str {
-    &key_id[..key_id.len().min(16)]
+    key_id.char_indices().nth(16).map_or(key_id, |(end, _)| &key_id[..end])
 }
 
 /// `deployclaw log show FILE [--json]`.
@@ -190,7 +191,8 @@ pub fn show(file: &Path, json: bool) -> u8 {
             }
         };
         // A reader that stops early (`| head`) ends the listing, not the program with a panic.
-        if writeln!(out, "{shown}").is_err() {
+        // What the log holds is data: escape sequences in it are shown, not obeyed.
+        if writeln!(out, "{}", super::printable(&shown)).is_err() {
             break;
         }
     }

@@ -23,3 +23,28 @@ pub mod exit {
 pub fn error(message: impl std::fmt::Display) {
     eprintln!("deployclaw: {}", deployclaw::evidence::redact(&message.to_string()));
 }
+
+/// Text from a file made safe for a terminal: control characters (ESC starts sequences that
+/// move the cursor, retitle the window or rewrite what is on screen) and the bidirectional
+/// overrides that make text read differently from what it is, shown as `\u{..}` escapes.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden =
+        |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(hidden) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if hidden(c) { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(super::printable("plain\ttext é"), "plain\ttext é");
+        assert_eq!(super::printable("a\x1b]0;owned\x07b"), "a\\u{1b}]0;owned\\u{7}b");
+        assert_eq!(super::printable("x\u{202e}y\r"), "x\\u{202e}y\\u{d}");
+    }
+}

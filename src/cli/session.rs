@@ -127,6 +127,10 @@ fn finish(mut session: Session, result: Result<Dynamic, Failure>, json: bool, se
             error("interrupted");
             exit::INTERRUPTED
         }
+        Err(failure @ Failure::Input { .. }) => {
+            error(failure);
+            exit::USAGE
+        }
         Err(failure) => {
             error(failure);
             exit::FAILED

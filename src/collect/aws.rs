@@ -189,15 +189,21 @@ pub async fn metrics(
             .map_err(|e| call_error("GetMetricData", &resource, e))?;
         for page in pages {
             for result in page.metric_data_results() {
-                let series = result.id().and_then(|id| id[1..].parse::<usize>().ok()).unwrap_or_default();
+                // Our ids are `s<index>`; a result under any other id is not one we asked for.
+                let Some(index) = result.id().and_then(series_index).filter(|&i| i < series.len()) else { continue };
                 for (t, v) in result.timestamps().iter().zip(result.values()) {
-                    points.push(Point { timestamp: rfc3339(t), series, value: *v });
+                    points.push(Point { timestamp: rfc3339(t), series: index, value: *v });
                 }
             }
         }
     }
     points.sort_by(|a, b| (a.series, &a.timestamp).cmp(&(b.series, &b.timestamp)));
     Ok(points)
+}
+
+/// The series index in a GetMetricData query id (`s12` -> 12).
+fn series_index(id: &str) -> Option<usize> {
+    id.strip_prefix('s')?.parse().ok()
 }
 
 /// A CloudWatch alarm with every field alert-rule drift compares.
@@ -521,4 +527,15 @@ pub fn time(text: &str) -> Result<DateTime, Error> {
     chrono::DateTime::parse_from_rfc3339(t).map(|d| DateTime::from_millis(d.timestamp_millis())).map_err(|_| {
         Error::Input(format!("{text:?} is not a time: give RFC 3339, seconds since the epoch, now, or -15m"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_our_query_ids_name_a_series() {
+        assert_eq!(super::series_index("s12"), Some(12));
+        for id in ["", "s", "é", "x1", "s-1", "sé"] {
+            assert_eq!(super::series_index(id), None, "{id:?}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! clusters, as Frames. Clients are made on first use from the standard chain (AWS_REGION,
 //! AWS_PROFILE, AWS_ENDPOINT_URL, credentials), or from `aws::configure`.
 
+use super::Locked;
 use std::sync::{Arc, Mutex};
 
 use rhai::{Array, Dynamic, EvalAltResult, Map};
@@ -21,12 +22,12 @@ pub struct AwsState {
 }
 
 pub(crate) fn clients(s: &Shared) -> Result<Aws> {
-    if let Some(aws) = s.aws.clients.lock().expect("aws lock").clone() {
+    if let Some(aws) = s.aws.clients.locked().clone() {
         return Ok(aws);
     }
-    let options = s.aws.options.lock().expect("aws lock").clone();
+    let options = s.aws.options.locked().clone();
     let aws = block(s, Aws::load(&options))?.map_err(rt_error)?;
-    *s.aws.clients.lock().expect("aws lock") = Some(aws.clone());
+    *s.aws.clients.locked() = Some(aws.clone());
     Ok(aws)
 }
 
@@ -136,8 +137,8 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .volatile(),
         move |options: Map| -> Result<()> {
             let text = |key: &str| options.get(key).map(|v| v.to_string());
-            *s.aws.options.lock().expect("aws lock") = Options { endpoint_url: text("endpoint_url"), region: text("region"), profile: text("profile") };
-            *s.aws.clients.lock().expect("aws lock") = None;
+            *s.aws.options.locked() = Options { endpoint_url: text("endpoint_url"), region: text("region"), profile: text("profile") };
+            *s.aws.clients.locked() = None;
             Ok(())
         },
     );

@@ -6,6 +6,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::watch;
 
+/// How long interrupted work that stops itself may take to do so.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Why a call did not finish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cancelled;
@@ -87,6 +90,31 @@ impl Bridge {
                 .enable_all()
                 .build()
                 .expect("the tokio runtime starts")
+        })
+    }
+
+    /// What stops work of the statement in flight: its interrupt.
+    pub fn cancel(&self) -> crate::cancel::Cancel {
+        let mark = self.statement_mark.load(Ordering::SeqCst);
+        crate::cancel::Cancel::on_interrupt(self.interrupt.wake.subscribe(), mark)
+    }
+
+    /// Run the future `make` returns, which watches [`Bridge::cancel`] and stops by itself when
+    /// interrupted (a query cancelled on its server). After an interrupt it gets
+    /// [`STOP_GRACE`] to do so before it is dropped.
+    pub fn block_on_stoppable<T, F: Future<Output = T>>(&self, make: impl FnOnce() -> F) -> Result<T, Cancelled> {
+        let mark = self.statement_mark.load(Ordering::SeqCst);
+        if self.interrupt.since(mark) {
+            return Err(Cancelled);
+        }
+        self.runtime().block_on(async {
+            let work = make();
+            tokio::pin!(work);
+            tokio::select! {
+                value = &mut work => return Ok(value),
+                _ = self.interrupt.wait_since(mark) => {}
+            }
+            tokio::time::timeout(STOP_GRACE, work).await.map_err(|_| Cancelled)
         })
     }
 

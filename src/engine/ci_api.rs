@@ -35,7 +35,8 @@ fn format_of(options: &Map) -> Result<Option<Format>> {
 pub(super) fn read(s: &Shared, source: &str, options: &Map) -> Result<Vec<LogLine>> {
     let format = format_of(options)?;
     let Some(group) = source.strip_prefix("cloudwatch:") else {
-        return triage::read_path(std::path::Path::new(source), format).map_err(rt_error);
+        return triage::read_path(std::path::Path::new(source), format)
+            .map_err(|e| if e.is_input() { super::input_error(e) } else { rt_error(e) });
     };
     let start = aws::time(&option(options, "start").unwrap_or_else(|| "-1d".into())).map_err(rt_error)?;
     let end = aws::time(&option(options, "end").unwrap_or_else(|| "now".into())).map_err(rt_error)?;

@@ -9,7 +9,7 @@ use rhai::{Dynamic, EvalAltResult, Map};
 use super::api::{Api, FnDoc};
 use super::live_api::duration;
 use super::sql_api::Db;
-use super::{Shared, block, frame_of, rt_error, serialized};
+use super::{Shared, block_db, frame_of, rt_error, serialized};
 use crate::collect::pool::{self, Connection, TenantRule};
 use crate::frame::Frame;
 
@@ -32,7 +32,7 @@ const CONNECTION_COLUMNS: &[&str] = &[
 ];
 
 fn read(s: &Shared, db: &Db) -> Result<Vec<Connection>> {
-    block(s, pool::connections(db.database()))?.map_err(rt_error)
+    block_db(s, pool::connections(db.database()))?.map_err(rt_error)
 }
 
 /// A tenant rule from "user" (a field) or #{by, pattern, map}.

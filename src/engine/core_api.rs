@@ -31,6 +31,16 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         move || -> Result<String> { s.help(None).map_err(rt_error) }
     });
 
+    api.add(
+        FnDoc::new("input_error")
+            .usage("input_error(message: string)")
+            .summary("Stop because an input is wrong (a file that is no dump, a folder with no logs, a bad parameter), not the script: `deployclaw run` and the audits then exit 2, as for a usage error. Name the input and what was wrong.")
+            .param("message", "what was given and what is wrong with it, e.g. \"--dumps d/: no subfolder with .hprof dumps\"")
+            .returns("never: the statement stops")
+            .example(r#"let said = (); try { input_error("--logs ci/: no log files"); } catch (e) { said = e.to_string(); } said"#, r#""--logs ci/: no log files""#),
+        |message: &str| -> Result<Dynamic> { Err(super::input_error(message)) },
+    );
+
     let s = shared.clone();
     api.add(
         FnDoc::new("sleep")
@@ -151,7 +161,9 @@ fn list_entries(dir: &str, suffix: &str, folders: bool) -> Result<rhai::Array> {
     let entries = std::fs::read_dir(dir).map_err(|e| rt_error(format!("cannot list {dir}: {e}")))?;
     let mut paths: Vec<String> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| if folders { t.is_dir() } else { t.is_file() }))
+        // Symbolic links are followed: people link dumps and logs in from where they were
+        // written. A link to nothing is left out.
+        .filter(|e| std::fs::metadata(e.path()).is_ok_and(|m| if folders { m.is_dir() } else { m.is_file() }))
         .map(|e| e.path().display().to_string())
         .filter(|p| p.ends_with(suffix))
         .collect();

@@ -1,5 +1,6 @@
 //! `evidence::note`, `evidence::finding` and friends: what scripts record in the signed log.
 
+use super::Locked;
 use super::api::{Api, FnDoc};
 use super::convert::to_json;
 use super::{Shared, rt_error};
@@ -55,8 +56,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         move || -> Result<Frame> {
             let rows: Vec<serde_json::Value> = s
                 .findings
-                .lock()
-                .expect("findings lock")
+                .locked()
                 .iter()
                 .map(|f| serde_json::json!({"severity": f.severity.to_string(), "title": f.title, "details": f.details.to_string()}))
                 .collect();

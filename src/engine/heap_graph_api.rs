@@ -2,6 +2,7 @@
 //! GC roots and memory per tenant. Building a graph reads the dump four times, so the last one
 //! built is kept (per session) and reused while the file is unchanged.
 
+use super::Locked;
 use super::api::{Api, FnDoc};
 use super::heap_api::{dump_label, heap_error};
 use super::progress::Progress;
@@ -33,13 +34,13 @@ fn stamp(path: &str) -> Result<(u64, Option<SystemTime>)> {
 /// The graph of the dump at `path`, built or reused.
 pub fn graph(s: &Shared, path: &str) -> Result<Arc<Graph>> {
     let (len, modified) = stamp(path)?;
-    if let Some((p, l, m, g)) = s.graphs.0.lock().expect("graph cache").as_ref()
+    if let Some((p, l, m, g)) = s.graphs.0.locked().as_ref()
         && (p.as_str(), *l, *m) == (path, len, modified)
     {
         return Ok(g.clone());
     }
     // Drop the old graph before building the next: two would double the memory.
-    *s.graphs.0.lock().expect("graph cache") = None;
+    *s.graphs.0.locked() = None;
     let (name, total) = dump_label(path);
     let mut progress: Option<(u32, Progress)> = None;
     let mut report = |step: Step| {
@@ -61,7 +62,7 @@ pub fn graph(s: &Shared, path: &str) -> Result<Arc<Graph>> {
     };
     let built = Arc::new(Graph::build(Path::new(path), &mut report).map_err(heap_error)?);
     drop(progress);
-    *s.graphs.0.lock().expect("graph cache") = Some((path.to_string(), len, modified, built.clone()));
+    *s.graphs.0.locked() = Some((path.to_string(), len, modified, built.clone()));
     Ok(built)
 }
 

@@ -15,6 +15,7 @@ mod heap_api;
 mod heap_graph_api;
 pub mod lexer;
 mod live_api;
+mod panics;
 mod playbook_script;
 mod progress;
 mod render;
@@ -37,6 +38,7 @@ pub use stdlib::{StdlibFn, StdlibSource, documented_functions};
 use crate::evidence::{self, Finding, Recorder};
 use rhai::{Dynamic, Engine, EvalAltResult, Position};
 use std::path::PathBuf;
+use std::sync::MutexGuard;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Resource limits for scripts.
@@ -52,7 +54,13 @@ pub struct Limits {
     pub max_array_size: usize,
     /// Entries in one map.
     pub max_map_size: usize,
+    /// How long one database statement may run, on the server and here; `None`: no limit.
+    pub statement_timeout: Option<std::time::Duration>,
 }
+
+/// Long enough for any runbook statement; short enough that a forgotten query does not hold
+/// its locks on a production database for the night.
+pub const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -62,6 +70,7 @@ impl Default for Limits {
             max_string_size: 64 << 20,
             max_array_size: 10_000_000,
             max_map_size: 1_000_000,
+            statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
         }
     }
 }
@@ -79,6 +88,7 @@ pub type PrintSink = Box<dyn Fn(&str) + Send + Sync>;
 /// State that registered functions share with the session.
 pub struct Shared {
     bridge: Bridge,
+    statement_timeout: Option<std::time::Duration>,
     log: Mutex<Option<Recorder>>,
     findings: Mutex<Vec<Finding>>,
     docs: OnceLock<Arc<Docs>>,
@@ -95,9 +105,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn new(session_id: String) -> Shared {
+    fn new(session_id: String, statement_timeout: Option<std::time::Duration>) -> Shared {
         Shared {
             bridge: Bridge::default(),
+            statement_timeout,
             log: Mutex::new(None),
             findings: Mutex::new(Vec::new()),
             docs: OnceLock::new(),
@@ -111,6 +122,12 @@ impl Shared {
         }
     }
 
+    /// How databases opened in this session run statements: stopped by this session's
+    /// interrupts and statement timeout.
+    pub(crate) fn db_settings(self: &Arc<Self>) -> crate::sql::db::Settings {
+        crate::sql::db::Settings { cancel: self.clone(), statement_timeout: self.statement_timeout }
+    }
+
     /// Whether the session runs with `--execute`.
     fn execute(&self) -> bool {
         self.execute.load(std::sync::atomic::Ordering::Relaxed)
@@ -121,7 +138,7 @@ impl Shared {
         &self,
         write: impl FnOnce(&mut Recorder) -> Result<(), evidence::Error>,
     ) -> Result<(), Box<EvalAltResult>> {
-        match self.log.lock().expect("log lock").as_mut() {
+        match self.log.locked().as_mut() {
             Some(log) => write(log).map_err(rt_error),
             None => Ok(()),
         }
@@ -130,12 +147,12 @@ impl Shared {
     /// Record a finding in the log and in the session's list.
     fn add_finding(&self, finding: Finding) -> Result<(), Box<EvalAltResult>> {
         self.record(|log| log.finding(&finding))?;
-        self.findings.lock().expect("findings lock").push(finding);
+        self.findings.locked().push(finding);
         Ok(())
     }
 
     fn log_path(&self) -> Option<PathBuf> {
-        self.log.lock().expect("log lock").as_ref().map(|l| l.path().to_path_buf())
+        self.log.locked().as_ref().map(|l| l.path().to_path_buf())
     }
 
     fn help(&self, name: Option<&str>) -> Result<String, String> {
@@ -153,7 +170,7 @@ impl Shared {
         if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
             return Err(format!("temp_path: {name:?} must be a plain file name"));
         }
-        let mut dir = self.temp_dir.lock().expect("temp lock");
+        let mut dir = self.temp_dir.locked();
         if dir.is_none() {
             let path = std::env::temp_dir().join(format!("deployclaw-{}", self.session_id));
             std::fs::create_dir_all(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
@@ -163,7 +180,7 @@ impl Shared {
     }
 
     fn remove_temp_dir(&self) {
-        if let Some(dir) = self.temp_dir.lock().expect("temp lock").take() {
+        if let Some(dir) = self.temp_dir.locked().take() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
@@ -172,6 +189,41 @@ impl Shared {
 /// A runtime error from a registered function.
 pub(crate) fn rt_error(message: impl ToString) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(message.to_string()), Position::NONE))
+}
+
+/// An error in what the user gave (a file that is no dump, a folder with no logs, a bad
+/// parameter) rather than in the script: a run ends with the usage exit code, 2.
+#[derive(Debug, Clone)]
+pub(crate) struct InputError(pub String);
+
+pub(crate) fn input_error(message: impl ToString) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(InputError(message.to_string())), Position::NONE))
+}
+
+/// The message of an [`InputError`] anywhere in `err`'s chain (a module function's error comes
+/// wrapped in the call that reached it).
+pub(crate) fn input_error_in(err: &EvalAltResult) -> Option<String> {
+    match err {
+        EvalAltResult::ErrorRuntime(value, _) => value.clone().try_cast::<InputError>().map(|e| e.0),
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) | EvalAltResult::ErrorInModule(_, inner, _) => {
+            input_error_in(inner)
+        }
+        _ => None,
+    }
+}
+
+impl crate::cancel::CancelSource for Shared {
+    fn current(&self) -> crate::cancel::Cancel {
+        self.bridge.cancel()
+    }
+}
+
+/// Wait for database `work`, which stops itself (on the server too) when the statement is
+/// interrupted: it is given time to, rather than dropped at once as [`block`] does.
+pub(crate) fn block_db<T>(s: &Shared, work: impl std::future::Future<Output = T>) -> Result<T, Box<EvalAltResult>> {
+    s.bridge
+        .block_on_stoppable(|| work)
+        .map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE)))
 }
 
 /// Wait for `work` on the bridge's runtime; Ctrl-C ends the statement as it does a script.
@@ -209,11 +261,11 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
     let s = shared.clone();
     engine.on_print(move |text| {
         let text = evidence::redact(text);
-        if let Some(sink) = s.print_sink.lock().expect("sink lock").as_ref() {
+        if let Some(sink) = s.print_sink.locked().as_ref() {
             sink(&format!("{text}\n"));
             return;
         }
-        if let Some(buffer) = s.captured.lock().expect("capture lock").as_mut() {
+        if let Some(buffer) = s.captured.locked().as_mut() {
             buffer.push_str(&text);
             buffer.push('\n');
             return;
@@ -231,6 +283,18 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
             _ => eprintln!("{text}"),
         }
     });
+
+    // Only for the tests of the statement boundary (tests/cli_run.rs, tests/repl.rs): a panic on
+    // demand, since nothing else should panic. Off unless the variable is set.
+    if std::env::var_os("DEPLOYCLAW_FAULT_INJECTION").is_some() {
+        engine.register_fn("fault_injection_panic", |message: &str| -> Dynamic { panic!("{message}") });
+    }
+
+    // Shown by its message where a script catches it.
+    engine
+        .register_type_with_name::<InputError>("InputError")
+        .register_fn("to_string", |e: &mut InputError| e.0.clone())
+        .register_fn("to_debug", |e: &mut InputError| e.0.clone());
 
     let mut docs = Docs::default();
     {
@@ -252,4 +316,17 @@ fn build_engine(shared: &Arc<Shared>, limits: Limits, stdlib: StdlibSource, outp
     let docs = Arc::new(docs);
     let _ = shared.docs.set(docs.clone());
     (engine, docs)
+}
+
+/// Locking that survives a panic. A statement that panics is caught at the statement boundary
+/// and the session goes on; a lock it held is then poisoned, though what it guards (the log,
+/// findings, caches) was never left half-changed by a panic: each is changed in one call.
+pub(crate) trait Locked<T> {
+    fn locked(&self) -> MutexGuard<'_, T>;
+}
+
+impl<T> Locked<T> for Mutex<T> {
+    fn locked(&self) -> MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }

@@ -1,6 +1,7 @@
 //! `report::` functions: an audit's report folder (report.json, report.md, report.html with
 //! charts) from Rhai maps and Frames, and single charts as SVG.
 
+use super::Locked;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -98,8 +99,7 @@ fn report_of(s: &Shared, spec: &Map) -> Result<Report> {
     };
     let findings: Vec<Finding> = s
         .findings
-        .lock()
-        .expect("findings lock")
+        .locked()
         .iter()
         .map(|f| Finding {
             severity: f.severity.to_string(),

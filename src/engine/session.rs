@@ -1,6 +1,8 @@
 //! A session: one engine and scope, evaluated statement by statement, each statement recorded in
 //! the signed log.
 
+use super::Locked;
+use super::panics;
 use super::{Limits, Output, Shared, StdlibSource, build_engine, convert, statements};
 use crate::evidence::{
     self, CheckpointPolicy, Finding, LocalKey, Outcome, Recorder, SealSummary, SessionMeta, Severity, Signer,
@@ -91,6 +93,8 @@ pub enum Failure {
     Error { message: String, origin: String, line: Option<usize>, column: Option<usize> },
     /// The user interrupted it.
     Cancelled,
+    /// What the user gave is wrong (a file, a folder, a parameter); the message names it.
+    Input { message: String, origin: String },
 }
 
 impl fmt::Display for Failure {
@@ -105,12 +109,16 @@ impl fmt::Display for Failure {
                 write!(f, ": {message}")
             }
             Failure::Error { message, origin, .. } => write!(f, "{origin}: {message}"),
+            Failure::Input { message, .. } => write!(f, "{message}"),
         }
     }
 }
 
 impl Failure {
     fn from_error(err: &EvalAltResult, origin: &str) -> Failure {
+        if let Some(message) = super::input_error_in(err) {
+            return Failure::Input { message: evidence::redact(&message).into_owned(), origin: origin.to_string() };
+        }
         let pos = err.position();
         Failure::Error {
             message: strip_position(&err.to_string(), pos),
@@ -181,7 +189,7 @@ pub struct StartError(#[from] evidence::Error);
 impl Session {
     pub fn start(options: SessionOptions) -> Result<Session, StartError> {
         let id = session_id();
-        let shared = Arc::new(Shared::new(id.clone()));
+        let shared = Arc::new(Shared::new(id.clone(), options.limits.statement_timeout));
         shared.execute.store(options.execute, std::sync::atomic::Ordering::Relaxed);
         let (engine, docs) = build_engine(&shared, options.limits, options.stdlib.clone(), options.output);
 
@@ -237,7 +245,7 @@ impl Session {
                 previous_seal: evidence::previous_seal(&options.home.last_seal_file()),
             };
             let recorder = Recorder::create(&path, meta, signer, CheckpointPolicy::default())?;
-            *shared.log.lock().expect("log lock") = Some(recorder);
+            *shared.log.locked() = Some(recorder);
         }
 
         Ok(Session {
@@ -287,7 +295,20 @@ impl Session {
             let body: Vec<Stmt> = self.imports.iter().cloned().chain([stmt.clone()]).collect();
             let mut one = AST::new(body, lib.clone());
             one.set_source(origin);
-            let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, &one);
+            let result = match panics::catch(|| self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, &one)) {
+                Ok(result) => result,
+                Err(panic) => {
+                    // A bug, not the script's fault: say so, record it, and keep the session.
+                    let failure = Failure::Error {
+                        message: format!("internal error (a bug in deployclaw, please report it): {panic}"),
+                        origin: origin.to_string(),
+                        line: None,
+                        column: None,
+                    };
+                    self.log_statement(text, &started, clock, &Err(failure.clone()));
+                    return Err(failure);
+                }
+            };
             let outcome = match result {
                 Ok(value) => Ok(value),
                 Err(err) => match *err {
@@ -335,17 +356,17 @@ impl Session {
 
     /// Collect print() output from now on instead of writing it out (for notebook cells).
     pub fn capture_prints(&self) {
-        *self.shared.captured.lock().expect("capture lock") = Some(String::new());
+        *self.shared.captured.locked() = Some(String::new());
     }
 
     /// The print() output collected since `capture_prints`; printing goes on being collected.
     pub fn take_prints(&self) -> String {
-        self.shared.captured.lock().expect("capture lock").as_mut().map(std::mem::take).unwrap_or_default()
+        self.shared.captured.locked().as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Hand print() output to `sink` as it happens (None: back to collecting or writing it).
     pub fn set_print_sink(&self, sink: Option<super::PrintSink>) {
-        *self.shared.print_sink.lock().expect("sink lock") = sink;
+        *self.shared.print_sink.locked() = sink;
     }
 
     /// Interrupt the statement in flight (from a signal-handling thread).
@@ -394,7 +415,7 @@ impl Session {
     }
 
     pub fn findings(&self) -> Vec<Finding> {
-        self.shared.findings.lock().expect("findings lock").clone()
+        self.shared.findings.locked().clone()
     }
 
     /// Whether any finding has severity `error`.
@@ -412,7 +433,7 @@ impl Session {
             return Ok(Some(summary.clone()));
         }
         self.shared.remove_temp_dir();
-        let mut log = self.shared.log.lock().expect("log lock");
+        let mut log = self.shared.log.locked();
         let Some(recorder) = log.as_mut() else { return Ok(None) };
         let summary = recorder.close()?;
         evidence::remember_seal(&self.home.last_seal_file(), &summary.seal_digest)?;

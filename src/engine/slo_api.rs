@@ -9,7 +9,7 @@ use rhai::{Array, Dynamic, EvalAltResult, Map};
 
 use super::api::{Api, FnDoc};
 use super::sql_api::Db;
-use super::{Shared, block, frame_of, rt_error};
+use super::{Shared, block, block_db, frame_of, rt_error};
 use crate::evidence::{Finding, Severity as FindingSeverity};
 use crate::frame::Frame;
 use crate::slo::burn::{self, Columns, Series};
@@ -89,9 +89,14 @@ fn load_slos(s: &Shared, source: &Dynamic, table: Option<&str>) -> Result<Vec<Sl
     }
     if let Some(db) = source.clone().try_cast::<Db>() {
         let table = table.unwrap_or("slo_definitions");
-        return block(s, load::load_table(db.database(), table))?.map_err(rt_error);
+        return block_db(s, load::load_table(db.database(), table))?.map_err(rt_error);
     }
-    load::load_path(Path::new(&source.to_string())).map_err(rt_error)
+    load::load_path(Path::new(&source.to_string())).map_err(slo_error)
+}
+
+/// An SLO or rule source's error; a wrong file or folder is the input's fault (exit 2).
+fn slo_error(e: crate::slo::Error) -> Box<rhai::EvalAltResult> {
+    if e.is_input() { super::input_error(e) } else { rt_error(e) }
 }
 
 /// Rules from paths, a Db (its `alert_rules` table) or `"cloudwatch"` (the live alarms).
@@ -105,11 +110,11 @@ fn load_rules(s: &Shared, source: &Dynamic, options: &Map) -> Result<Vec<Rule>> 
     }
     if let Some(db) = source.clone().try_cast::<Db>() {
         let table = options.get("table").map(|t| t.to_string()).unwrap_or_else(|| "alert_rules".into());
-        return block(s, rules::sql::load(db.database(), &table))?.map_err(rt_error);
+        return block_db(s, rules::sql::load(db.database(), &table))?.map_err(rt_error);
     }
     let path = source.to_string();
     if path != "cloudwatch" {
-        return rules::load_path(Path::new(&path)).map_err(rt_error);
+        return rules::load_path(Path::new(&path)).map_err(slo_error);
     }
     let prefix = options.get("prefix").map(|p| p.to_string()).unwrap_or_default();
     let client = super::aws_api::clients(s)?;

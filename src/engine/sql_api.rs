@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, EvalAltResult, Map};
 
 use super::api::{Api, FnDoc};
 use super::convert::to_json;
-use super::{Shared, block, frame_of, rt_error};
+use super::{Shared, block, block_db, frame_of, rt_error};
 use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
 use crate::sql::db::{Database, Rows, Value};
@@ -125,7 +125,7 @@ fn outcome_map(outcome: &scoped::Outcome) -> Result<Map> {
 
 fn atomic(s: &Shared, t: &TenantDb, steps: Vec<Step>, options: &Map) -> Result<Map> {
     let mode = mode_of(s, options)?;
-    let outcome = block(s, t.scoped.atomic(&steps, mode))?.map_err(|e| scoped_error(s, t.scoped.tenant(), e))?;
+    let outcome = block_db(s, t.scoped.atomic(&steps, mode))?.map_err(|e| scoped_error(s, t.scoped.tenant(), e))?;
     outcome_map(&outcome)
 }
 
@@ -157,7 +157,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .example(r#"let db = sql::connect("sqlite://" + temp_path("x.db")); db.query("SELECT 1 AS one").rows()"#, r#"[{"one": 1}]"#)
             .volatile(),
         move |url: &str| -> Result<Db> {
-            let db = block(&s, Database::connect(url))?.map_err(rt_error)?;
+            let db = block(&s, Database::connect_with(url, s.db_settings()))?.map_err(rt_error)?;
             Ok(Db { db, tenancy: None })
         },
     )
@@ -165,7 +165,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         let s = shared.clone();
         move |url: &str, tenancy: &str| -> Result<Db> {
             let tenancy = load_tenancy(tenancy)?;
-            let db = block(&s, Database::connect(url))?.map_err(rt_error)?;
+            let db = block(&s, Database::connect_with(url, s.db_settings()))?.map_err(rt_error)?;
             Ok(Db { db, tenancy: Some(tenancy) })
         }
     });
@@ -180,7 +180,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .example(&format!(r#"{DEMO} db.query("SELECT name FROM plans ORDER BY id").rows()"#), r#"[{"name": "free"}, {"name": "team"}]"#)
             .volatile(),
         move |path: &str| -> Result<Db> {
-            let db = block(&s, demo::create(Path::new(path)))?.map_err(rt_error)?;
+            let db = block(&s, demo::create(Path::new(path)))?.map_err(rt_error)?.with_settings(s.db_settings());
             let tenancy = Tenancy::from_toml(demo::TENANCY, "demo").map_err(rt_error)?;
             Ok(Db { db, tenancy: Some(tenancy) })
         },
@@ -502,7 +502,7 @@ fn schema_frame<T: serde::Serialize>(items: &[T], columns: &[&str]) -> Result<Fr
 }
 
 fn introspect(s: &Shared, db: &Db) -> Result<schema::Schema> {
-    block(s, schema::introspect(&db.db))?.map_err(rt_error)
+    block_db(s, schema::introspect(&db.db))?.map_err(rt_error)
 }
 
 fn infer_tenancy(s: &Shared, db: &Db, keys: Vec<String>) -> Result<Map> {
@@ -525,19 +525,19 @@ fn db_query(s: &Shared, db: &Db, sql: &str, params: Vec<Value>) -> Result<Frame>
         };
         return Err(rt_error(format!("db.query refused `{sql}`:\n  {why}")));
     }
-    let rows = block(s, db.db.fetch(sql, &params))?.map_err(rt_error)?;
+    let rows = block_db(s, db.db.fetch(sql, &params))?.map_err(rt_error)?;
     rows_frame(&rows)
 }
 
 fn tenant_query(s: &Shared, t: &TenantDb, sql: &str, params: Vec<Value>) -> Result<Frame> {
-    let rows = block(s, t.scoped.query(sql, &params))?.map_err(|e| scoped_error(s, t.scoped.tenant(), e))?;
+    let rows = block_db(s, t.scoped.query(sql, &params))?.map_err(|e| scoped_error(s, t.scoped.tenant(), e))?;
     rows_frame(&rows)
 }
 
 fn execute(s: &Shared, t: &TenantDb, sql: &str, params: Vec<Value>, options: &Map) -> Result<Map> {
     let mode = mode_of(s, options)?;
     let steps = [Step { sql: sql.to_string(), params }];
-    let outcome = block(s, t.scoped.atomic(&steps, mode))?.map_err(|e| scoped_error(s, t.scoped.tenant(), e))?;
+    let outcome = block_db(s, t.scoped.atomic(&steps, mode))?.map_err(|e| scoped_error(s, t.scoped.tenant(), e))?;
     let step = &outcome.steps[0];
     let mut map = Map::new();
     map.insert("dry_run".into(), (outcome.mode == Mode::DryRun).into());

@@ -2,6 +2,7 @@
 //! folder next to the binary or at the root of the current repository, else the copy embedded
 //! in the binary. Paths starting with `.` or `/` are files relative to the importing script.
 
+use super::Locked;
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -117,7 +118,7 @@ impl ModuleResolver for Resolver {
                 file.set_extension("rhai");
             }
             let key = file.canonicalize().unwrap_or_else(|_| file.clone()).display().to_string();
-            if let Some(module) = self.cache.lock().expect("cache lock").get(&key) {
+            if let Some(module) = self.cache.locked().get(&key) {
                 return Ok(module.clone());
             }
             let text = std::fs::read_to_string(&file)
@@ -125,7 +126,7 @@ impl ModuleResolver for Resolver {
             (key, file.display().to_string(), text)
         } else {
             let key = format!("stdlib:{path}");
-            if let Some(module) = self.cache.lock().expect("cache lock").get(&key) {
+            if let Some(module) = self.cache.locked().get(&key) {
                 return Ok(module.clone());
             }
             let (label, text) = self.stdlib.source(path).ok_or_else(|| {
@@ -137,7 +138,7 @@ impl ModuleResolver for Resolver {
             (key, label, text)
         };
         let module = self.load(engine, &label, &text, pos)?;
-        self.cache.lock().expect("cache lock").insert(key, module.clone());
+        self.cache.locked().insert(key, module.clone());
         Ok(module)
     }
 }

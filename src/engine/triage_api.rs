@@ -9,7 +9,7 @@ use rhai::{Array, Dynamic, EvalAltResult, Map};
 use super::api::{Api, FnDoc};
 use super::ci_api::{causes_frame, lines_of, option, read, rules_of};
 use super::sql_api::Db;
-use super::{Shared, block, frame_of, playbook_script, rt_error};
+use super::{Shared, block_db, frame_of, playbook_script, rt_error};
 use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
 use crate::sql::{SchemaGlob, Tenancy};
@@ -210,7 +210,7 @@ fn run_triage(s: &Shared, source: &Dynamic, options: &Map) -> Result<(Triage, Ve
         since,
         reference_schema: reference.as_deref(),
     };
-    let triage = block(s, audit::run(&input))?.map_err(rt_error)?;
+    let triage = block_db(s, audit::run(&input))?.map_err(rt_error)?;
     Ok((triage, sources))
 }
 
@@ -401,7 +401,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .volatile(),
         move |db: Db, options: Map| -> Result<Frame> {
             let registry = registry_of(&options)?.ok_or_else(|| rt_error(migrations::Error::NothingToFind))?;
-            let states = block(&s, migrations::tenant_states(db.database(), &registry))?.map_err(rt_error)?;
+            let states = block_db(&s, migrations::tenant_states(db.database(), &registry))?.map_err(rt_error)?;
             migrations_frame(&states)
         },
     );
@@ -511,7 +511,7 @@ fn demo_map(s: &Shared, dir: &str, db: Option<Db>, schemas: &str) -> Result<Map>
     let mut created = Array::new();
     if let Some(db) = db {
         let glob = SchemaGlob::new(schemas).map_err(rt_error)?;
-        for name in block(s, demo::create_schemas(db.database(), &glob))?.map_err(rt_error)? {
+        for name in block_db(s, demo::create_schemas(db.database(), &glob))?.map_err(rt_error)? {
             created.push(name.into());
         }
     }

@@ -37,7 +37,18 @@ impl Frame {
     /// Rows where the SQL predicate is true.
     pub fn filter(&self, predicate: &str) -> Result<Frame, Error> {
         let op = format!("filter {predicate:?}");
-        self.collect(&op, self.df.clone().lazy().filter(expr("filter", predicate)?))
+        let plan = self.df.clone().lazy().filter(expr("filter", predicate)?);
+        if self.df.height() > 0 {
+            return self.collect(&op, plan);
+        }
+        // No rows: the columns of an empty result have no type yet (null), and a predicate
+        // over them cannot be typed. Filtering no rows gives no rows; only a missing column is
+        // still an error, since it would be one with rows too.
+        match plan.collect() {
+            Ok(df) => Ok(Frame::from_polars(df)),
+            Err(e @ PolarsError::ColumnNotFound(_)) => Err(Error::invalid(op, self.explain(&e))),
+            Err(_) => Ok(self.clone()),
+        }
     }
 
     /// Columns or SQL expressions (`"mb / 1024 AS gb"`), in the order given.
@@ -226,6 +237,19 @@ mod tests {
         let s =
             usage().sort(&["mb".into()], true).unwrap().select(&["tenant".into(), "mb * 2 AS double".into()]).unwrap();
         assert_eq!(s.to_records()[0], json!({"tenant": "beta", "double": 60}));
+    }
+
+    #[test]
+    fn filters_of_an_empty_result_are_empty_not_type_errors() {
+        let empty = Frame::from_records_as(&[], &["tenant", "affected", "score"]).unwrap();
+        for predicate in ["affected", "score > 50", "affected AND tenant = 'x'", "NOT affected"] {
+            let f = empty.filter(predicate).unwrap_or_else(|e| panic!("{predicate}: {e}"));
+            assert_eq!((f.height(), f.column_names().len()), (0, 3), "{predicate}");
+        }
+        assert!(empty.filter("nope > 1").unwrap_err().to_string().contains("no column named"));
+        // Nulls among rows count as false, as in SQL.
+        let some = Frame::from_records(&[json!({"a": true}), json!({"a": null}), json!({"a": false})]).unwrap();
+        assert_eq!(some.filter("a").unwrap().height(), 1);
     }
 
     #[test]

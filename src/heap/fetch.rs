@@ -80,14 +80,12 @@ pub enum Value {
 pub fn field_layout(survey: &Survey, class_id: u64) -> Vec<(u64, String, BasicType, usize)> {
     let mut out = Vec::new();
     let mut offset = 0usize;
-    let mut class = class_id;
-    while let Some(dump) = survey.classes().get(&class) {
+    for dump in hprof::ancestry(class_id, |id| survey.classes().get(&id)) {
         for (name, t) in &dump.fields {
             let name = survey.name(*name).unwrap_or("?").to_string();
-            out.push((class, name, *t, offset));
+            out.push((dump.id, name, *t, offset));
             offset += t.dump_size(survey.id_size()) as usize;
         }
-        class = dump.super_id;
     }
     out
 }

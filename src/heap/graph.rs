@@ -12,7 +12,7 @@
 
 use super::dominators;
 use super::histogram::{IdMap, Survey, survey_file};
-use super::hprof::{BasicType, ClassDump, RootKind, Visitor};
+use super::hprof::{self, BasicType, ClassDump, RootKind, Visitor};
 use super::index::IdIndex;
 use super::slice::id_at;
 use super::spill::Spill;
@@ -355,6 +355,8 @@ impl Shapes {
         ]
         .map(|t| add(t.array_class_name().into(), 0));
         let reference = survey.class_named("java.lang.ref.Reference");
+        // Looked up once: `class_named` reads every class, and this loop visits them all.
+        let java_lang_class = survey.class_named("java.lang.Class");
         let mut class_ids: Vec<u64> = survey.classes().keys().copied().collect();
         class_ids.sort_unstable();
         let (mut instances, mut arrays) = (IdMap::default(), IdMap::default());
@@ -368,18 +370,15 @@ impl Shapes {
             let weak = is_subclass(survey, class_id, reference);
             let mut refs = Vec::new();
             let mut offset = 0u32;
-            let mut at = Some(class);
-            while let Some(c) = at {
+            for c in hprof::ancestry(class_id, |id| survey.classes().get(&id)) {
                 for (field, t) in &c.fields {
                     if *t == BasicType::Object && !(weak && survey.name(*field) == Some("referent")) {
                         refs.push(offset);
                     }
-                    offset += t.dump_size(survey.id_size());
+                    offset = offset.saturating_add(t.dump_size(survey.id_size()));
                 }
-                at = survey.classes().get(&c.super_id);
             }
-            let type_index =
-                if Some(class_id) == survey.class_named("java.lang.Class") { mirror } else { add(name, class_id) };
+            let type_index = if Some(class_id) == java_lang_class { mirror } else { add(name, class_id) };
             instances.insert(class_id, Shape { type_index, refs, class_edge: class.loader_id != 0 });
         }
         Shapes { types, instances, arrays, primitives, mirror }
@@ -387,18 +386,9 @@ impl Shapes {
 }
 
 /// Whether `class_id` is `ancestor` or inherits from it.
-pub fn is_subclass(survey: &Survey, mut class_id: u64, ancestor: Option<u64>) -> bool {
+pub fn is_subclass(survey: &Survey, class_id: u64, ancestor: Option<u64>) -> bool {
     let Some(ancestor) = ancestor else { return false };
-    for _ in 0..1000 {
-        if class_id == ancestor {
-            return true;
-        }
-        match survey.classes().get(&class_id) {
-            Some(c) if c.super_id != 0 => class_id = c.super_id,
-            _ => return false,
-        }
-    }
-    false
+    class_id == ancestor || hprof::ancestry(class_id, |id| survey.classes().get(&id)).any(|c| c.super_id == ancestor)
 }
 
 /// Pass 2: every object id.

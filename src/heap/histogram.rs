@@ -202,16 +202,15 @@ impl Census {
     }
 
     /// Instance field sizes of a class and its superclasses: (references, primitive bytes).
-    fn field_totals(&self, mut class_id: u64) -> (u64, u64) {
+    fn field_totals(&self, class_id: u64) -> (u64, u64) {
         let (mut refs, mut bytes) = (0, 0);
-        while let Some(class) = self.classes.get(&class_id) {
+        for class in hprof::ancestry(class_id, |id| self.classes.get(&id)) {
             for (_, t) in &class.fields {
                 match t {
                     BasicType::Object => refs += 1,
                     other => bytes += other.dump_size(8) as u64,
                 }
             }
-            class_id = class.super_id;
         }
         (refs, bytes)
     }

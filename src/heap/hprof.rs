@@ -193,6 +193,31 @@ pub struct ClassDump {
     pub fields: Vec<(u64, BasicType)>,
 }
 
+/// How many classes a class hierarchy may hold. Java's deepest real hierarchies are a few
+/// dozen classes; the bound stops a walk up a crafted dump's superclass chain.
+pub const MAX_HIERARCHY: usize = 1024;
+
+/// A class and its superclasses, most derived first, as `lookup` finds them. A dump may name a
+/// class as its own superclass, or any cycle of them: each class is given once, and the walk
+/// ends at a class already given, at one `lookup` does not know, or after [`MAX_HIERARCHY`].
+pub fn ancestry<'a>(
+    class_id: u64,
+    lookup: impl Fn(u64) -> Option<&'a ClassDump>,
+) -> impl Iterator<Item = &'a ClassDump> {
+    let mut seen: Vec<u64> = Vec::new();
+    let mut next = Some(class_id);
+    std::iter::from_fn(move || {
+        let id = next.take()?;
+        if seen.len() >= MAX_HIERARCHY || seen.contains(&id) {
+            return None;
+        }
+        let class = lookup(id)?;
+        seen.push(id);
+        next = Some(class.super_id);
+        Some(class)
+    })
+}
+
 /// Receives what the reader finds. Every method has a no-op default.
 #[allow(unused_variables)]
 pub trait Visitor {
@@ -298,10 +323,17 @@ impl<R: Read> Input<R> {
             self.end -= self.start;
             self.start = 0;
         }
-        if self.buf.len() < n {
-            self.buf.resize(n.max(CHUNK), 0);
+        if self.buf.len() < CHUNK.min(n) {
+            self.buf.resize(CHUNK.min(n), 0);
         }
         while self.end < n {
+            // The buffer grows with what actually arrives, never to a length read from the
+            // file up front: a 40-byte dump that claims a 4 GiB name ends as truncated, having
+            // asked for one chunk.
+            if self.end == self.buf.len() {
+                let grown = self.buf.len().saturating_mul(2).max(CHUNK).min(n.max(CHUNK));
+                self.buf.resize(grown, 0);
+            }
             match self.source.read(&mut self.buf[self.end..]) {
                 Ok(0) => break,
                 Ok(read) => self.end += read,

@@ -26,6 +26,7 @@ fn now() -> String {
 fn error_output(failure: &Failure, source: &str) -> Value {
     match failure {
         Failure::Cancelled => format::error("Interrupted", "interrupted (Ctrl-C)", &["interrupted".to_string()]),
+        Failure::Input { message, .. } => format::error("InputError", message, &[format!("InputError: {message}")]),
         Failure::Error { message, origin, line, column } => {
             let mut traceback = Vec::new();
             match (line, column) {

@@ -15,7 +15,7 @@
 //! sli = { bad = "http_requests{code=~'5..'}", total = "http_requests" }
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -38,7 +38,14 @@ pub fn load_path(path: &Path) -> Result<Vec<Slo>, Error> {
             std::fs::read_dir(path).map_err(io)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         entries.sort();
         let mut all = Vec::new();
-        for file in entries.iter().filter(|p| p.is_file() && is_spec(p)) {
+        let specs: Vec<&PathBuf> = entries.iter().filter(|p| p.is_file() && is_spec(p)).collect();
+        if specs.is_empty() {
+            return Err(Error::Invalid {
+                origin: path.display().to_string(),
+                message: "holds no SLO files (.toml, .yaml, .yml or .json)".into(),
+            });
+        }
+        for file in specs {
             all.extend(load_path(file)?);
         }
         return Ok(all);

@@ -37,6 +37,20 @@ pub enum Error {
     Frame(#[from] crate::frame::Error),
 }
 
+impl Error {
+    /// Whether the file or folder given is wrong (missing, empty, not a known format) rather
+    /// than unreadable or a database's failure.
+    pub fn is_input(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => {
+                matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData)
+            }
+            Error::Invalid { .. } => true,
+            Error::Db(_) | Error::Frame(_) => false,
+        }
+    }
+}
+
 /// Optional durations likewise.
 pub(crate) fn serialize_duration_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {

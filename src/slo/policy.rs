@@ -140,7 +140,10 @@ pub fn accepted_profiles(period: Duration) -> Vec<Profile> {
 pub fn detection_time(objective: f64, error_ratio: f64, tier: &Tier) -> Option<Duration> {
     let burn = error_ratio / (1.0 - objective);
     (reaches(burn, tier.factor) && burn > 0.0)
-        .then(|| Duration::from_secs_f64((tier.factor * tier.long.as_secs_f64() / burn).min(tier.long.as_secs_f64())))
+        .then(|| {
+            Duration::try_from_secs_f64((tier.factor * tier.long.as_secs_f64() / burn).min(tier.long.as_secs_f64()))
+        })
+        .and_then(Result::ok)
 }
 
 /// Whether a burn rate reaches a factor, with room for the rounding of `0.0144 / 0.001`.

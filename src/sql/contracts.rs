@@ -185,7 +185,11 @@ fn plural(name: &str) -> String {
 /// A field's column under `#[sqlx(rename_all = "...")]`.
 fn renamed(field: &str, rule: Option<&str>) -> String {
     let words: Vec<&str> = field.split('_').filter(|w| !w.is_empty()).collect();
-    let cap = |w: &str| w[..1].to_uppercase() + &w[1..];
+    // Field names are Rust identifiers, which may start with any letter (`été`), so by chars.
+    let cap = |w: &str| {
+        let mut chars = w.chars();
+        chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+    };
     match rule {
         Some("camelCase") => {
             words.iter().enumerate().map(|(i, w)| if i == 0 { w.to_string() } else { cap(w) }).collect()
@@ -474,6 +478,8 @@ mod tests {
     fn names_follow_sqlx_renames_and_table_plurals() {
         assert_eq!(renamed("created_at", Some("camelCase")), "createdAt");
         assert_eq!(renamed("created_at", Some("PascalCase")), "CreatedAt");
+        assert_eq!(renamed("été_à", Some("PascalCase")), "ÉtéÀ");
+        assert_eq!(renamed("été__x", Some("camelCase")), "étéX");
         assert_eq!(plural(&snake("OrderNote")), "order_notes");
         assert_eq!(plural(&snake("Company")), "companies");
         assert_eq!(unwrap_option("Option<chrono::DateTime<Utc>>"), ("chrono::DateTime<Utc>", true));

@@ -4,9 +4,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
 use super::dialect::Dialect;
+use super::inflight::{self, Backend};
+use crate::cancel::{Cancel, CancelSource, Why};
 
 /// A parameter or cell value.
 pub type Value = serde_json::Value;
@@ -44,6 +48,9 @@ pub enum Error {
     Decode { column: String, type_name: String },
     #[error("parameter {index} is {kind}: use a number, a string, a bool or ()")]
     Param { index: usize, kind: String },
+    /// Stopped on the server: cancelled, its transaction rolled back, the server confirmed it.
+    #[error("{why}: the server stopped it and rolled back its transaction{}\n  statement: {sql}", confirm.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Stopped { sql: String, why: Why, confirm: Option<String> },
 }
 
 /// A pool of connections to one database.
@@ -61,10 +68,36 @@ pub struct Database {
     dialect: Dialect,
     /// The URL with any password replaced by `***`.
     url: String,
+    settings: Settings,
+}
+
+/// How statements run: what stops them, and how long they may take.
+#[derive(Clone)]
+pub struct Settings {
+    /// The cancel of the statement running when a query starts.
+    pub cancel: Arc<dyn CancelSource>,
+    /// Enforced twice: by the server (PostgreSQL's `statement_timeout`, MariaDB's
+    /// `max_statement_time`, MySQL's `max_execution_time` for reads) and, a little later, by
+    /// cancelling the statement from here, in case the server does not.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { cancel: crate::cancel::no_cancel(), statement_timeout: None }
+    }
 }
 
 /// An open transaction.
-pub enum Transaction {
+pub struct Transaction {
+    inner: TransactionKind,
+    /// The server's id of the transaction's connection, when it may be stopped.
+    backend: Option<Backend>,
+    pool: Pool,
+    cancel: Cancel,
+}
+
+enum TransactionKind {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
     Mysql(sqlx::Transaction<'static, sqlx::MySql>),
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
@@ -74,11 +107,47 @@ pub enum Transaction {
 const MAX_CONNECTIONS: u32 = 4;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// One statement on the pool, stopped where it runs when the statement's cancel fires: on a
+/// connection of its own whose server id is known, so that the server can be told to stop it.
+macro_rules! stoppable {
+    ($db:expr, $sql:expr, $params:expr, $pg:ident, $my:ident, $lite:ident) => {{
+        let (db, sql, params) = ($db, $sql, $params);
+        let cancel = db.cancel();
+        match &db.pool {
+            Pool::Postgres(p) if cancel.can_fire() => {
+                let mut conn = p.acquire().await.map_err(|e| statement_error(sql, e))?;
+                let backend = inflight::backend_pg(&mut conn).await.map_err(|e| statement_error(sql, e))?;
+                let result = race(&cancel, $pg(&mut *conn, sql, params)).await;
+                db.settle(result, sql, backend, conn).await
+            }
+            Pool::Mysql(p) if cancel.can_fire() => {
+                let mut conn = p.acquire().await.map_err(|e| statement_error(sql, e))?;
+                let backend = inflight::backend_my(&mut conn).await.map_err(|e| statement_error(sql, e))?;
+                let result = race(&cancel, $my(&mut *conn, sql, params)).await;
+                db.settle(result, sql, backend, conn).await
+            }
+            Pool::Postgres(p) => $pg(p, sql, params).await,
+            Pool::Mysql(p) => $my(p, sql, params).await,
+            // SQLite runs in this process: a dropped query's thread finishes on its own, and
+            // there is no server to leave holding locks.
+            Pool::Sqlite(p) => race(&cancel, $lite(p, sql, params))
+                .await
+                .unwrap_or_else(|why| Err(Error::Stopped { sql: sql.to_string(), why, confirm: None })),
+        }
+    }};
+}
+
 impl Database {
     /// Open `url`: `sqlite://PATH` (created if missing), `sqlite::memory:`, `postgres://...`,
     /// `mysql://...` (MariaDB too).
     pub async fn connect(url: &str) -> Result<Database, Error> {
+        Database::connect_with(url, Settings::default()).await
+    }
+
+    /// [`Database::connect`], with statements stopped as `settings` says.
+    pub async fn connect_with(url: &str, settings: Settings) -> Result<Database, Error> {
         let shown = redact_url(url);
+        let timeout = settings.statement_timeout;
         let dialect = Dialect::of_url(url).ok_or_else(|| Error::Scheme { url: shown.clone() })?;
         let fail = |e: sqlx::Error| Error::Connect { url: shown.clone(), message: redact_url(&e.to_string()) };
         let pool = match dialect {
@@ -86,6 +155,7 @@ impl Database {
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(MAX_CONNECTIONS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .after_connect(move |conn, _| Box::pin(inflight::server_timeout_pg(conn, timeout)))
                     .connect(url)
                     .await
                     .map_err(fail)?,
@@ -94,6 +164,7 @@ impl Database {
                 sqlx::mysql::MySqlPoolOptions::new()
                     .max_connections(MAX_CONNECTIONS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .after_connect(move |conn, _| Box::pin(inflight::server_timeout_my(conn, timeout)))
                     .connect(url)
                     .await
                     .map_err(fail)?,
@@ -116,7 +187,24 @@ impl Database {
                 )
             }
         };
-        Ok(Database { pool, dialect, url: shown })
+        Ok(Database { pool, dialect, url: shown, settings })
+    }
+
+    /// What stops a statement that starts now: the running statement's interrupt, and the
+    /// statement timeout with a little slack, so that the server's own timeout speaks first.
+    fn cancel(&self) -> Cancel {
+        let cancel = self.settings.cancel.current();
+        match self.settings.statement_timeout {
+            Some(t) => cancel.with_timeout(t + inflight::CLIENT_SLACK),
+            None => cancel,
+        }
+    }
+
+    /// The same database, its statements stopped as `settings` says (the server-side timeout
+    /// is set only on connections opened by [`Database::connect_with`]).
+    pub fn with_settings(mut self, settings: Settings) -> Database {
+        self.settings = settings;
+        self
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -133,29 +221,51 @@ impl Database {
     }
 
     pub async fn fetch(&self, sql: &str, params: &[Value]) -> Result<Rows, Error> {
-        match &self.pool {
-            Pool::Postgres(p) => fetch_pg(p, sql, params).await,
-            Pool::Mysql(p) => fetch_my(p, sql, params).await,
-            Pool::Sqlite(p) => fetch_lite(p, sql, params).await,
-        }
+        stoppable!(self, sql, params, fetch_pg, fetch_my, fetch_lite)
     }
 
     /// Run a statement; the number of rows it changed.
     pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, Error> {
-        match &self.pool {
-            Pool::Postgres(p) => execute_pg(p, sql, params).await,
-            Pool::Mysql(p) => execute_my(p, sql, params).await,
-            Pool::Sqlite(p) => execute_lite(p, sql, params).await,
+        stoppable!(self, sql, params, execute_pg, execute_my, execute_lite)
+    }
+
+    /// The result of a raced statement, or, when it was stopped, stop it on the server too.
+    async fn settle<T, DB: sqlx::Database>(
+        &self,
+        result: Result<Result<T, Error>, Why>,
+        sql: &str,
+        backend: Backend,
+        mut connection: sqlx::pool::PoolConnection<DB>,
+    ) -> Result<T, Error> {
+        match result {
+            Ok(done) => done,
+            Err(why) => {
+                // Its protocol state is unknown after a dropped query: never reuse it.
+                connection.close_on_drop();
+                drop(connection);
+                Err(inflight::stop(&self.pool, backend, sql, why).await)
+            }
         }
     }
 
     pub async fn begin(&self) -> Result<Transaction, Error> {
         let fail = |e: sqlx::Error| statement_error("BEGIN", e);
-        Ok(match &self.pool {
-            Pool::Postgres(p) => Transaction::Postgres(p.begin().await.map_err(fail)?),
-            Pool::Mysql(p) => Transaction::Mysql(p.begin().await.map_err(fail)?),
-            Pool::Sqlite(p) => Transaction::Sqlite(p.begin().await.map_err(fail)?),
-        })
+        let cancel = self.cancel();
+        let stoppable = cancel.can_fire();
+        let (inner, backend) = match &self.pool {
+            Pool::Postgres(p) => {
+                let mut t = p.begin().await.map_err(fail)?;
+                let backend = if stoppable { Some(inflight::backend_pg(&mut t).await.map_err(fail)?) } else { None };
+                (TransactionKind::Postgres(t), backend)
+            }
+            Pool::Mysql(p) => {
+                let mut t = p.begin().await.map_err(fail)?;
+                let backend = if stoppable { Some(inflight::backend_my(&mut t).await.map_err(fail)?) } else { None };
+                (TransactionKind::Mysql(t), backend)
+            }
+            Pool::Sqlite(p) => (TransactionKind::Sqlite(p.begin().await.map_err(fail)?), None),
+        };
+        Ok(Transaction { inner, backend, pool: self.pool.clone(), cancel })
     }
 
     pub async fn close(&self) {
@@ -169,41 +279,71 @@ impl Database {
 
 impl Transaction {
     pub async fn fetch(&mut self, sql: &str, params: &[Value]) -> Result<Rows, Error> {
-        match self {
-            Transaction::Postgres(t) => fetch_pg(&mut **t, sql, params).await,
-            Transaction::Mysql(t) => fetch_my(&mut **t, sql, params).await,
-            Transaction::Sqlite(t) => fetch_lite(&mut **t, sql, params).await,
-        }
+        let result = race(&self.cancel, async {
+            match &mut self.inner {
+                TransactionKind::Postgres(t) => fetch_pg(&mut **t, sql, params).await,
+                TransactionKind::Mysql(t) => fetch_my(&mut **t, sql, params).await,
+                TransactionKind::Sqlite(t) => fetch_lite(&mut **t, sql, params).await,
+            }
+        })
+        .await;
+        self.settle(result, sql).await
     }
 
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, Error> {
-        match self {
-            Transaction::Postgres(t) => execute_pg(&mut **t, sql, params).await,
-            Transaction::Mysql(t) => execute_my(&mut **t, sql, params).await,
-            Transaction::Sqlite(t) => execute_lite(&mut **t, sql, params).await,
+        let result = race(&self.cancel, async {
+            match &mut self.inner {
+                TransactionKind::Postgres(t) => execute_pg(&mut **t, sql, params).await,
+                TransactionKind::Mysql(t) => execute_my(&mut **t, sql, params).await,
+                TransactionKind::Sqlite(t) => execute_lite(&mut **t, sql, params).await,
+            }
+        })
+        .await;
+        self.settle(result, sql).await
+    }
+
+    /// The statement's result; when it was stopped, stop its connection on the server, which
+    /// ends the transaction there (the later rollback here then finds nothing to do).
+    async fn settle<T>(&mut self, result: Result<Result<T, Error>, Why>, sql: &str) -> Result<T, Error> {
+        match (result, self.backend) {
+            (Ok(done), _) => done,
+            (Err(why), Some(backend)) => Err(inflight::stop(&self.pool, backend, sql, why).await),
+            (Err(why), None) => Err(Error::Stopped { sql: sql.to_string(), why, confirm: None }),
         }
     }
 
     pub async fn commit(self) -> Result<(), Error> {
         let fail = |e: sqlx::Error| statement_error("COMMIT", e);
-        match self {
-            Transaction::Postgres(t) => t.commit().await.map_err(fail),
-            Transaction::Mysql(t) => t.commit().await.map_err(fail),
-            Transaction::Sqlite(t) => t.commit().await.map_err(fail),
+        match self.inner {
+            TransactionKind::Postgres(t) => t.commit().await.map_err(fail),
+            TransactionKind::Mysql(t) => t.commit().await.map_err(fail),
+            TransactionKind::Sqlite(t) => t.commit().await.map_err(fail),
         }
     }
 
     pub async fn rollback(self) -> Result<(), Error> {
         let fail = |e: sqlx::Error| statement_error("ROLLBACK", e);
-        match self {
-            Transaction::Postgres(t) => t.rollback().await.map_err(fail),
-            Transaction::Mysql(t) => t.rollback().await.map_err(fail),
-            Transaction::Sqlite(t) => t.rollback().await.map_err(fail),
+        match self.inner {
+            TransactionKind::Postgres(t) => t.rollback().await.map_err(fail),
+            TransactionKind::Mysql(t) => t.rollback().await.map_err(fail),
+            TransactionKind::Sqlite(t) => t.rollback().await.map_err(fail),
         }
     }
 }
 
-fn statement_error(sql: &str, e: sqlx::Error) -> Error {
+/// `work`, unless `cancel` fires first.
+async fn race<T>(cancel: &Cancel, work: impl std::future::Future<Output = T>) -> Result<T, Why> {
+    if let Some(why) = cancel.fired_now() {
+        return Err(why);
+    }
+    tokio::select! {
+        biased;
+        why = cancel.fired() => Err(why),
+        done = work => Ok(done),
+    }
+}
+
+pub(super) fn statement_error(sql: &str, e: sqlx::Error) -> Error {
     let message = match &e {
         sqlx::Error::Database(db) => match db.code() {
             Some(code) => format!("the database refused it ({code}): {}", db.message()),

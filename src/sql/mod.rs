@@ -8,6 +8,7 @@ pub mod demo;
 pub mod dialect;
 pub mod guard;
 pub mod infer;
+mod inflight;
 pub mod lint;
 pub mod schema;
 pub mod scoped;

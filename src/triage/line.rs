@@ -104,7 +104,8 @@ pub fn strip_escapes(text: &str) -> std::borrow::Cow<'_, str> {
             // OSC (e.g. hyperlinks): up to BEL or ESC \.
             rest.find(['\x07']).map(|p| p + 1).or_else(|| rest.find("\x1b\\").map(|p| p + 2)).unwrap_or(rest.len())
         } else {
-            2.min(bytes.len())
+            // ESC and the one character after it (which may be more than one byte).
+            1 + rest[1..].chars().next().map_or(0, char::len_utf8)
         };
         rest = &rest[len..];
     }
@@ -115,7 +116,7 @@ pub fn strip_escapes(text: &str) -> std::borrow::Cow<'_, str> {
 /// The level of a line without a CI marker, from the words it uses.
 pub fn infer_level(text: &str) -> Level {
     let t = text.trim_start();
-    let starts = |p: &str| t.len() >= p.len() && t[..p.len()].eq_ignore_ascii_case(p);
+    let starts = |p: &str| t.as_bytes().get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()));
     if starts("error")
         || starts("fatal")
         || t.contains("ERROR")
@@ -156,7 +157,8 @@ pub fn leading_iso_time(text: &str) -> Option<(&str, &str)> {
         text[11..].find(' ').map(|p| p + 11)
     })?;
     let stamp = &text[..end];
-    let valid = stamp.ends_with('Z') || stamp[19..].contains(['+', '-']) || stamp.len() >= 19;
+    // Two digits of seconds, then perhaps a fraction and a zone; anything else is no time.
+    let valid = stamp.len() >= 19 && b[17].is_ascii_digit() && b[18].is_ascii_digit();
     valid.then(|| (stamp, text[end..].strip_prefix(' ').unwrap_or(&text[end..])))
 }
 
@@ -169,6 +171,25 @@ mod tests {
         let raw = "\x1b[8mha:////4KxVhbmRsZXI=\x1b[0m[Pipeline] \x1b[1;31mERROR\x1b[0m: done \x1b]8;;http://x\x07link";
         assert_eq!(strip_escapes(raw), "[Pipeline] ERROR: done link");
         assert_eq!(strip_escapes("plain"), "plain");
+    }
+
+    #[test]
+    fn non_ascii_text_after_escapes_and_at_line_starts_is_kept_whole() {
+        assert_eq!(strip_escapes("a\x1bé b"), "a b");
+        assert_eq!(strip_escapes("\x1b\u{FFFD}x\x1b"), "x");
+        assert_eq!(strip_escapes("\x1b[31mОшибка\x1b[0m"), "Ошибка");
+        assert_eq!(infer_level("Ошибка сборки"), Level::Info);
+        assert_eq!(infer_level("⚠️ warn"), Level::Info);
+        assert_eq!(infer_level("错误"), Level::Info);
+        assert_eq!(infer_level("error: döner"), Level::Error);
+    }
+
+    #[test]
+    fn short_or_non_ascii_stamps_are_no_time() {
+        assert_eq!(leading_iso_time("2024-05-01T12:00:0 x"), None);
+        assert_eq!(leading_iso_time("2024-05-01T12:00:0é x y"), None);
+        assert_eq!(leading_iso_time("2024-05-01 12:00:0é xxxxxxx"), None);
+        assert_eq!(leading_iso_time("2024-05-01T12:00:00+02:00 x"), Some(("2024-05-01T12:00:00+02:00", "x")));
     }
 
     #[test]

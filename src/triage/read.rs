@@ -18,7 +18,30 @@ pub enum Error {
     Missing { path: PathBuf },
     #[error("{path}: holds no log files")]
     Empty { path: PathBuf },
+    #[error("{path}: folders nest more than {MAX_DEPTH} deep below the one given (a link to a folder above it?)")]
+    TooDeep { path: PathBuf },
+    #[error("{path}: unpacks to more than {} GiB; unpack it yourself and give the part that matters", MAX_UNPACKED >> 30)]
+    TooLarge { path: PathBuf },
 }
+
+impl Error {
+    /// Whether the path given is wrong (missing, empty, looping) rather than unreadable.
+    pub fn is_input(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => {
+                matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData)
+            }
+            _ => true,
+        }
+    }
+}
+
+/// How deep below the folder given logs are looked for: GitHub's archives are two deep; a
+/// symbolic link to a folder above would otherwise make the walk endless.
+const MAX_DEPTH: usize = 16;
+/// The most a gzip log may unpack to: gzip packs up to 1032 to 1, so a small file could
+/// otherwise ask for any amount of memory.
+const MAX_UNPACKED: u64 = 4 << 30;
 
 /// Read every log under `path`. A file's job is its name without extensions; a file in a
 /// subfolder of `path` belongs to the job named by that subfolder (as in GitHub's log archives,
@@ -27,7 +50,7 @@ pub fn read_path(path: &Path, format: Option<Format>) -> Result<Vec<LogLine>, Er
     if !path.exists() {
         return Err(Error::Missing { path: path.to_path_buf() });
     }
-    let files = if path.is_dir() { files_below(path)? } else { vec![path.to_path_buf()] };
+    let files = if path.is_dir() { files_below(path, 0)? } else { vec![path.to_path_buf()] };
     if files.is_empty() {
         return Err(Error::Empty { path: path.to_path_buf() });
     }
@@ -47,7 +70,10 @@ pub fn read_text_as(text: &str, format: Option<Format>, source: &str, job: &str)
     formats::parse(text, format, source, job)
 }
 
-fn files_below(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+fn files_below(dir: &Path, depth: usize) -> Result<Vec<PathBuf>, Error> {
+    if depth > MAX_DEPTH {
+        return Err(Error::TooDeep { path: dir.to_path_buf() });
+    }
     let io = |source| Error::Io { path: dir.to_path_buf(), source };
     let mut files = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
@@ -58,7 +84,7 @@ fn files_below(dir: &Path) -> Result<Vec<PathBuf>, Error> {
             continue;
         }
         if path.is_dir() {
-            files.extend(files_below(&path)?);
+            files.extend(files_below(&path, depth + 1)?);
         } else {
             files.push(path);
         }
@@ -72,7 +98,10 @@ fn read_text(path: &Path) -> Result<String, Error> {
     let bytes = std::fs::read(path).map_err(io)?;
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out).map_err(io)?;
+        flate2::read::MultiGzDecoder::new(&bytes[..]).take(MAX_UNPACKED + 1).read_to_end(&mut out).map_err(io)?;
+        if out.len() as u64 > MAX_UNPACKED {
+            return Err(Error::TooLarge { path: path.to_path_buf() });
+        }
         out
     } else {
         bytes
@@ -94,4 +123,28 @@ fn job_name(root: &Path, file: &Path) -> String {
         stem = stem.strip_suffix(ext).unwrap_or(stem);
     }
     stem.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_to_a_folder_above_ends_the_walk_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("job")).unwrap();
+        std::fs::write(dir.path().join("job/1.log"), "x\n").unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("job/up")).unwrap();
+        let err = read_path(dir.path(), None).unwrap_err();
+        assert!(matches!(err, Error::TooDeep { .. }), "{err}");
+        assert!(err.is_input());
+    }
+
+    #[test]
+    fn an_empty_folder_and_a_missing_path_are_input_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_path(dir.path(), None).unwrap_err();
+        assert!(err.to_string().ends_with("holds no log files") && err.is_input(), "{err}");
+        assert!(read_path(&dir.path().join("nope"), None).unwrap_err().is_input());
+    }
 }

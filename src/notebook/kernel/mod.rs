@@ -228,6 +228,7 @@ impl Kernel {
                 let (ename, evalue) = match &failure {
                     Failure::Cancelled => ("Interrupted".to_string(), "interrupted".to_string()),
                     Failure::Error { message, .. } => ("RhaiError".to_string(), message.clone()),
+                    Failure::Input { message, .. } => ("InputError".to_string(), message.clone()),
                 };
                 let traceback = vec![failure.to_string()];
                 let error = json!({"ename": ename, "evalue": evalue, "traceback": traceback});

@@ -85,12 +85,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Hex digits to bytes, or `None` for anything else. Works on bytes, not text: a signature
+/// frame comes from the socket before its HMAC is checked, and may hold any bytes at all.
 fn unhex(text: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(text).ok()?;
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+    let digit = |b: u8| (b as char).to_digit(16);
+    text.chunks_exact(2).map(|pair| Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)).collect()
 }
 
 impl Message {
@@ -185,5 +187,17 @@ mod tests {
         // The signature is HMAC-SHA256 over header, parent header, metadata and content, as hex.
         let sig = std::str::from_utf8(&msg.encode(key)[1]).unwrap().to_string();
         assert_eq!(sig.len(), 64);
+    }
+
+    #[test]
+    fn signature_frames_of_any_bytes_are_refused_without_a_panic() {
+        let key = b"secret";
+        let msg = answer(None, "s1", "status", json!({}));
+        for sig in [&b"a\xc3\xa9"[..], "aé".as_bytes(), b"\xff\xfe", b"zz", b"abc", "é".repeat(32).as_bytes()] {
+            let mut frames = msg.encode(key);
+            frames[1] = Bytes::copy_from_slice(sig);
+            assert!(Message::decode(frames, key).is_err(), "{sig:?}");
+        }
+        assert_eq!(unhex(b"00ffA0"), Some(vec![0, 255, 160]));
     }
 }

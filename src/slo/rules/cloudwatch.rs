@@ -92,7 +92,8 @@ pub fn to_rule(spec: &AlarmSpec, source: Source, origin: String) -> Rule {
         .or_else(|| lower.split(['-', '_', ' ', '.']).find_map(Severity::parse));
     let period = spec.queries.iter().filter_map(|q| q.period).max().or(spec.period);
     rule.long = match (period, spec.evaluation_periods) {
-        (Some(p), Some(n)) => Some(Duration::from_secs(p * n)),
+        // Both numbers come from the alarm: a product past u64 is no window at all.
+        (Some(p), Some(n)) => p.checked_mul(n).map(Duration::from_secs),
         _ => window_in_name(&spec.name),
     };
     rule.threshold = spec.threshold.map(|v| threshold(spec, v));

@@ -20,7 +20,7 @@ pub struct Block {
 /// Parse a file into its top-level blocks, with `var.` and `local.` references resolved where
 /// the file gives their value. Errors name the line.
 pub fn parse(text: &str) -> Result<Vec<Block>, String> {
-    let mut p = Parser { s: text.as_bytes(), i: 0 };
+    let mut p = Parser { s: text.as_bytes(), i: 0, depth: 0, counted: std::cell::Cell::new((0, 1)) };
     let blocks = p.body_blocks()?;
     let mut scope: Map<String, Value> = Map::new();
     for b in &blocks {
@@ -71,18 +71,44 @@ fn substitute(v: &Value, scope: &Map<String, Value>) -> Value {
     }
 }
 
+/// How deeply blocks, lists and maps may nest. Real configurations stay under ten levels; the
+/// bound keeps a hostile file from overflowing the stack, which nothing could catch.
+const MAX_DEPTH: usize = 64;
+
 struct Parser<'s> {
     s: &'s [u8],
     i: usize,
+    /// Blocks, lists and maps open around the current position.
+    depth: usize,
+    /// (position, its line) of the last line asked for.
+    counted: std::cell::Cell<(usize, usize)>,
 }
 
 impl Parser<'_> {
+    /// The 1-based line at the current position, counted on from the last answer so that a
+    /// file of many blocks is not counted from its start for each one.
     fn line(&self) -> usize {
-        self.s[..self.i.min(self.s.len())].iter().filter(|&&b| b == b'\n').count() + 1
+        let at = self.i.min(self.s.len());
+        let (mut from, mut line) = self.counted.get();
+        if at < from {
+            (from, line) = (0, 1);
+        }
+        line += self.s[from..at].iter().filter(|&&b| b == b'\n').count();
+        self.counted.set((at, line));
+        line
     }
 
     fn error(&self, what: &str) -> String {
         format!("line {}: {what}", self.line())
+    }
+
+    /// Enter a nested block, list or map, refusing past `MAX_DEPTH`.
+    fn enter(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(&format!("blocks, lists and maps nest more than {MAX_DEPTH} deep")));
+        }
+        Ok(())
     }
 
     fn peek(&self) -> Option<u8> {
@@ -154,6 +180,13 @@ impl Parser<'_> {
 
     /// `{ attributes and blocks }` as an object; repeated blocks become arrays.
     fn body(&mut self) -> Result<Value, String> {
+        self.enter()?;
+        let body = self.body_entries();
+        self.depth -= 1;
+        body
+    }
+
+    fn body_entries(&mut self) -> Result<Value, String> {
         self.i += 1; // `{`
         let mut out = Map::new();
         loop {
@@ -197,24 +230,20 @@ impl Parser<'_> {
             Some(b'"') => self.string().map(Value::String),
             Some(b'<') if self.s.get(self.i + 1) == Some(&b'<') => self.heredoc().map(Value::String),
             Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                loop {
-                    self.skip(true);
-                    match self.peek() {
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Value::Array(items));
-                        }
-                        Some(b',') => self.i += 1,
-                        None => return Err(self.error("a list is not closed with `]`")),
-                        _ => items.push(self.expr()?),
-                    }
-                }
+                self.enter()?;
+                let list = self.list();
+                self.depth -= 1;
+                list
             }
             Some(b'{') => self.body(),
             _ => {
+                let start = self.i;
                 let raw = self.raw();
+                if self.i == start {
+                    // Nothing was read (`a = )`, `[)`): going on would read nothing forever.
+                    let found = self.peek().map_or("the end of the file".to_string(), |c| format!("`{}`", c as char));
+                    return Err(self.error(&format!("expected a value, found {found}")));
+                }
                 Ok(match raw.as_str() {
                     "true" => Value::Bool(true),
                     "false" => Value::Bool(false),
@@ -225,6 +254,24 @@ impl Parser<'_> {
                         .or_else(|_| raw.parse::<f64>().map(Value::from))
                         .unwrap_or(Value::String(raw)),
                 })
+            }
+        }
+    }
+
+    /// `[a, b, ...]`, the `[` not yet read.
+    fn list(&mut self) -> Result<Value, String> {
+        self.i += 1;
+        let mut items = Vec::new();
+        loop {
+            self.skip(true);
+            match self.peek() {
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(Value::Array(items));
+                }
+                Some(b',') => self.i += 1,
+                None => return Err(self.error("a list is not closed with `]`")),
+                _ => items.push(self.expr()?),
             }
         }
     }
@@ -375,5 +422,30 @@ resource "aws_cloudwatch_metric_alarm" "fast" {
         assert_eq!(b["alarm_description"], "Fast burn.\nslo: checkout/availability");
         let err = parse("resource \"x\" \"y\" {\n  a = \"open\n}\n").unwrap_err();
         assert!(err.starts_with("line 2: a string is not closed"), "{err}");
+    }
+
+    #[test]
+    fn a_value_that_reads_nothing_is_an_error_not_a_loop() {
+        for text in ["a = [)", "resource \"x\" \"y\" {\n  a = [)\n}\n", "a = )", "a = [1, }"] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains("expected a value"), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_the_stack_runs_out() {
+        let deep = format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(&deep).unwrap_err().contains("nest more than"));
+        let blocks = format!("r \"x\" {}{}", "b {\n".repeat(100_000), "}\n".repeat(100_000));
+        assert!(parse(&blocks).unwrap_err().contains("nest more than"));
+        let ok = format!("r \"x\" {{ a = {}1{} }}", "[".repeat(20), "]".repeat(20));
+        assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn lines_are_counted_once_for_many_blocks() {
+        let text: String = (0..20_000).map(|i| format!("resource \"t\" \"r{i}\" {{ a = {i} }}\n")).collect();
+        let blocks = parse(&text).unwrap();
+        assert_eq!(blocks.last().unwrap().line, 20_000);
     }
 }

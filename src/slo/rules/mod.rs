@@ -128,11 +128,22 @@ pub fn load_path(path: &std::path::Path) -> Result<Vec<Rule>, crate::slo::Error>
     if path.is_dir() {
         let mut files: Vec<_> = std::fs::read_dir(path).map_err(io)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         files.sort();
+        let rule_files: Vec<&std::path::PathBuf> = files
+            .iter()
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json" | "tf"))
+            })
+            .collect();
+        if rule_files.is_empty() {
+            return Err(Error::Invalid {
+                origin: path.display().to_string(),
+                message: "holds no rule files (.yaml, .yml, .json or .tf)".into(),
+            });
+        }
         let mut all = Vec::new();
-        for file in files.iter().filter(|p| p.is_file()) {
-            if file.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json" | "tf")) {
-                all.extend(load_path(file)?);
-            }
+        for file in rule_files {
+            all.extend(load_path(file)?);
         }
         return Ok(all);
     }

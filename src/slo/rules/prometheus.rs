@@ -197,7 +197,7 @@ fn comparison(branch: &str) -> Option<(String, Threshold)> {
 /// A number expression at the start of `text` (numbers, + - * /, parentheses) as a threshold:
 /// a product of a factor (at least 1) and a budget (below 1) stays a pair.
 fn arithmetic(text: &str) -> Option<Threshold> {
-    let mut p = Arith { s: text.as_bytes(), i: 0 };
+    let mut p = Arith { s: text.as_bytes(), i: 0, depth: 0 };
     let (value, product) = p.expr()?;
     if let Some((a, b)) = product
         && (a >= 1.0) != (b >= 1.0)
@@ -211,7 +211,13 @@ fn arithmetic(text: &str) -> Option<Threshold> {
 struct Arith<'s> {
     s: &'s [u8],
     i: usize,
+    /// Parentheses open around the current position, bounded so that a hostile rule cannot
+    /// overflow the stack.
+    depth: usize,
 }
+
+/// Thresholds are a product in a pair of parentheses or two; more than this is no threshold.
+const MAX_PARENTHESES: usize = 32;
 
 impl Arith<'_> {
     fn skip(&mut self) {
@@ -274,7 +280,12 @@ impl Arith<'_> {
         match self.s.get(self.i)? {
             b'(' => {
                 self.i += 1;
+                self.depth += 1;
+                if self.depth > MAX_PARENTHESES {
+                    return None;
+                }
                 let inner = self.expr()?;
+                self.depth -= 1;
                 self.skip();
                 (self.s.get(self.i) == Some(&b')')).then(|| self.i += 1)?;
                 Some(inner)
@@ -298,6 +309,14 @@ impl Arith<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_parentheses_are_no_threshold_and_no_stack_overflow() {
+        let deep = format!("{}14.4 * 0.001{}", "(".repeat(200_000), ")".repeat(200_000));
+        assert_eq!(arithmetic(&deep), None);
+        let fine = format!("{}14.4 * 0.001{}", "(".repeat(3), ")".repeat(3));
+        assert!(matches!(arithmetic(&fine), Some(Threshold::FactorTimesBudget { .. })));
+    }
 
     const SLOTH: &str = r#"
 groups:

@@ -135,6 +135,7 @@ impl<'g> Checker<'g> {
         }
     }
 
+    #[recursive::recursive]
     pub(super) fn statement(&mut self, statement: &Statement, parent: Option<usize>) {
         match statement {
             Statement::Query(q) => {
@@ -171,6 +172,7 @@ impl<'g> Checker<'g> {
     }
 
     /// Walk a query; returns what each output column is known to be, when the columns are known.
+    #[recursive::recursive]
     pub(super) fn query(&mut self, q: &Query, parent: Option<usize>) -> Option<Vec<Option<Anchor>>> {
         if !q.pipe_operators.is_empty() || q.for_clause.is_some() || q.settings.is_some() || q.format_clause.is_some() {
             self.refuse(Rule::Unsupported, "", "query clauses of another dialect".into(), self.offset(q.span()));
@@ -207,6 +209,7 @@ impl<'g> Checker<'g> {
         anchors
     }
 
+    #[recursive::recursive]
     fn set_expr(&mut self, body: &SetExpr, parent: Option<usize>) -> Option<Vec<Option<Anchor>>> {
         match body {
             SetExpr::Select(s) => self.select(s, parent),
@@ -265,6 +268,7 @@ impl<'g> Checker<'g> {
         }
     }
 
+    #[recursive::recursive]
     fn select(&mut self, s: &Select, parent: Option<usize>) -> Option<Vec<Option<Anchor>>> {
         if s.into.is_some() {
             self.refuse(

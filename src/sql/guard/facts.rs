@@ -8,6 +8,7 @@ use super::terms::{Anchor, Classes, Eqs, Term};
 
 impl Checker<'_> {
     /// The equalities that hold for every row `expr` keeps, in `scope`.
+    #[recursive::recursive]
     pub(super) fn eqs(&mut self, expr: &Expr, scope: usize) -> Eqs {
         match expr {
             Expr::Nested(e) => self.eqs(e, scope),
@@ -92,6 +93,7 @@ impl Checker<'_> {
     }
 
     /// The value `expr` stands for.
+    #[recursive::recursive]
     pub(super) fn term(&mut self, expr: &Expr, scope: usize) -> Term {
         match expr {
             Expr::Nested(e) => self.term(e, scope),
@@ -248,6 +250,7 @@ impl Checker<'_> {
     }
 
     /// Tenant-key columns mentioned at the top of a condition (not inside subqueries).
+    #[recursive::recursive]
     fn collect_keys(&mut self, expr: &Expr, scope: usize, found: &mut Vec<Term>) {
         match expr {
             Expr::Nested(e) | Expr::UnaryOp { expr: e, .. } | Expr::IsNull(e) | Expr::IsNotNull(e) => {

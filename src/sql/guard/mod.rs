@@ -256,6 +256,13 @@ impl Guard {
                 offset,
             );
         }
+        if sql.len() > MAX_STATEMENT_BYTES {
+            return whole(
+                Rule::Parse,
+                format!("{} bytes in one statement, more than the guard reads ({MAX_STATEMENT_BYTES})", sql.len()),
+                0,
+            );
+        }
         let statements = match Parser::parse_sql(self.dialect.parser(), sql) {
             Ok(s) => s,
             Err(e) => {
@@ -264,7 +271,7 @@ impl Guard {
                 return whole(Rule::Parse, format!("does not parse as {} SQL: {message}", self.dialect), offset);
             }
         };
-        match statements.as_slice() {
+        let found = match statements.as_slice() {
             [] => whole(Rule::Parse, "no statement".into(), 0),
             [statement] => check::Checker::new(self, sql).run(statement),
             [_, second, ..] => {
@@ -275,9 +282,22 @@ impl Guard {
                     offset,
                 )
             }
+        };
+        // A long statement may parse into a deep tree (`a AND b AND ...` nests to the left), and
+        // dropping a tree recurses as deep as it is: give that a stack of its own.
+        if sql.len() > DEEP_TREE_FROM_BYTES {
+            stacker::grow(DROP_STACK_BYTES, move || drop(statements));
         }
+        found
     }
 }
+
+/// Statements longer than this are refused unread: runbook statements are a few KiB at most.
+const MAX_STATEMENT_BYTES: usize = 1 << 20;
+/// Statements up to this long cannot nest deep enough to matter for a thread's stack.
+const DEEP_TREE_FROM_BYTES: usize = 4096;
+/// Enough to drop the deepest tree `MAX_STATEMENT_BYTES` can describe; only touched pages count.
+const DROP_STACK_BYTES: usize = 256 << 20;
 
 /// Byte offset of a 1-based line and character column.
 pub(super) fn byte_offset(sql: &str, at: Location) -> usize {

@@ -47,6 +47,10 @@ pub(super) type Eqs = Vec<(Term, Term)>;
 pub(super) struct Classes {
     index: HashMap<Term, usize>,
     parent: Vec<usize>,
+    /// Terms in the class of each root: the smaller class joins the larger, so no chain of
+    /// parents grows longer than log2 of the terms (`a = 'x' AND a = 'y' AND ...` would
+    /// otherwise build one as long as the statement).
+    size: Vec<usize>,
 }
 
 impl Classes {
@@ -64,6 +68,7 @@ impl Classes {
         }
         let i = self.parent.len();
         self.parent.push(i);
+        self.size.push(1);
         self.index.insert(term.clone(), i);
         i
     }
@@ -79,7 +84,9 @@ impl Classes {
         let (a, b) = (self.id(a), self.id(b));
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
-            self.parent[ra] = rb;
+            let (small, large) = if self.size[ra] < self.size[rb] { (ra, rb) } else { (rb, ra) };
+            self.parent[small] = large;
+            self.size[large] += self.size[small];
         }
     }
 
@@ -110,7 +117,27 @@ impl Classes {
 
     /// Every term with an anchor, for the intersection of two branches of an OR.
     pub(super) fn anchored(&self) -> Vec<(Term, Anchor)> {
-        self.index.keys().filter_map(|t| self.anchor(t).map(|a| (t.clone(), a))).collect()
+        // What `anchor` finds for each term, with each class's anchor found once rather than
+        // once per term.
+        let tenant = self.index.get(&Term::Tenant).map(|&i| self.find(i));
+        let mut scoped: HashMap<usize, Anchor> = HashMap::new();
+        for (term, &i) in &self.index {
+            if let Term::Scoped(f, c) = term {
+                scoped.entry(self.find(i)).or_insert_with(|| Anchor::Scoped(f.clone(), c.clone()));
+            }
+        }
+        self.index
+            .iter()
+            .filter_map(|(term, &i)| {
+                let root = self.find(i);
+                let anchor = if *term == Term::Tenant || Some(root) == tenant {
+                    Some(Anchor::Tenant)
+                } else {
+                    scoped.get(&root).cloned()
+                };
+                anchor.map(|a| (term.clone(), a))
+            })
+            .collect()
     }
 }
 
