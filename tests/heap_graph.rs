@@ -213,6 +213,17 @@ fn cli_commands_print_json_records() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("unknown kind"), "{}", stderr(&out));
     let out = sb.run(&["heap", "tenants", cur, "--rule", "com.nowhere.Tenant.name"]);
-    assert_eq!(code(&out), 1);
+    // A rule naming a class the dump lacks is the rule's fault: the usage exit code.
+    assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("no class com.nowhere.Tenant"), "{}", stderr(&out));
+}
+
+#[test]
+fn tenants_of_no_dumps_or_no_tenants_is_an_input_error() {
+    let sb = Sandbox::new();
+    let (rc, _, err) = eval(&sb, r#"heap::tenants([], "map:TenantLeak.REGISTRY")"#);
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("give at least one dump") && !err.contains("internal error"), "{err}");
+    let (rc, _, err) = eval(&sb, r#"heap::tenants(CUR, "map:NoSuch.FIELD")"#);
+    assert_eq!(rc, 2, "{err}");
 }

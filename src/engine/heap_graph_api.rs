@@ -218,13 +218,20 @@ fn strings(paths: &Array, function: &str) -> Result<Vec<String>> {
 }
 
 fn tenants_of(s: &Shared, dumps: &[String], rule: &str) -> Result<Frame> {
-    let rule = tenants::Rule::parse(rule).map_err(rt_error)?;
+    let rule = tenants::Rule::parse(rule).map_err(super::input_error)?;
+    if dumps.is_empty() {
+        return Err(super::input_error("heap::tenants: give at least one dump"));
+    }
     let mut series: Vec<tenants::Tenants> = Vec::new();
     for dump in dumps {
         let g = graph(s, dump)?;
-        let found = tenants::tenants(&g, &rule).map_err(heap_error)?;
+        // A rule that names what the dump does not hold is the rule's fault, not the dump's.
+        let found = tenants::tenants(&g, &rule).map_err(|e| match e {
+            e @ crate::heap::Error::Incomplete { .. } => super::input_error(e),
+            e => heap_error(e),
+        })?;
         if found.rows.is_empty() {
-            return Err(rt_error(format!("{dump}: the tenant rule {rule:?} found no tenants")));
+            return Err(super::input_error(format!("{dump}: the tenant rule {rule:?} found no tenants")));
         }
         // With several dumps the same breach shows in each: say which.
         let which = if dumps.len() > 1 { format!(" in {}", dump_label(dump).0) } else { String::new() };
@@ -247,7 +254,7 @@ fn tenants_of(s: &Shared, dumps: &[String], rule: &str) -> Result<Frame> {
         }
         series.push(found);
     }
-    let last = series.last().expect("at least one dump");
+    let last = series.last().expect("one entry per dump, and there is one at least");
     let base = (series.len() > 1).then(|| &series[0]);
     let mut rows: Vec<Value> = last
         .rows

@@ -1,0 +1,9 @@
+//! Alert-rule files (Prometheus, Sloth and Pyrra output, CloudFormation, Terraform plans,
+//! PagerDuty exports), told apart by what they hold.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = deployclaw::slo::rules::load_text(text, "fuzz.yaml");
+});

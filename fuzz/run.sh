@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Seed every fuzz target's corpus from the project's own fixtures, then run each target for
+# SECONDS (default 60). Corpora and crash files live outside the clone, under
+# ~/.cache/deployclaw/fuzz-corpus and fuzz-artifacts; a crash is reported by target and file.
+#   fuzz/run.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds="${1:-60}"; shift || true
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/deployclaw/fuzz-target}"
+corpus="$HOME/.cache/deployclaw/fuzz-corpus"
+artifacts="$HOME/.cache/deployclaw/fuzz-artifacts"
+fixtures=../tests/fixtures
+bin="${DEPLOYCLAW_BIN:-$HOME/.cache/deployclaw/target/debug/deployclaw}"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(hprof hprof_graph v8_snapshot ci_logs templates slo_rules slo_specs terraform durations notebook kernel_wire log_verify guard)
+
+# seed_into TARGET FILE...: copy the files that exist into TARGET's corpus.
+seed_into() {
+    local dir="$corpus/$1"; shift; mkdir -p "$dir"
+    for f in "$@"; do if [ -f "$f" ]; then cp "$f" "$dir/$(echo "$f" | tr '/ ' '__')"; fi; done
+}
+# seed_found TARGET FIND-ARGS...: the same for what find lists (names may hold spaces).
+seed_found() {
+    local target="$1"; shift; local files=()
+    while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$@" -type f -print0)
+    seed_into "$target" "${files[@]}"
+}
+
+scratch=$(mktemp -d); trap 'rm -rf "$scratch"' EXIT
+if [ -x "$bin" ]; then
+    # Small dumps and a signed log written by deployclaw itself.
+    printf 'heap::demo_dump("%s/a.hprof", 3);\nheap::demo_dump("%s/b.hprof", 1);\n' "$scratch" "$scratch" \
+        | DEPLOYCLAW_HOME="$scratch/home" "$bin" >/dev/null
+    echo 'evidence::note("seed"); 1 + 1' | DEPLOYCLAW_HOME="$scratch/home" "$bin" --log "$scratch/session.jsonl" >/dev/null
+fi
+if command -v node >/dev/null; then
+    node -e "const v8=require('v8');globalThis.keep=[{a:1},'s'.repeat(10)];v8.writeHeapSnapshot('$scratch/n.heapsnapshot')" >/dev/null
+fi
+seed_into hprof "$scratch"/*.hprof
+seed_into hprof_graph "$scratch"/*.hprof
+seed_into v8_snapshot "$scratch"/*.heapsnapshot
+seed_found ci_logs $fixtures/ci
+seed_found templates $fixtures/ci
+seed_found slo_rules $fixtures/slo '(' -name '*.yaml' -o -name '*.json' ')'
+seed_found slo_specs $fixtures/slo '(' -name '*.toml' -o -name '*.yaml' ')'
+seed_found terraform $fixtures/slo -name '*.tf'
+mkdir -p "$corpus/durations"; for d in 5m 1h30m 28d 2w 250ms 90 1.5h; do printf '%s' "$d" > "$corpus/durations/$d"; done
+seed_into notebook ../notebooks/*.ipynb
+mkdir -p "$corpus/kernel_wire"
+printf 'id\xff<IDS|MSG>\xff\xff{"msg_type":"execute_request"}\xff{}\xff{}\xff{"code":"1"}' > "$corpus/kernel_wire/execute"
+seed_into log_verify "$scratch"/session.jsonl
+mkdir -p "$corpus/guard"; n=0
+grep -v '^#' $fixtures/guard/corpus.txt | grep ': ' | while IFS= read -r line; do n=$((n+1)); printf '%s' "${line#*: }" > "$corpus/guard/$n"; done
+
+status=0
+for t in "${targets[@]}"; do
+    mkdir -p "$artifacts/$t"
+    start=$(date +%s)
+    if cargo +nightly fuzz run --fuzz-dir . -O "$t" "$corpus/$t" -- \
+        -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=20 -max_len=262144 \
+        -artifact_prefix="$artifacts/$t/" -print_final_stats=1 > "$artifacts/$t.log" 2>&1; then
+        echo "$t: $(( $(date +%s) - start )) s, $(grep -c '' <(ls "$corpus/$t")) corpus entries, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$artifacts/$t.log" | grep -o '[0-9]*$') runs, no crash"
+    else
+        status=1
+        echo "$t: FOUND a crash after $(( $(date +%s) - start )) s: $(ls -t "$artifacts/$t" | head -1) (log: $artifacts/$t.log)"
+    fi
+done
+exit $status
