@@ -221,14 +221,17 @@ impl crate::cancel::CancelSource for Shared {
 /// Wait for database `work`, which stops itself (on the server too) when the statement is
 /// interrupted: it is given time to, rather than dropped at once as [`block`] does.
 pub(crate) fn block_db<T>(s: &Shared, work: impl std::future::Future<Output = T>) -> Result<T, Box<EvalAltResult>> {
-    s.bridge
-        .block_on_stoppable(|| work)
-        .map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE)))
+    s.bridge.block_on_stoppable(|| work).map_err(|_| cancelled())
+}
+
+/// The error that ends a statement as Ctrl-C does.
+fn cancelled() -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE))
 }
 
 /// Wait for `work` on the bridge's runtime; Ctrl-C ends the statement as it does a script.
 pub(crate) fn block<T>(s: &Shared, work: impl std::future::Future<Output = T>) -> Result<T, Box<EvalAltResult>> {
-    s.bridge.block_on(|| work).map_err(|_| Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE)))
+    s.bridge.block_on(|| work).map_err(|_| cancelled())
 }
 
 /// Typed capability records as JSON records, for `frame_of`.
