@@ -3,9 +3,12 @@
 # SECONDS (default 60). Corpora and crash files live outside the clone, under
 # ~/.cache/deployclaw/fuzz-corpus and fuzz-artifacts; a crash is reported by target and file.
 #   fuzz/run.sh [SECONDS] [TARGET...]
+# SANITIZER=address adds AddressSanitizer; the default is none: the readers are safe Rust, whose
+# bounds are checked anyway, and the uninstrumented build compiles and runs several times faster.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"; shift || true
+sanitizer="${SANITIZER:-none}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/deployclaw/fuzz-target}"
 corpus="$HOME/.cache/deployclaw/fuzz-corpus"
 artifacts="$HOME/.cache/deployclaw/fuzz-artifacts"
@@ -44,6 +47,15 @@ seed_found templates $fixtures/ci
 seed_found slo_rules $fixtures/slo '(' -name '*.yaml' -o -name '*.json' ')'
 seed_found slo_specs $fixtures/slo '(' -name '*.toml' -o -name '*.yaml' ')'
 seed_found terraform $fixtures/slo -name '*.tf'
+# Real third-party files (../shared/real-world, when this clone sits beside it) seed the corpora in
+# place of being copied into the project: the corpora live outside the clone.
+real=../../shared/real-world
+if [ -d "$real" ]; then
+    seed_found ci_logs "$real/ci" -size -256k
+    seed_found templates "$real/ci" -size -256k
+    seed_found slo_rules "$real/slo" '(' -name '*.yaml' -o -name '*.yml' -o -name '*.json' ')'
+    seed_found slo_specs "$real/slo" '(' -name '*.yaml' -o -name '*.yml' ')'
+fi
 mkdir -p "$corpus/durations"; for d in 5m 1h30m 28d 2w 250ms 90 1.5h; do printf '%s' "$d" > "$corpus/durations/$d"; done
 seed_into notebook ../notebooks/*.ipynb
 mkdir -p "$corpus/kernel_wire"
@@ -52,17 +64,30 @@ seed_into log_verify "$scratch"/session.jsonl
 mkdir -p "$corpus/guard"; n=0
 grep -v '^#' $fixtures/guard/corpus.txt | grep ': ' | while IFS= read -r line; do n=$((n+1)); printf '%s' "${line#*: }" > "$corpus/guard/$n"; done
 
+# stamp: prefix each line with the seconds since START, so the log shows when coverage last grew.
+stamp() { local now; while IFS= read -r line; do printf -v now '%(%s)T' -1; echo "$((now - $1)) $line"; done; }
+
 status=0
 for t in "${targets[@]}"; do
     mkdir -p "$artifacts/$t"
     start=$(date +%s)
-    if cargo +nightly fuzz run --fuzz-dir . -O "$t" "$corpus/$t" -- \
+    log="$artifacts/$t.log"
+    set +e
+    cargo +nightly fuzz run --fuzz-dir . -O -s "$sanitizer" "$t" "$corpus/$t" -- \
         -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=20 -max_len=262144 \
-        -artifact_prefix="$artifacts/$t/" -print_final_stats=1 > "$artifacts/$t.log" 2>&1; then
-        echo "$t: $(( $(date +%s) - start )) s, $(grep -c '' <(ls "$corpus/$t")) corpus entries, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$artifacts/$t.log" | grep -o '[0-9]*$') runs, no crash"
+        -artifact_prefix="$artifacts/$t/" -print_final_stats=1 2>&1 | stamp "$start" > "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    ran=$(( $(date +%s) - start ))
+    # The last line where libFuzzer found an input with new coverage (NEW).
+    last_new=$(grep -E '^[0-9]+ #[0-9]+\s+NEW ' "$log" | tail -1 | cut -d' ' -f1)
+    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+    runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')
+    if [ "$rc" -eq 0 ]; then
+        echo "$t: ran ${ran} s, ${runs:-?} runs, ${cov:-no coverage line}, last new coverage at ${last_new:-0} s, $(find "$corpus/$t" -type f | wc -l) corpus entries, no crash"
     else
         status=1
-        echo "$t: FOUND a crash after $(( $(date +%s) - start )) s: $(ls -t "$artifacts/$t" | head -1) (log: $artifacts/$t.log)"
+        echo "$t: FOUND a crash after ${ran} s: $(ls -t "$artifacts/$t" | head -1) (log: $log)"
     fi
 done
 exit $status

@@ -161,10 +161,10 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         FnDoc::new("classify")
             .usage("ci::classify(lines: Frame) -> Frame")
             .usage("ci::classify(lines: Frame, options: map) -> Frame")
-            .summary("The root cause of each failed job, by an ordered rule set: database migration, connection-pool exhaustion, out of memory, quota/throttling, permission, timeout, flaky network, infrastructure, dependency resolution, compile error, test failure (`help(\"ci::rules\")` shows them). A job failed when it says so (Finished: FAILURE, a non-zero exit, State: FAILED) or, in plain logs, has an error line. Infrastructure causes are marked so a retry can be automatic.")
+            .summary("The root cause of each failed job, by an ordered rule set: database migration, connection-pool exhaustion, disk full, out of memory, quota/throttling, permission, timeout, network/source control, infrastructure, dependency resolution, lint, compile error, test failure (`help(\"ci::rules\")` shows them), tried on the failed step's output first, then on the job's. A job failed when it says so (Finished: FAILURE, a non-zero exit, State: FAILED, a failed build step, ERROR: Job failed) or, in plain logs, has an error line. Infrastructure causes are marked so a retry can be automatic.")
             .param("lines", "the Frame of ci::read")
             .param("options", "#{rules: \"team-rules.toml\"}: a team's rules, tried before the built-in ones (same shape; builtin = false drops those)")
-            .returns(&format!("a Frame ({}) with one row per proving line (at most five per job); cause is \"unknown\" with the error lines when no rule matched", CAUSE_COLUMNS.join(", ")))
+            .returns(&format!("a Frame ({}) with one row per proving line (at most five per job); cause is \"other\" with the error lines nearest the failure when no rule matched, \"unknown\" when no line says why", CAUSE_COLUMNS.join(", ")))
             .example(
                 &format!("{JENKINS_EXAMPLE} ci::classify(ci::read(p)).select([\"job\", \"cause\", \"kind\", \"retry\", \"step\", \"line\"]).rows()"),
                 r#"[{"job": "deploy", "cause": "database-migration", "kind": "code", "retry": false, "step": "Migrate", "line": 4}]"#,

@@ -60,7 +60,10 @@ struct RuleSpec {
     retry: bool,
     #[serde(default)]
     description: String,
+    #[serde(default)]
     patterns: Vec<String>,
+    #[serde(default)]
+    hints: Vec<String>,
 }
 
 /// One rule: a cause and the patterns that prove it.
@@ -71,6 +74,26 @@ pub struct Rule {
     pub retry: bool,
     pub description: String,
     patterns: Vec<Regex>,
+    hints: Vec<Regex>,
+}
+
+/// How much a matching line says: a pattern (a tool saying it failed and why) or a hint (a
+/// line that only mentions the cause).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    Pattern,
+    Hint,
+}
+
+impl Rule {
+    /// Whether the rule's patterns (or hints) match the line's text.
+    pub fn matches(&self, text: &str, evidence: Evidence) -> bool {
+        let regexes = match evidence {
+            Evidence::Pattern => &self.patterns,
+            Evidence::Hint => &self.hints,
+        };
+        regexes.iter().any(|p| p.is_match(text))
+    }
 }
 
 /// The ordered rules.
@@ -109,23 +132,23 @@ fn parse(text: &str, origin: &str) -> Result<(bool, Vec<Rule>), Error> {
     let file: RuleFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
     let mut rules = Vec::with_capacity(file.rule.len());
     for spec in file.rule {
-        if spec.patterns.is_empty() {
+        if spec.patterns.is_empty() && spec.hints.is_empty() {
             return Err(invalid(format!("rule {:?} has no patterns", spec.cause)));
         }
-        let patterns = spec
-            .patterns
-            .iter()
-            .map(|p| {
-                // Patterns match one line at a time: ^ and $ are the line's ends.
-                Regex::new(p).map_err(|e| invalid(format!("rule {:?}: pattern {p:?}: {e}", spec.cause)))
-            })
-            .collect::<Result<_, _>>()?;
+        // Patterns match one line at a time: ^ and $ are the line's ends.
+        let compile = |list: &[String]| {
+            list.iter()
+                .map(|p| Regex::new(p).map_err(|e| invalid(format!("rule {:?}: pattern {p:?}: {e}", spec.cause))))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let (patterns, hints) = (compile(&spec.patterns)?, compile(&spec.hints)?);
         rules.push(Rule {
             cause: spec.cause,
             kind: spec.kind,
             retry: spec.retry,
             description: spec.description,
             patterns,
+            hints,
         });
     }
     Ok((file.builtin, rules))
@@ -136,12 +159,13 @@ fn parse(text: &str, origin: &str) -> Result<(bool, Vec<Rule>), Error> {
 pub struct Diagnosis {
     pub job: String,
     pub source: String,
-    /// The rule's cause, or `unknown` when no rule matched.
+    /// The rule's cause; `other` when no rule matched but error lines say why (they are the
+    /// proof), `unknown` when nothing does.
     pub cause: String,
     pub kind: Option<Kind>,
     pub retry: bool,
     pub description: String,
-    /// Matching lines (at most five), else the job's error lines.
+    /// Matching lines (at most five), else the error lines nearest the failure.
     pub proof: Vec<LogLine>,
     /// The first step that failed, when known.
     pub step: Option<String>,
@@ -173,6 +197,8 @@ fn is_marker_format(line: &LogLine) -> bool {
     line.text.starts_with("Finished: ")
         || line.text.starts_with("Phase complete: ")
         || line.text.starts_with("Process completed with exit code")
+        || line.text.starts_with("ERROR: Job failed")
+        || line.text.starts_with("Job succeeded")
 }
 
 /// Diagnose every failed job.
@@ -190,44 +216,88 @@ fn command_before(lines: &[&LogLine], at: usize) -> Option<String> {
     lines[..=at.min(lines.len().saturating_sub(1))].iter().rev().find_map(|l| command_of(l)).map(str::to_string)
 }
 
-fn diagnose(job: String, lines: &[&LogLine], rules: &Rules) -> Diagnosis {
-    let source = lines.first().map(|l| l.source.clone()).unwrap_or_default();
-    let failed_step = lines.iter().find(|l| l.failure || l.level == Level::Error).and_then(|l| l.step.clone());
-    for rule in &rules.0 {
-        let proof: Vec<LogLine> = lines
-            .iter()
-            .filter(|l| rule.patterns.iter().any(|p| p.is_match(&l.text)))
-            .take(PROOF_LINES)
-            .map(|l| (*l).clone())
-            .collect();
-        if !proof.is_empty() {
-            let step = proof[0].step.clone().or(failed_step);
-            let at = lines.iter().position(|l| l.line == proof[0].line && l.source == proof[0].source).unwrap_or(0);
-            return Diagnosis {
-                job,
-                source,
-                cause: rule.cause.clone(),
-                kind: Some(rule.kind),
-                retry: rule.retry,
-                description: rule.description.clone(),
-                proof,
-                step,
-                command: command_before(lines, at),
-            };
+/// Where a job's cause is looked for, nearest the failure first: the output of the steps that
+/// failed (parallel branches may fail together), then the job's output up to its first failure,
+/// then all of it. Setup and the scripts a runner echoes (debug lines) are not output and never
+/// prove a cause.
+fn scopes<'a>(lines: &[&'a LogLine]) -> [Vec<&'a LogLine>; 3] {
+    let output: Vec<&LogLine> = lines.iter().copied().filter(|l| l.level != Level::Debug).collect();
+    let failed_steps: Vec<&String> = output.iter().filter(|l| l.failure).filter_map(|l| l.step.as_ref()).collect();
+    let in_steps =
+        output.iter().copied().filter(|l| l.step.as_ref().is_some_and(|s| failed_steps.contains(&s))).collect();
+    let failed_at = output.iter().position(|l| l.failure);
+    let before = output[..failed_at.map_or(output.len(), |at| at + 1)].to_vec();
+    [in_steps, before, output]
+}
+
+/// The first rule (in order) with a line in `scope` that is such evidence, and its lines.
+fn first_rule<'r>(scope: &[&LogLine], rules: &'r Rules, evidence: Evidence) -> Option<(&'r Rule, Vec<LogLine>)> {
+    rules.0.iter().find_map(|rule| {
+        let proof: Vec<LogLine> =
+            scope.iter().filter(|l| rule.matches(&l.text, evidence)).take(PROOF_LINES).map(|l| (*l).clone()).collect();
+        (!proof.is_empty()).then_some((rule, proof))
+    })
+}
+
+/// Error lines that say something beyond the verdict itself (`Process completed with exit code`).
+fn says_why(line: &LogLine) -> bool {
+    line.level == Level::Error && !line.failure && !is_marker_format(line)
+}
+
+/// What a part of the log says about the failure: a rule's lines, else error lines no rule knows.
+enum Found<'r> {
+    Rule(&'r Rule, Vec<LogLine>),
+    Other(Vec<LogLine>),
+}
+
+/// Search the parts of the log nearest the failure first; in each, patterns before hints, and
+/// the failed step's own error lines before anything further away.
+fn search<'r>(lines: &[&LogLine], rules: &'r Rules) -> Option<Found<'r>> {
+    for (i, scope) in scopes(lines).iter().enumerate() {
+        for evidence in [Evidence::Pattern, Evidence::Hint] {
+            if let Some((rule, proof)) = first_rule(scope, rules, evidence) {
+                return Some(Found::Rule(rule, proof));
+            }
+        }
+        let said: Vec<LogLine> = scope.iter().copied().filter(|l| says_why(l)).take(PROOF_LINES).cloned().collect();
+        // The failed step's words count at once; elsewhere, only when no rule matches anywhere.
+        if i == 0 && !said.is_empty() {
+            return Some(Found::Other(said));
         }
     }
-    let first_error = lines.iter().position(|l| l.level == Level::Error || l.failure).unwrap_or(0);
-    let proof = lines.iter().filter(|l| l.level == Level::Error).take(PROOF_LINES).map(|l| (*l).clone()).collect();
+    let output: Vec<&LogLine> = lines.iter().copied().filter(|l| says_why(l)).take(PROOF_LINES).collect();
+    (!output.is_empty()).then(|| Found::Other(output.into_iter().cloned().collect()))
+}
+
+fn diagnose(job: String, lines: &[&LogLine], rules: &Rules) -> Diagnosis {
+    let source = lines.first().map(|l| l.source.clone()).unwrap_or_default();
+    let failed_step = lines
+        .iter()
+        .find(|l| l.failure)
+        .or_else(|| lines.iter().find(|l| l.level == Level::Error))
+        .and_then(|l| l.step.clone());
+    let position = |line: &LogLine| lines.iter().position(|l| l.line == line.line && l.source == line.source);
+    let (cause, kind, retry, description, proof) = match search(lines, rules) {
+        Some(Found::Rule(rule, proof)) => {
+            (rule.cause.as_str(), Some(rule.kind), rule.retry, rule.description.as_str(), proof)
+        }
+        Some(Found::Other(proof)) => {
+            ("other", None, false, "No rule matched; the error lines nearest the failure are shown", proof)
+        }
+        None => ("unknown", None, false, "No rule matched and no line says why the job failed", Vec::new()),
+    };
+    let at = proof.first().and_then(position).or_else(|| lines.iter().position(|l| l.failure)).unwrap_or(0);
+    let step = if kind.is_some() { proof.first().and_then(|l| l.step.clone()).or(failed_step) } else { failed_step };
     Diagnosis {
         job,
         source,
-        cause: "unknown".into(),
-        kind: None,
-        retry: false,
-        description: "No rule matched; the error lines are shown".into(),
+        cause: cause.to_string(),
+        kind,
+        retry,
+        description: description.to_string(),
         proof,
-        step: failed_step,
-        command: command_before(lines, first_error),
+        step,
+        command: command_before(lines, at),
     }
 }
 
@@ -241,7 +311,7 @@ mod tests {
         let causes: Vec<&str> = rules.rules().iter().map(|r| r.cause.as_str()).collect();
         assert_eq!(causes.first(), Some(&"database-migration"));
         assert_eq!(causes.last(), Some(&"test-failure"));
-        assert_eq!(causes.len(), 11);
+        assert_eq!(causes.len(), 13);
     }
 
     #[test]
@@ -250,7 +320,7 @@ mod tests {
             "[[rule]]\ncause = \"vault\"\nkind = \"infrastructure\"\nretry = true\npatterns = ['vault sealed']\n";
         let rules = Rules::with_text(team, "team.toml").unwrap();
         assert_eq!(rules.rules()[0].cause, "vault");
-        assert_eq!(rules.rules().len(), 12);
+        assert_eq!(rules.rules().len(), 14);
         let only = Rules::with_text(&format!("builtin = false\n{team}"), "team.toml").unwrap();
         assert_eq!(only.rules().len(), 1);
         let bad = "[[rule]]\ncause = \"x\"\nkind = \"code\"\nretry = false\npatterns = ['(']\n";

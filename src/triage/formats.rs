@@ -2,20 +2,27 @@
 //! turns raw lines into [`LogLine`]s, keeping track of the step a line belongs to.
 
 use super::line::{Format, Level, LogLine, infer_level, leading_iso_time, strip_escapes};
+use super::raw;
 
 /// Guess the format from the first lines of a log.
 pub fn detect(text: &str) -> Format {
     let (mut github, mut jenkins, mut codebuild) = (0, 0, 0);
     for raw in text.lines().take(400) {
+        let raw = raw::run_view_columns(raw).map_or(raw::without_bom(raw), |(_, _, rest)| rest);
+        let raw = raw::console_row(raw).filter(|row| row.starts_with("[Container]")).unwrap_or(raw);
         let line = strip_escapes(raw);
-        let body = leading_iso_time(&line).or_else(|| bracketed_time(&line)).map_or(line.as_ref(), |(_, rest)| rest);
-        if body.starts_with("##[") || (body.starts_with("::") && body[2..].contains("::")) {
+        let body = leading_iso_time(&line)
+            .or_else(|| bracketed_time(&line))
+            .or_else(|| raw::clock_prefix(&line))
+            .map_or(line.as_ref(), |(_, rest)| rest);
+        if body.starts_with("##[") || body.strip_prefix("::").is_some_and(|rest| rest.contains("::")) {
             github += 1;
         }
-        if body.starts_with("[Pipeline]") || body.starts_with("Started by ") || body.starts_with("Finished: ") {
+        let jenkins_marks = ["[Pipeline]", "Started by ", "Finished: ", "Building in workspace ", "Build step '"];
+        if jenkins_marks.iter().any(|mark| body.starts_with(mark)) {
             jenkins += 1;
         }
-        if body.starts_with("[Container] ") {
+        if body.starts_with("[Container]") {
             codebuild += 1;
         }
     }
@@ -29,7 +36,8 @@ pub fn detect(text: &str) -> Format {
 
 /// Parse a whole log of one job.
 pub fn parse(text: &str, format: Format, source: &str, job: &str) -> Vec<LogLine> {
-    let mut parser = Parser { format, source, job, step: None, stages: Vec::new(), groups: 0 };
+    let text = raw::without_bom(text);
+    let mut parser = Parser { format, source, job, step: None, stages: Vec::new(), groups: 0, in_header: false };
     text.lines().enumerate().map(|(i, raw)| parser.line(raw, i as u64 + 1)).collect()
 }
 
@@ -42,6 +50,9 @@ struct Parser<'a> {
     stages: Vec<Option<String>>,
     /// GitHub Actions groups opened so far.
     groups: usize,
+    /// Inside the group that opens a GitHub Actions step: the runner echoes the step's script,
+    /// shell and environment there, which is not output.
+    in_header: bool,
 }
 
 struct Parsed {
@@ -60,20 +71,32 @@ impl Parsed {
 
 impl Parser<'_> {
     fn line(&mut self, raw: &str, number: u64) -> LogLine {
-        let clean = strip_escapes(raw.strip_suffix('\r').unwrap_or(raw));
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        // A whole run's log from `gh run view --log` names the job and step of every line.
+        let columns = if self.format == Format::GithubActions { raw::run_view_columns(raw) } else { None };
+        let raw = columns.map_or(raw, |(_, _, rest)| rest);
+        if self.format == Format::Plain
+            && let Some(section) = raw::gitlab_section(raw)
+        {
+            self.step = Some(section.to_string());
+        }
+        let stripped = strip_escapes(raw);
+        let clean = drawn(&stripped);
+        let clean = clean.as_ref();
         let parsed = match self.format {
-            Format::GithubActions => self.github(&clean),
-            Format::Jenkins => self.jenkins(&clean),
-            Format::Codebuild => self.codebuild(&clean),
-            Format::Plain => match leading_iso_time(&clean) {
-                Some((time, rest)) => Parsed::plain(Some(time.to_string()), rest),
-                None => Parsed::plain(None, &clean),
-            },
+            Format::GithubActions => self.github(clean),
+            Format::Jenkins => self.jenkins(clean),
+            Format::Codebuild => self.codebuild(clean),
+            Format::Plain => plain(clean),
+        };
+        let (job, step) = match columns {
+            Some((job, step, _)) => (job.to_string(), Some(step.to_string())),
+            None => (self.job.to_string(), self.step.clone()),
         };
         LogLine {
             source: self.source.to_string(),
-            job: self.job.to_string(),
-            step: self.step.clone(),
+            job,
+            step,
             timestamp: parsed.timestamp,
             level: parsed.level,
             text: parsed.text,
@@ -93,11 +116,16 @@ impl Parser<'_> {
             if self.groups == 0 || title.starts_with("Run ") {
                 self.step = Some(title.strip_prefix("Run ").unwrap_or(title).to_string());
             }
+            self.in_header = title.starts_with("Run ");
             self.groups += 1;
             return Parsed { timestamp, level: Level::Info, text: title.to_string(), location: None, failure: false };
         }
         if body.starts_with("##[endgroup]") {
+            self.in_header = false;
             return Parsed { timestamp, level: Level::Debug, text: String::new(), location: None, failure: false };
+        }
+        if self.in_header {
+            return Parsed { timestamp, level: Level::Debug, text: body.to_string(), location: None, failure: false };
         }
         for (marker, level) in [
             ("##[error]", Level::Error),
@@ -119,7 +147,8 @@ impl Parser<'_> {
     fn jenkins(&mut self, line: &str) -> Parsed {
         let (timestamp, body) = match bracketed_time(line) {
             Some((time, rest)) => (Some(time.to_string()), rest),
-            None => (None, line),
+            // A clock without a date cannot be an RFC 3339 time: it is dropped from the text.
+            None => (None, raw::clock_prefix(line).map_or(line, |(_, rest)| rest)),
         };
         if let Some(pipeline) = body.strip_prefix("[Pipeline] ") {
             if let Some(name) = pipeline.strip_prefix("{ (").and_then(|n| n.strip_suffix(')')) {
@@ -144,13 +173,33 @@ impl Parser<'_> {
             let level = if failed { Level::Error } else { Level::Info };
             return Parsed { timestamp, level, text: body.to_string(), location: None, failure: failed };
         }
-        if body.starts_with("ERROR: script returned exit code") {
+        // Pipelines say "script returned exit code"; freestyle jobs say which build step failed.
+        let step_failed = body.starts_with("Build step '") && body.ends_with("marked build as failure");
+        if body.starts_with("ERROR: script returned exit code") || step_failed {
             return Parsed { timestamp, level: Level::Error, text: body.to_string(), location: None, failure: true };
         }
         Parsed::plain(timestamp, body)
     }
 
     fn codebuild(&mut self, line: &str) -> Parsed {
+        // Copied from the console: numbered table rows, a header rule, non-breaking spaces.
+        if raw::is_table_rule(line) {
+            return Parsed {
+                timestamp: None,
+                level: Level::Debug,
+                text: line.to_string(),
+                location: None,
+                failure: false,
+            };
+        }
+        let line = raw::console_row(line).unwrap_or(line);
+        let spaced;
+        let line = if line.contains('\u{a0}') {
+            spaced = line.replace('\u{a0}', " ");
+            spaced.as_str()
+        } else {
+            line
+        };
         let Some(rest) = line.strip_prefix("[Container] ") else { return Parsed::plain(None, line) };
         // "[Container] 2024/05/01 12:00:00.123456 text"
         let (timestamp, text) = match codebuild_time(rest) {
@@ -173,6 +222,32 @@ impl Parser<'_> {
             if text.starts_with("Command did not exit successfully") { Level::Error } else { infer_level(text) };
         Parsed { timestamp, level, text: text.to_string(), location: None, failure: false }
     }
+}
+
+/// What a terminal showed last of a line with progress bars (see [`raw::last_drawn`]), after
+/// the time the CI system put in front of it, which is kept.
+fn drawn(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.contains('\r') {
+        return line.into();
+    }
+    let rest = leading_iso_time(line)
+        .or_else(|| bracketed_time(line))
+        .or_else(|| raw::clock_prefix(line))
+        .map_or(line, |(_, rest)| rest);
+    let head = &line[..line.len() - rest.len()];
+    format!("{head}{}", raw::last_drawn(rest)).into()
+}
+
+/// A line of a log from no known CI system (GitLab's runner among them): its time when it starts
+/// with one, and GitLab's `ERROR: Job failed` as the job's verdict.
+fn plain(line: &str) -> Parsed {
+    let (timestamp, text) = match leading_iso_time(line) {
+        Some((time, rest)) => (Some(time.to_string()), rest),
+        None => (None, line),
+    };
+    let mut parsed = Parsed::plain(timestamp, text);
+    parsed.failure = text.starts_with("ERROR: Job failed");
+    parsed
 }
 
 /// `[2024-05-14T09:20:01.123Z] rest`, as Jenkins' Timestamper writes it: the time and the rest.

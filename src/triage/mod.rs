@@ -14,11 +14,12 @@ pub mod line;
 pub mod mentions;
 pub mod migrations;
 pub mod playbook;
+pub mod raw;
 pub mod read;
 pub mod risk;
 pub mod schema_state;
 
-pub use classify::{Diagnosis, Kind, Rules, classify};
+pub use classify::{Diagnosis, Evidence, Kind, Rules, classify};
 pub use drain::{Config as MinerConfig, Miner};
 pub use line::{Format, Level, LogLine};
 pub use read::{read_path, read_text_as};
