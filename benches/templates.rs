@@ -1,8 +1,9 @@
 //! Template mining on Loghub's 2,000-line samples (../shared/bench-data/loghub-2k, or the folder
 //! named by DEPLOYCLAW_LOGHUB; research-use data that stays outside the project): grouping
-//! accuracy per dataset with one configuration, and throughput on one core, beside Drain3 (the
-//! Python reference, `pip install drain3`, default configuration) run on the same lines in the
-//! same run.
+//! accuracy per dataset with one configuration, on Loghub's messages and on the raw lines (header
+//! included: deployclaw learns and sets apart the header first), and throughput on one core,
+//! beside Drain3 (the Python reference, `pip install drain3`, default configuration) run on the
+//! same lines in the same run.
 //!
 //!     cargo bench --bench templates
 
@@ -13,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use deployclaw::frame::Frame;
-use deployclaw::triage::Miner;
+use deployclaw::triage::{Miner, header};
 
 const DATASETS: [(&str, f64); 16] = [
     ("HDFS", 0.998),
@@ -79,6 +80,12 @@ fn drain3(lines: &[String]) -> Option<(Vec<u64>, f64)> {
     Some((ids, value["seconds"].as_f64()?))
 }
 
+/// The first `count` lines of a sample as written, header and all.
+fn raw_lines(path: &Path, count: usize) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    String::from_utf8_lossy(&bytes).lines().take(count).map(str::to_string).collect()
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -92,9 +99,12 @@ fn main() {
         eprintln!("no Loghub samples at {}: set DEPLOYCLAW_LOGHUB", root.display());
         return;
     }
-    println!("| dataset | deployclaw | Drain3 defaults | published Drain, tuned per dataset |");
-    println!("| --- | --- | --- | --- |");
+    println!(
+        "| dataset | deployclaw | Drain3 defaults | published Drain, tuned per dataset | deployclaw, raw lines | Drain3, raw lines |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
     let (mut sum_ours, mut sum_peer, mut sum_published) = (0.0, 0.0, 0.0);
+    let (mut sum_ours_raw, mut sum_peer_raw) = (0.0, 0.0);
     let mut peer_missing = false;
     let mut all_lines = Vec::new();
     for (name, published) in DATASETS {
@@ -108,15 +118,34 @@ fn main() {
         let accuracy = grouping_accuracy(&truth_ids, &ours(&lines));
         let peer = drain3(&lines).map(|(ids, _)| grouping_accuracy(&truth_ids, &ids));
         peer_missing |= peer.is_none();
-        println!("| {name} | {accuracy:.3} | {} | {published:.3} |", peer.map_or("n/a".into(), |p| format!("{p:.3}")));
+        let raw = raw_lines(&root.join(name).join(format!("{name}_2k.log")), truth.len());
+        let raw_refs: Vec<&str> = raw.iter().map(String::as_str).collect();
+        let messages: Vec<String> =
+            header::split_all(&raw_refs).into_iter().map(|(_, message)| message.to_string()).collect();
+        let accuracy_raw = grouping_accuracy(&truth_ids, &ours(&messages));
+        let peer_raw = drain3(&raw).map(|(ids, _)| grouping_accuracy(&truth_ids, &ids));
+        let shown = |p: Option<f64>| p.map_or("n/a".into(), |p| format!("{p:.3}"));
+        println!(
+            "| {name} | {accuracy:.3} | {} | {published:.3} | {accuracy_raw:.3} | {} |",
+            shown(peer),
+            shown(peer_raw)
+        );
         sum_ours += accuracy;
         sum_peer += peer.unwrap_or(0.0);
+        sum_ours_raw += accuracy_raw;
+        sum_peer_raw += peer_raw.unwrap_or(0.0);
         sum_published += published;
         all_lines.extend(lines);
     }
     let n = DATASETS.len() as f64;
     let peer_mean = if peer_missing { "n/a".into() } else { format!("{:.3}", sum_peer / n) };
-    println!("| **mean** | **{:.3}** | {peer_mean} | {:.3} |", sum_ours / n, sum_published / n);
+    let peer_raw_mean = if peer_missing { "n/a".into() } else { format!("{:.3}", sum_peer_raw / n) };
+    println!(
+        "| **mean** | **{:.3}** | {peer_mean} | {:.3} | **{:.3}** | {peer_raw_mean} |",
+        sum_ours / n,
+        sum_published / n,
+        sum_ours_raw / n
+    );
 
     // Throughput: all 32,000 messages per pass, a fresh miner each pass, one thread.
     let mut rates = Vec::with_capacity(PASSES);

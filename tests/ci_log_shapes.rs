@@ -168,3 +168,18 @@ fn plain_words_of_tokens_scm_clouds_and_dependency_updates_are_causes() {
         assert_eq!(named, cause, "{text}: proof {proof}");
     }
 }
+
+#[test]
+fn service_prefixes_after_the_time_do_not_hide_the_cause() {
+    let log = "2024-05-01T12:00:00.0Z ##[group]Run docker compose up --exit-code-from tests\n\
+        2024-05-01T12:00:00.1Z ##[endgroup]\n\
+        2024-05-01T12:00:05.0Z db-1     | LOG:  database system is ready to accept connections\n\
+        2024-05-01T12:00:09.0Z tests-1  | --- FAIL: TestTenantIsolation (0.20s)\n\
+        2024-05-01T12:00:09.1Z tests-1  | FAIL\tgithub.com/acme/api\t0.41s\n\
+        2024-05-01T12:00:10.0Z ##[error]Process completed with exit code 1.\n";
+    let lines = read(log);
+    assert_eq!(lines[3].level, Level::Error, "{:?}", lines[3]);
+    let (cause, proof) = cause_of(&lines);
+    assert_eq!(cause, "test-failure", "{proof}");
+    assert!(proof.starts_with("tests-1  | --- FAIL"), "the line is kept whole: {proof}");
+}

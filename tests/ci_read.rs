@@ -219,6 +219,26 @@ fn a_teams_rules_come_first() {
     assert!(stderr(&out).contains("weather"), "{}", stderr(&out));
 }
 
+/// A header the lines share is set apart: the same message from two hosts and processes is one
+/// template, and the header is in the record.
+#[test]
+fn logs_templates_mines_the_message_and_keeps_the_header() {
+    let sandbox = Sandbox::new();
+    let log = sandbox.write(
+        "syslog",
+        "Jun 14 15:16:01 web1 sshd[199]: session 4 opened for uid 1000\n\
+         Jun 14 15:16:09 web2 cron[207]: session 9 opened for uid 1001\n\
+         Jun 14 15:17:00 web2 cron[207]: job 12 done in 30 ms\n",
+    );
+    let out = sandbox.run(&["logs", "templates", log.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let records: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records[0]["template"], "session <*> opened for uid <*>");
+    assert_eq!(records[0]["template_id"], records[1]["template_id"]);
+    assert_eq!(records[1]["header"], "Jun 14 15:16:09 web2 cron[207]:");
+    assert_eq!(records[2]["template"], "job <*> done in <*>", "a number and its unit fold into one value");
+}
+
 #[test]
 fn logs_templates_prints_one_template_per_line_in_order() {
     let sandbox = Sandbox::new();

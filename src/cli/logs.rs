@@ -25,17 +25,24 @@ pub fn templates(file: &Path, format: Option<&str>, json: bool) -> u8 {
             return exit::USAGE;
         }
     };
+    // Templates come from the message; a header the lines share (time, level, component) is
+    // kept beside it.
+    let line_texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    let split = triage::header::split_all(&line_texts);
     let mut miner = Miner::new(Default::default());
-    let groups: Vec<u32> = lines.iter().map(|l| miner.add(&l.text)).collect();
+    let groups: Vec<u32> = split.iter().map(|(_, message)| miner.add(message)).collect();
     let ids = miner.template_ids();
     let many_sources = lines.windows(2).any(|w| w[0].source != w[1].source);
     let mut out = BufWriter::new(std::io::stdout().lock());
     let written = if json {
         let mut texts: Vec<Option<String>> = vec![None; ids.len()];
-        lines.iter().zip(&groups).try_for_each(|(line, &g)| {
+        lines.iter().zip(&groups).zip(&split).try_for_each(|((line, &g), (header, _))| {
             let template = texts[g as usize].get_or_insert_with(|| miner.template(g));
             let mut record =
                 serde_json::json!({"line": line.line, "template_id": ids[g as usize], "template": template});
+            if let Some(header) = header {
+                record["header"] = (*header).into();
+            }
             if many_sources {
                 record["source"] = line.source.clone().into();
             }

@@ -68,8 +68,10 @@ fn templates(frame: &Frame, column: &str) -> Result<Frame> {
     let texts = frame.text_column(column).map_err(|e| {
         rt_error(format!("ci::templates: {e}; name the column holding the messages: ci::templates(df, \"message\")"))
     })?;
+    let texts: Vec<&str> = texts.iter().map(|t| t.unwrap_or("")).collect();
+    let split = triage::header::split_all(&texts);
     let mut miner = Miner::new(Default::default());
-    let groups: Vec<u32> = texts.iter().map(|t| miner.add(t.unwrap_or(""))).collect();
+    let groups: Vec<u32> = split.iter().map(|(_, message)| miner.add(message)).collect();
     let ids = miner.template_ids();
     let mut text_of: Vec<Option<String>> = vec![None; ids.len()];
     let mut template_ids = Vec::with_capacity(groups.len());
@@ -78,7 +80,11 @@ fn templates(frame: &Frame, column: &str) -> Result<Frame> {
         template_ids.push(i64::from(ids[g as usize]));
         template_texts.push(text_of[g as usize].get_or_insert_with(|| miner.template(g)).clone());
     }
-    frame.with_int_and_text(("template_id", template_ids), ("template", template_texts)).map_err(rt_error)
+    let headers: Vec<Option<String>> = split.iter().map(|(header, _)| header.map(str::to_string)).collect();
+    frame
+        .with_int_and_text(("template_id", template_ids), ("template", template_texts))
+        .and_then(|f| f.with_text_column("header", headers))
+        .map_err(rt_error)
 }
 
 /// The rules of `options.rules` (a team's file), else the built-in ones.
@@ -146,12 +152,16 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         FnDoc::new("templates")
             .usage("ci::templates(lines: Frame) -> Frame")
             .usage("ci::templates(lines: Frame, column: string) -> Frame")
-            .summary("Mine message templates (a Drain-style online parser): lines that differ only in numbers, ids, addresses, paths and other values share a template, with `<*>` where they differ. Plain words never become `<*>`, so `VM Paused` and `VM Resumed` stay apart.")
+            .summary("Mine message templates (a Drain-style online parser): lines that differ only in numbers, ids, addresses, paths and other values share a template, with `<*>` where they differ. Plain words never become `<*>`, so `VM Paused` and `VM Resumed` stay apart. A header the lines share (times, pid, level, component, host: learned from the first 2,000 lines) is set apart first, so templates come from the message alone.")
             .param("column", "the column holding the messages (default \"text\")")
-            .returns("the Frame with template_id (from 1, in order of first appearance) and template added")
+            .returns("the Frame with template_id (from 1, in order of first appearance), template and header (the line's header, or null) added")
             .example(
                 r#"let df = frame([#{text: "connected to 10.0.0.7:5432 in 12 ms"}, #{text: "connected to 10.0.0.9:5432 in 80 ms"}, #{text: "pool exhausted for tenant acme"}]); ci::templates(df).select(["template_id", "template"]).rows()"#,
                 r#"[{"template_id": 1, "template": "connected to <*> in <*>"}, {"template_id": 1, "template": "connected to <*> in <*>"}, {"template_id": 2, "template": "pool exhausted for tenant acme"}]"#,
+            )
+            .example(
+                r#"let df = frame([#{text: "Jun 14 15:16:01 web1 sshd[199]: session 4 opened for uid 1000"}, #{text: "Jun 14 15:16:09 web2 sshd[207]: session 9 opened for uid 1001"}]); ci::templates(df).select(["header", "template"]).rows()"#,
+                r#"[{"header": "Jun 14 15:16:01 web1 sshd[199]:", "template": "session <*> opened for uid <*>"}, {"header": "Jun 14 15:16:09 web2 sshd[207]:", "template": "session <*> opened for uid <*>"}]"#,
             ),
         move |frame: Frame| templates(&frame, "text"),
     );

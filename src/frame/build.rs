@@ -139,6 +139,13 @@ impl Frame {
         Ok(Frame { df })
     }
 
+    /// This frame with a text column added (one value per row; None is null).
+    pub fn with_text_column(&self, name: &str, values: Vec<Option<String>>) -> Result<Frame, Error> {
+        let mut df = self.df.clone();
+        df.hstack_mut(&[Column::new(PlSmallStr::from(name), values)]).map_err(|e| Error::invalid("frame", e))?;
+        Ok(Frame { df })
+    }
+
     /// One row as a JSON object; `None` past the end.
     pub fn row(&self, index: usize) -> Option<Value> {
         if index >= self.height() {

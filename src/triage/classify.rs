@@ -1,7 +1,7 @@
 //! Root causes of failed jobs: an ordered rule set (built in, documented in rules.toml, and
 //! extensible by a team's own TOML) applied to each failed job's lines.
 
-use super::line::{Level, LogLine};
+use super::line::{Level, LogLine, after_service_prefix};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -86,13 +86,15 @@ pub enum Evidence {
 }
 
 impl Rule {
-    /// Whether the rule's patterns (or hints) match the line's text.
+    /// Whether the rule's patterns (or hints) match the line's text, or the text after a
+    /// service's `name | ` prefix (so that `^fatal: ` holds there too).
     pub fn matches(&self, text: &str, evidence: Evidence) -> bool {
         let regexes = match evidence {
             Evidence::Pattern => &self.patterns,
             Evidence::Hint => &self.hints,
         };
-        regexes.iter().any(|p| p.is_match(text))
+        let message = after_service_prefix(text);
+        regexes.iter().any(|p| p.is_match(text) || (message.len() != text.len() && p.is_match(message)))
     }
 }
 

@@ -113,9 +113,28 @@ pub fn strip_escapes(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// The text after a `name | ` prefix, as docker compose puts before each line of a service's
+/// output (`api-1  | npm ERR! ...`); the text itself when it has none.
+pub fn after_service_prefix(text: &str) -> &str {
+    let name_len = text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))).unwrap_or(0);
+    if name_len == 0 || name_len > 64 {
+        return text;
+    }
+    // Only ASCII characters were counted, so the name ends on a character boundary.
+    let rest = &text[name_len..];
+    let padded = rest.trim_start_matches(' ');
+    if padded.len() == rest.len() {
+        return text;
+    }
+    match padded.strip_prefix('|') {
+        Some(after) => after.strip_prefix(' ').unwrap_or(after),
+        None => text,
+    }
+}
+
 /// The level of a line without a CI marker, from the words it uses.
 pub fn infer_level(text: &str) -> Level {
-    let t = text.trim_start();
+    let t = after_service_prefix(text).trim_start();
     let starts = |p: &str| t.as_bytes().get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()));
     if starts("error")
         || starts("fatal")
@@ -190,6 +209,17 @@ mod tests {
         assert_eq!(leading_iso_time("2024-05-01T12:00:0é x y"), None);
         assert_eq!(leading_iso_time("2024-05-01 12:00:0é xxxxxxx"), None);
         assert_eq!(leading_iso_time("2024-05-01T12:00:00+02:00 x"), Some(("2024-05-01T12:00:00+02:00", "x")));
+    }
+
+    #[test]
+    fn service_prefixes_are_looked_past() {
+        assert_eq!(after_service_prefix("api-1  | npm ERR! code ERESOLVE"), "npm ERR! code ERESOLVE");
+        assert_eq!(after_service_prefix("db_1 |"), "");
+        assert_eq!(after_service_prefix("| a | b |"), "| a | b |");
+        assert_eq!(after_service_prefix("a|b"), "a|b");
+        assert_eq!(after_service_prefix("Ошибка | x"), "Ошибка | x");
+        assert_eq!(after_service_prefix("plain text | not a prefix"), "plain text | not a prefix");
+        assert_eq!(infer_level("worker.1 | ERROR: boom"), Level::Error);
     }
 
     #[test]

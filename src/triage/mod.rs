@@ -10,6 +10,7 @@ pub mod classify;
 pub mod demo;
 pub mod drain;
 pub mod formats;
+pub mod header;
 pub mod line;
 pub mod mentions;
 pub mod migrations;
