@@ -10,6 +10,7 @@ pub mod demo;
 pub mod engine;
 pub mod evidence;
 pub mod frame;
+pub mod fuzzing;
 pub mod hashing;
 pub mod heap;
 pub mod jcs;

@@ -354,3 +354,22 @@ fn a_record_longer_than_the_file_is_an_error_not_an_allocation() {
     let partial = deployclaw::heap::histogram::histogram_file(&path, &mut |_| true).unwrap().partial.unwrap();
     assert!(partial.contains("claims.hprof: byte 31") && partial.contains("truncated"), "{partial}");
 }
+
+/// Found by fuzzing (hprof target, 2026-12-06): an instance whose class id is u64::MAX matched
+/// the empty slots of the histogram's class cache and indexed a table with nothing in it.
+#[test]
+fn a_class_id_of_all_ones_is_an_ordinary_class() {
+    use deployclaw::heap::sample::{Value, Writer};
+    let mut w = Writer::new("JAVA PROFILE 1.0.2", 8);
+    w.instance(0x10_000, u64::MAX, &[]);
+    w.instance(0x10_008, u64::MAX, &[Value::Ref(0)]);
+    w.root(0xff, 0x10_000);
+    let bytes = w.finish(None);
+    let histogram = deployclaw::heap::histogram::histogram(&bytes[..], "ones.hprof").unwrap();
+    let row = histogram.rows.iter().find(|r| r.class.contains("0xffffffffffffffff")).expect("the class");
+    assert_eq!(row.instances, 2, "{:?}", histogram.rows);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ones.hprof");
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(deployclaw::heap::graph::Graph::build(&path, &mut |_| true).is_ok());
+}

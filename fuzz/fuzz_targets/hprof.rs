@@ -2,6 +2,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = deployclaw::heap::histogram::histogram(data, "fuzz.hprof");
-});
+fuzz_target!(|data: &[u8]| deployclaw::fuzzing::hprof(data));

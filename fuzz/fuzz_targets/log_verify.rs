@@ -2,6 +2,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = deployclaw::evidence::verify_log(data, &[]);
-});
+fuzz_target!(|data: &[u8]| deployclaw::fuzzing::log_verify(data));

@@ -1,9 +1,5 @@
-//! Alert-rule files (Prometheus, Sloth and Pyrra output, CloudFormation, Terraform plans,
-//! PagerDuty exports), told apart by what they hold.
+//! Alert-rule files (Prometheus, Sloth and Pyrra output, CloudFormation, Terraform plans, PagerDuty).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let _ = deployclaw::slo::rules::load_text(text, "fuzz.yaml");
-});
+fuzz_target!(|data: &[u8]| deployclaw::fuzzing::slo_rules(data));

@@ -100,8 +100,9 @@ struct Census {
     /// Class id -> index into `instances`.
     instance_index: IdMap<usize>,
     instances: Vec<(u64, Instances)>,
-    /// (class id, index into `instances`) of recently seen classes, by a hash of the id.
-    recent: Vec<(u64, usize)>,
+    /// (class id, index into `instances`) of recently seen classes, by a hash of the id. Empty
+    /// slots are None: any u64, u64::MAX included, can be a class id in a dump.
+    recent: Vec<Option<(u64, usize)>>,
     object_arrays: IdMap<Arrays>,
     /// Indexed by element type.
     primitive_arrays: [(Option<BasicType>, Arrays); 9],
@@ -237,18 +238,18 @@ impl Visitor for Census {
     fn instance(&mut self, id: u64, class_id: u64, _size: u32, _fields: &[u8]) {
         // A few classes make most objects: a direct-mapped cache in front of the map.
         if self.recent.is_empty() {
-            self.recent = vec![(u64::MAX, 0); RECENT];
+            self.recent = vec![None; RECENT];
         }
         let slot = (class_id >> 3) as usize % RECENT;
-        let index = if self.recent[slot].0 == class_id {
-            self.recent[slot].1
+        let index = if let Some((_, index)) = self.recent[slot].filter(|&(id, _)| id == class_id) {
+            index
         } else {
             let next = self.instances.len();
             let index = *self.instance_index.entry(class_id).or_insert(next);
             if index == next {
                 self.instances.push((class_id, Instances::default()));
             }
-            self.recent[slot] = (class_id, index);
+            self.recent[slot] = Some((class_id, index));
             index
         };
         self.next_object(id, Last::Instance(index));
