@@ -279,6 +279,14 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
             details,
         })?;
     }
+    for c in a.coverage.iter().filter(|c| c.alerts_disabled) {
+        let details = serde_json::to_value(c).expect("coverage serializes");
+        s.add_finding(Finding {
+            severity: FindingSeverity::Info,
+            title: format!("{} switches its alerts off in its spec: no alert is expected", c.slo),
+            details,
+        })?;
+    }
     for c in a.baseline.iter().flatten().filter(|c| c.status != "unchanged") {
         let details = serde_json::to_value(c).expect("a change serializes");
         s.add_finding(Finding {
@@ -311,11 +319,11 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
     let coverage: Vec<serde_json::Value> = a
         .coverage
         .iter()
-        .map(|c| serde_json::json!({"slo": c.slo, "tenant": c.tenant, "rules": c.rules, "sources": c.sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(", "), "compliant": c.compliant}))
+        .map(|c| serde_json::json!({"slo": c.slo, "tenant": c.tenant, "rules": c.rules, "sources": c.sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(", "), "compliant": c.compliant, "alerts_disabled": c.alerts_disabled}))
         .collect();
     map.insert(
         "coverage".into(),
-        Dynamic::from(frame_of(&coverage, &["slo", "tenant", "rules", "sources", "compliant"])?),
+        Dynamic::from(frame_of(&coverage, &["slo", "tenant", "rules", "sources", "compliant", "alerts_disabled"])?),
     );
     if let Some(changes) = &a.baseline {
         map.insert("baseline".into(), Dynamic::from(changes_frame(changes)?));

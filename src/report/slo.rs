@@ -59,7 +59,11 @@ pub fn markdown(a: &Attestation, digest: &str) -> String {
                 c.tenant.clone().unwrap_or_else(|| "(every tenant)".into()),
                 c.rules.to_string(),
                 c.sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(", "),
-                if c.compliant { "compliant".into() } else { "not compliant".into() },
+                match (c.compliant, c.alerts_disabled) {
+                    (true, true) => "alerts disabled in the spec".into(),
+                    (true, false) => "compliant".into(),
+                    (false, _) => "not compliant".into(),
+                },
             ]
         })
         .collect();

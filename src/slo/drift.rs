@@ -8,8 +8,9 @@
 //! - `cross-source`: one rule (SLO, tenant, window) differs between two sources, e.g. CloudWatch
 //!   5.2% against PagerDuty 4.8%: 8.33% drift, relative to the lower value.
 //! - `stale-copy`: one source holds the same rule twice.
-//! - `no-alert`: a tenant has an SLO and no alert at all; `missing-in-source`: a source alerts for
-//!   most tenants of an SLO, and not for this one.
+//! - `no-alert`: a tenant has an SLO and no alert at all (unless the SLO's spec switches its
+//!   alerts off, which coverage shows instead); `missing-in-source`: a source alerts for most
+//!   tenants of an SLO, and not for this one.
 //! - `no-slo`: an alert that guards no known SLO.
 //! - `inexpressible`: a window CloudWatch alarms cannot look back over (more than 7 days).
 
@@ -92,6 +93,9 @@ pub struct Coverage {
     pub rules: usize,
     pub sources: Vec<Source>,
     pub compliant: bool,
+    /// The SLO's spec switches its alerts off (Sloth's `page_alert`/`ticket_alert` with
+    /// `disable: true`): no alert is expected, and none is no drift.
+    pub alerts_disabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -387,14 +391,16 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
                     message,
                 });
             };
-            if mine.is_empty() {
+            // A spec that switches every alert off expects none.
+            let alerts_disabled = slo.profile.tiers.is_empty();
+            if mine.is_empty() && !alerts_disabled {
                 found(
                     Kind::NoAlert,
                     Vec::new(),
                     None,
                     format!("{family}{shown} has an SLO and no alert in any source"),
                 );
-            } else {
+            } else if !mine.is_empty() {
                 for missing in sources_for_family.difference(&sources).filter(|s| covers_most(s)) {
                     found(
                         Kind::MissingInSource,
@@ -426,7 +432,8 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
                 tenant: tenant.clone(),
                 rules: mine.len(),
                 sources: sources.into_iter().collect(),
-                compliant: !mine.is_empty() && !own_drift,
+                compliant: (!mine.is_empty() || alerts_disabled) && !own_drift,
+                alerts_disabled,
             });
         }
     }
