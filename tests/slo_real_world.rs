@@ -6,6 +6,7 @@ mod common;
 use common::{Sandbox, code, stderr, stdout};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn real(path: &str) -> Option<PathBuf> {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-world/slo").join(path);
@@ -17,6 +18,13 @@ fn real(path: &str) -> Option<PathBuf> {
     }
 }
 
+/// `audit error-budget --json` on one spec and its rules, the report written under `out`.
+fn audit(sandbox: &Sandbox, spec: &Path, rules: &Path, out: &str) -> Output {
+    let out = sandbox.path(out);
+    let [spec, rules, out] = [spec, rules, out.as_path()].map(|p| p.to_str().unwrap().to_string());
+    sandbox.run(&["audit", "error-budget", "--slos", &spec, "--rules", &rules, "--json", "--out", &out])
+}
+
 /// Sloth's example that switches both alerts off, with the rules Sloth generated from it (no
 /// alerts): compliant, the coverage says the alerts are off on purpose, and no drift.
 #[test]
@@ -26,17 +34,7 @@ fn an_slo_whose_spec_disables_its_alerts_is_no_drift() {
         return;
     };
     let sandbox = Sandbox::new();
-    let out = sandbox.run(&[
-        "audit",
-        "error-budget",
-        "--slos",
-        spec.to_str().unwrap(),
-        "--rules",
-        rules.to_str().unwrap(),
-        "--json",
-        "--out",
-        sandbox.path("report").to_str().unwrap(),
-    ]);
+    let out = audit(&sandbox, &spec, &rules, "report");
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let attestation: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
     assert_eq!(attestation["verdict"], "compliant", "{attestation:#}");
@@ -68,17 +66,7 @@ fn every_sloth_example_checks_clean_against_the_rules_sloth_generated() {
             continue;
         }
         let name = spec.file_name().unwrap().to_string_lossy().into_owned();
-        let out = sandbox.run(&[
-            "audit",
-            "error-budget",
-            "--slos",
-            spec.to_str().unwrap(),
-            "--rules",
-            generated.to_str().unwrap(),
-            "--json",
-            "--out",
-            sandbox.path(&name).to_str().unwrap(),
-        ]);
+        let out = audit(&sandbox, &spec, &generated, &name);
         assert_eq!(code(&out), 0, "{name}: {}\n{}", stdout(&out), stderr(&out));
         let attestation: Value = serde_json::from_str(&stdout(&out)).unwrap();
         assert_eq!(attestation["verdict"], "compliant", "{name}: {attestation:#}");
