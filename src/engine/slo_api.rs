@@ -283,7 +283,10 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
         let details = serde_json::to_value(c).expect("coverage serializes");
         s.add_finding(Finding {
             severity: FindingSeverity::Info,
-            title: format!("{} switches its alerts off in its spec: no alert is expected", c.slo),
+            title: format!(
+                "{} has no alerting in its spec (switched off, or a format without any): no alert is expected",
+                c.slo
+            ),
             details,
         })?;
     }

@@ -60,7 +60,7 @@ pub fn markdown(a: &Attestation, digest: &str) -> String {
                 c.rules.to_string(),
                 c.sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(", "),
                 match (c.compliant, c.alerts_disabled) {
-                    (true, true) => "alerts disabled in the spec".into(),
+                    (true, true) => "no alerting in the spec".into(),
                     (true, false) => "compliant".into(),
                     (false, _) => "not compliant".into(),
                 },

@@ -8,8 +8,8 @@
 //! - `cross-source`: one rule (SLO, tenant, window) differs between two sources, e.g. CloudWatch
 //!   5.2% against PagerDuty 4.8%: 8.33% drift, relative to the lower value.
 //! - `stale-copy`: one source holds the same rule twice.
-//! - `no-alert`: a tenant has an SLO and no alert at all (unless the SLO's spec switches its
-//!   alerts off, which coverage shows instead); `missing-in-source`: a source alerts for most
+//! - `no-alert`: a tenant has an SLO and no alert at all (unless the SLO's spec has no alerting,
+//!   which coverage shows instead); `missing-in-source`: a source alerts for most
 //!   tenants of an SLO, and not for this one.
 //! - `no-slo`: an alert that guards no known SLO.
 //! - `inexpressible`: a window CloudWatch alarms cannot look back over (more than 7 days).
@@ -93,8 +93,9 @@ pub struct Coverage {
     pub rules: usize,
     pub sources: Vec<Source>,
     pub compliant: bool,
-    /// The SLO's spec switches its alerts off (Sloth's `page_alert`/`ticket_alert` with
-    /// `disable: true`): no alert is expected, and none is no drift.
+    /// The SLO's spec has no alerting: switched off (Sloth's `page_alert`/`ticket_alert` with
+    /// `disable: true`) or a format without any (OpenSLO v1alpha). No alert is expected, and
+    /// none is no drift.
     pub alerts_disabled: bool,
 }
 

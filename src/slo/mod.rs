@@ -9,6 +9,7 @@ pub mod burn;
 pub mod drift;
 pub mod load;
 pub mod openslo;
+pub mod openslo_v1alpha;
 pub mod policy;
 pub mod records;
 pub mod rules;

@@ -1,6 +1,6 @@
 //! SLOs from OpenSLO v1 (`kind: SLO`, with `SLI` and `AlertPolicy` documents referenced by
-//! name or inline) and from Sloth (`version: prometheus/v1`, and its `PrometheusServiceLevel`
-//! custom resource).
+//! name or inline; v1alpha in [`super::openslo_v1alpha`]; either wrapped in `kind: List`) and
+//! from Sloth (`version: prometheus/v1`, and its `PrometheusServiceLevel` custom resource).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,9 +30,21 @@ fn tenants(labels: &Value) -> Vec<Option<String>> {
     }
 }
 
-/// Whether these documents are OpenSLO.
+/// Whether these documents are OpenSLO (perhaps inside a `kind: List`).
 pub fn is_openslo(docs: &[Value]) -> bool {
-    docs.iter().any(|d| d["apiVersion"].as_str().is_some_and(|v| v.starts_with("openslo/")))
+    unwrapped(docs).iter().any(|d| d["apiVersion"].as_str().is_some_and(|v| v.starts_with("openslo/")))
+}
+
+/// The documents with every `kind: List` and every top-level sequence replaced by its items
+/// (one level, as Kubernetes tooling and OpenSLO's own examples write them).
+fn unwrapped(docs: &[Value]) -> Vec<&Value> {
+    docs.iter()
+        .flat_map(|d| match (d, &d["kind"], &d["items"]) {
+            (Value::Array(items), _, _) => items.iter().collect(),
+            (_, Value::String(kind), Value::Array(items)) if kind == "List" => items.iter().collect(),
+            _ => vec![d],
+        })
+        .collect()
 }
 
 /// Whether these documents are Sloth specs.
@@ -45,16 +57,21 @@ pub fn is_sloth(docs: &[Value]) -> bool {
 
 /// The SLOs of OpenSLO documents.
 pub fn openslo(docs: &[Value], origin: &str) -> Result<Vec<Slo>, String> {
+    let docs = unwrapped(docs);
     let named = |kind: &str| -> BTreeMap<String, &Value> {
         docs.iter()
             .filter(|d| d["kind"] == kind)
-            .filter_map(|d| Some((d["metadata"]["name"].as_str()?.to_string(), d)))
+            .filter_map(|d| Some((d["metadata"]["name"].as_str()?.to_string(), *d)))
             .collect()
     };
     let slis = named("SLI");
     let policies = named("AlertPolicy");
     let mut out = Vec::new();
     for doc in docs.iter().filter(|d| d["kind"] == "SLO") {
+        if super::openslo_v1alpha::is_v1alpha(doc) {
+            out.extend(super::openslo_v1alpha::slos(doc, origin)?);
+            continue;
+        }
         let name = doc["metadata"]["name"].as_str().ok_or_else(|| format!("{origin}: an SLO without metadata.name"))?;
         let what = format!("{origin}#{name}");
         let spec = &doc["spec"];
@@ -69,7 +86,7 @@ pub fn openslo(docs: &[Value], origin: &str) -> Result<Vec<Slo>, String> {
         let window = spec["timeWindow"][0]["duration"]
             .as_str()
             .ok_or_else(|| format!("{what}: spec.timeWindow[0].duration is missing (e.g. 28d)"))?;
-        let period = parse_duration(window).map_err(|e| format!("{what}: timeWindow: {e}"))?;
+        let period = window_duration(window).map_err(|e| format!("{what}: timeWindow: {e}"))?;
         let profile = alert_profile(spec, &policies, period, &what)?;
         let objectives = spec["objectives"]
             .as_array()
@@ -103,6 +120,31 @@ pub fn openslo(docs: &[Value], origin: &str) -> Result<Vec<Slo>, String> {
         }
     }
     Ok(out)
+}
+
+/// An OpenSLO duration: the usual units, and `M`, `Q` and `Y` (a month of 30 days, a quarter of
+/// 90, a year of 365) as OpenSLO's duration shorthand allows them.
+fn window_duration(text: &str) -> Result<Duration, String> {
+    let days = |unit: char| match unit {
+        'M' => Some(30),
+        'Q' => Some(90),
+        'Y' => Some(365),
+        _ => None,
+    };
+    let t = text.trim();
+    match t.chars().last().and_then(days) {
+        Some(per) => {
+            // The unit is one ASCII byte, so cutting it off leaves a character boundary.
+            let count: u64 =
+                t[..t.len() - 1].parse().map_err(|_| format!("{text:?}: expected a count before its unit"))?;
+            count
+                .checked_mul(per * 86_400)
+                .filter(|&s| s > 0)
+                .map(Duration::from_secs)
+                .ok_or_else(|| format!("{text:?} is no period"))
+        }
+        None => parse_duration(t),
+    }
 }
 
 fn metric_query(v: &Value) -> Option<String> {
@@ -223,4 +265,20 @@ pub fn sloth(docs: &[Value], origin: &str) -> Result<Vec<Slo>, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openslo_windows_have_months_quarters_and_years() {
+        assert_eq!(window_duration("1M").unwrap(), Duration::from_secs(30 * 86_400));
+        assert_eq!(window_duration("1Q").unwrap(), Duration::from_secs(90 * 86_400));
+        assert_eq!(window_duration("28d").unwrap(), Duration::from_secs(28 * 86_400));
+        assert!(window_duration("M").is_err());
+        assert!(window_duration("0Y").is_err());
+        assert!(window_duration("99999999999999999Y").is_err());
+        assert!(window_duration("éM").is_err());
+    }
 }
