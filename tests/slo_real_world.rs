@@ -123,3 +123,54 @@ fn openslo_examples_load() {
         }
     }
 }
+
+/// Every Pyrra `ServiceLevelObjective` in Pyrra's examples loads, with Pyrra's own alert
+/// profile (its four tiers scaled to the SLO's window).
+#[test]
+fn pyrra_examples_load_with_pyrras_profile() {
+    let Some(root) = real("pyrra/examples/caddy-response-latency.yaml").and_then(|f| f.parent().map(Path::to_path_buf))
+    else {
+        return;
+    };
+    let mut folders = vec![root];
+    let mut read = 0;
+    while let Some(folder) = folders.pop() {
+        for path in std::fs::read_dir(&folder).into_iter().flatten().flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if !text.contains("kind: ServiceLevelObjective") || text.contains("kind: CustomResourceDefinition") {
+                continue;
+            }
+            let slos = deployclaw::slo::load::load_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(!slos.is_empty(), "{}", path.display());
+            for slo in &slos {
+                assert_eq!(slo.profile, deployclaw::slo::policy::Profile::pyrra(slo.period), "{}", slo.origin);
+            }
+            read += 1;
+        }
+    }
+    assert!(read >= 20, "{read} Pyrra files");
+}
+
+/// Rules in the shape Pyrra generates, beside the Pyrra resource they came from (fixtures
+/// written here: Pyrra's repository commits no generated rules): clean with Pyrra's tiers, and
+/// a changed factor is drift on that window.
+#[test]
+fn pyrra_rules_check_against_pyrras_own_profile() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slo/pyrra");
+    let (spec, rules) = (fixtures.join("checkout-errors.yaml"), fixtures.join("checkout-errors-rules.yaml"));
+    let sandbox = Sandbox::new();
+    let out = audit(&sandbox, &spec, &rules, "clean");
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let changed = sandbox.write("changed.yaml", &text.replace("(7 * (1-0.999))", "(9 * (1-0.999))"));
+    let out = audit(&sandbox, &spec, &changed, "drift");
+    assert_eq!(code(&out), 3, "{}\n{}", stdout(&out), stderr(&out));
+    let attestation: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let drifts = attestation["drifts"].as_array().unwrap();
+    assert!(drifts.iter().all(|d| d["kind"] == "threshold"), "{drifts:#?}");
+    assert!(drifts.iter().any(|d| d["message"].as_str().unwrap().contains("6h")), "{drifts:#?}");
+}

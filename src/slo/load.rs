@@ -21,10 +21,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Error;
-use super::openslo;
 use super::policy::{Profile, Severity, Tier};
 use super::spec::{Sli, Slo, objective, objective_text};
 use super::yaml;
+use super::{openslo, pyrra};
 use crate::sql::db::{Database, Value};
 use crate::units::parse_duration;
 
@@ -58,8 +58,8 @@ fn is_spec(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "toml" | "yaml" | "yml" | "json"))
 }
 
-/// SLOs from text: TOML when it parses as our format, else YAML (OpenSLO or Sloth, which JSON
-/// is a subset of).
+/// SLOs from text: TOML when it parses as our format, else YAML (OpenSLO, Sloth or Pyrra, which
+/// JSON is a subset of).
 pub fn load_text(text: &str, origin: &str) -> Result<Vec<Slo>, Error> {
     let invalid = |message: String| Error::Invalid { origin: origin.to_string(), message };
     let looks_toml = origin.ends_with(".toml") || text.lines().any(|l| l.trim_start().starts_with("[[slo"));
@@ -73,8 +73,16 @@ pub fn load_text(text: &str, origin: &str) -> Result<Vec<Slo>, Error> {
     if openslo::is_sloth(&docs) {
         return openslo::sloth(&docs, origin).map_err(invalid);
     }
+    let resources = openslo::unwrapped(&docs);
+    if resources.iter().any(|d| pyrra::is_pyrra(d)) {
+        let mut slos = Vec::new();
+        for doc in resources.into_iter().filter(|d| pyrra::is_pyrra(d)) {
+            slos.extend(pyrra::slos(doc, origin).map_err(invalid)?);
+        }
+        return Ok(slos);
+    }
     Err(invalid(
-        "neither OpenSLO (apiVersion: openslo/v1), Sloth (version: prometheus/v1) nor deployclaw TOML ([[slo]])".into(),
+        "neither OpenSLO (apiVersion: openslo/v1), Sloth (version: prometheus/v1), Pyrra (apiVersion: pyrra.dev/v1alpha1) nor deployclaw TOML ([[slo]])".into(),
     ))
 }
 

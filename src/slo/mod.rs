@@ -11,6 +11,7 @@ pub mod load;
 pub mod openslo;
 pub mod openslo_v1alpha;
 pub mod policy;
+pub mod pyrra;
 pub mod records;
 pub mod rules;
 pub mod spec;

@@ -37,7 +37,7 @@ pub fn is_openslo(docs: &[Value]) -> bool {
 
 /// The documents with every `kind: List` and every top-level sequence replaced by its items
 /// (one level, as Kubernetes tooling and OpenSLO's own examples write them).
-fn unwrapped(docs: &[Value]) -> Vec<&Value> {
+pub(super) fn unwrapped(docs: &[Value]) -> Vec<&Value> {
     docs.iter()
         .flat_map(|d| match (d, &d["kind"], &d["items"]) {
             (Value::Array(items), _, _) => items.iter().collect(),
