@@ -20,9 +20,15 @@ fn real(path: &str) -> Option<PathBuf> {
 
 /// `audit error-budget --json` on one spec and its rules, the report written under `out`.
 fn audit(sandbox: &Sandbox, spec: &Path, rules: &Path, out: &str) -> Output {
+    audit_with(sandbox, spec, rules, out, &[])
+}
+
+fn audit_with(sandbox: &Sandbox, spec: &Path, rules: &Path, out: &str, more: &[&str]) -> Output {
     let out = sandbox.path(out);
     let [spec, rules, out] = [spec, rules, out.as_path()].map(|p| p.to_str().unwrap().to_string());
-    sandbox.run(&["audit", "error-budget", "--slos", &spec, "--rules", &rules, "--json", "--out", &out])
+    let mut args = vec!["audit", "error-budget", "--slos", &spec, "--rules", &rules, "--json", "--out", &out];
+    args.extend(more);
+    sandbox.run(&args)
 }
 
 /// Sloth's example that switches both alerts off, with the rules Sloth generated from it (no
@@ -173,4 +179,37 @@ fn pyrra_rules_check_against_pyrras_own_profile() {
     let drifts = attestation["drifts"].as_array().unwrap();
     assert!(drifts.iter().all(|d| d["kind"] == "threshold"), "{drifts:#?}");
     assert!(drifts.iter().any(|d| d["message"].as_str().unwrap().contains("6h")), "{drifts:#?}");
+}
+
+/// Sloth's 7-day AlertWindows file (real) as the profile of Sloth's getting-started example:
+/// the rules Sloth generated with its default 30-day windows drift on every tier, and rules in
+/// the shape Sloth generates with the 7-day windows (own fixture) check clean.
+#[test]
+fn sloth_alert_windows_are_the_profile_of_the_slos_they_generated() {
+    let (Some(spec), Some(defaults), Some(windows)) = (
+        real("sloth/examples/getting-started.yml"),
+        real("sloth/examples/_gen/getting-started.yml"),
+        real("sloth/examples/windows/7d.yaml"),
+    ) else {
+        return;
+    };
+    let windows = windows.to_str().unwrap();
+    let sandbox = Sandbox::new();
+    let out = audit_with(&sandbox, &spec, &defaults, "defaults", &["--windows", windows]);
+    assert_eq!(code(&out), 3, "{}\n{}", stdout(&out), stderr(&out));
+    let attestation: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let drifts = attestation["drifts"].as_array().unwrap();
+    assert!(drifts.iter().all(|d| d["kind"] == "threshold"), "{drifts:#?}");
+    for window in ["over 1h", "over 6h", "over 1d", "over 3d"] {
+        assert!(drifts.iter().any(|d| d["message"].as_str().unwrap().contains(window)), "{window}: {drifts:#?}");
+    }
+
+    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slo/sloth-7d-rules.yaml");
+    let out = audit_with(&sandbox, &spec, &own, "seven-days", &["--windows", windows]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let out = audit(&sandbox, &spec, &own, "without-windows");
+    assert_eq!(code(&out), 3, "without the windows file the 7-day rules are drift: {}", stdout(&out));
+    let missing = audit_with(&sandbox, &spec, &own, "missing", &["--windows", "nope.yaml"]);
+    assert_eq!(code(&missing), 2);
+    assert!(stderr(&missing).contains("--windows nope.yaml: no such file"), "{}", stderr(&missing));
 }

@@ -97,6 +97,7 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
             db: None,
             rules_table: "alert_rules".into(),
             slo_table: None,
+            windows: None,
             metrics: Some(s.metrics.clone()),
             tolerance: "2%".into(),
             tenants: Vec::new(),

@@ -15,7 +15,7 @@ use crate::frame::Frame;
 use crate::slo::burn::{self, Columns, Series};
 use crate::slo::records::{RULE_COLUMNS, SLO_COLUMNS, rule_from_record, rule_record, slo_from_record, slo_record};
 use crate::slo::rules::{self, Rule, cloudwatch};
-use crate::slo::{Profile, Slo, attest, baseline, detection_time, drift, load};
+use crate::slo::{Profile, Slo, attest, baseline, detection_time, drift, load, sloth_windows};
 use crate::units::{format_duration, parse_duration};
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
@@ -357,6 +357,8 @@ fn detection(objective: f64, error_ratio: f64, profile: &str, period: &str) -> R
 
 const SLOS: &str = r#"let p = temp_path("slos.toml"); write_text(p, "[[slo]]\nservice = \"checkout\"\nname = \"availability\"\nobjective = \"99.9%\"\nperiod = \"30d\"\ntenants = [\"acme\", \"globex\"]\n"); let slos = slo::load(p);"#;
 const METRICS: &str = r#"let rows = []; for m in 0..120 { rows.push(#{time: m * 60, tenant: "acme", good: 1000, total: 1000}); rows.push(#{time: m * 60, tenant: "globex", good: if m >= 100 { 0 } else { 1000 }, total: 1000}); } let metrics = frame(rows);"#;
+const SLOTH_SLOS: &str = r#"let p = temp_path("sloth.yaml"); write_text(p, "version: prometheus/v1\nservice: shop\nslos:\n  - name: checkout\n    objective: 99.9\n    sli:\n      events:\n        error_query: errors\n        total_query: total\n"); let slos = slo::load(p);"#;
+const WINDOWS: &str = r#"let w = temp_path("7d.yaml"); write_text(w, "kind: AlertWindows\nspec:\n  sloPeriod: 7d\n  page:\n    quick: {errorBudgetPercent: 8, shortWindow: 5m, longWindow: 1h}\n    slow: {errorBudgetPercent: 12.5, shortWindow: 30m, longWindow: 6h}\n  ticket:\n    quick: {errorBudgetPercent: 20, shortWindow: 2h, longWindow: 1d}\n    slow: {errorBudgetPercent: 42, shortWindow: 6h, longWindow: 3d}\n");"#;
 const RULES: &str = r#"let r = temp_path("rules.yaml"); write_text(r, "groups:\n- name: checkout\n  rules:\n  - alert: CheckoutFastBurn\n    expr: errors:ratio_rate1h{slo=\"checkout/availability\",tenant=\"acme\"} > (16 * 0.001) and errors:ratio_rate5m{slo=\"checkout/availability\",tenant=\"acme\"} > (16 * 0.001)\n    labels: {severity: page}\n"); let rules = slo::rules(r);"#;
 
 pub fn register(api: &mut Api, shared: &Arc<Shared>) {
@@ -378,6 +380,25 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         let s = shared.clone();
         move |db: Db, table: &str| slos_frame(&load_slos(&s, &Dynamic::from(db), Some(table))?)
     });
+
+    api.add(
+        FnDoc::new("with_windows")
+            .usage("slo::with_windows(slos: Frame, file: string) -> Frame")
+            .summary("Give the Sloth SLOs the windows of a Sloth AlertWindows file (sloth.slok.dev/v1: sloPeriod, page and ticket windows as shares of the budget), as Sloth generated their rules with them: their period becomes sloPeriod and their tiers those windows (severities a spec switched off stay off). Other SLOs are unchanged.")
+            .param("slos", "the Frame of slo::load")
+            .param("file", "an AlertWindows YAML file")
+            .returns(&format!("the Frame ({})", SLO_COLUMNS.join(", ")))
+            .example(
+                &format!("{SLOTH_SLOS} {WINDOWS} slo::with_windows(slos, w).select([\"id\", \"period\", \"profile\"]).rows()"),
+                r#"[{"id": "shop/checkout", "period": "7d", "profile": "sloth-windows"}]"#,
+            ),
+        move |slos: Frame, file: &str| -> Result<Frame> {
+            let windows = sloth_windows::read_path(Path::new(file)).map_err(super::input_error)?;
+            let mut slos = slos_of(&slos)?;
+            sloth_windows::apply(&mut slos, &windows);
+            slos_frame(&slos)
+        },
+    );
 
     let s = shared.clone();
     api.add(

@@ -14,6 +14,7 @@ pub mod policy;
 pub mod pyrra;
 pub mod records;
 pub mod rules;
+pub mod sloth_windows;
 pub mod spec;
 pub mod yaml;
 

@@ -13,7 +13,7 @@ use super::{out_dir, param, text};
 /// What `audit error-budget` is given.
 #[derive(clap::Args, Debug)]
 pub struct ErrorBudget {
-    /// SLO definitions: deployclaw TOML, OpenSLO or Sloth YAML, or folders of them; repeat for several.
+    /// SLO definitions: deployclaw TOML, OpenSLO, Sloth or Pyrra YAML, or folders of them; repeat for several.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub slos: Vec<PathBuf>,
     /// Alert rules as deployed: CloudFormation, Terraform (.tf or plan JSON), Prometheus rule
@@ -35,6 +35,10 @@ pub struct ErrorBudget {
     /// Read SLO definitions from this table of --db too.
     #[arg(long, value_name = "TABLE")]
     pub slo_table: Option<String>,
+    /// A Sloth AlertWindows file (sloth.slok.dev/v1) the Sloth SLOs' rules were generated with:
+    /// its period and windows replace Sloth's defaults for them.
+    #[arg(long, value_name = "FILE")]
+    pub windows: Option<PathBuf>,
     /// Samples to compute burn rates from: CSV or JSON (time, tenant, good, total).
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
@@ -76,6 +80,9 @@ pub fn error_budget(settings: &Settings, args: &ErrorBudget) -> u8 {
     if let Err(code) = super::must_exist("--metrics", &args.metrics) {
         return code;
     }
+    if let Err(code) = super::must_exist("--windows", &args.windows) {
+        return code;
+    }
     let out = out_dir(&args.report.out, "error-budget");
     let list = |paths: &[PathBuf]| -> Dynamic { paths.iter().map(|p| text(p)).collect::<Vec<_>>().into() };
     let mut rule_options = Map::new();
@@ -110,6 +117,9 @@ pub fn error_budget(settings: &Settings, args: &ErrorBudget) -> u8 {
     }
     if let Some(file) = &args.metrics {
         params.push(param("METRICS", text(file)));
+    }
+    if let Some(file) = &args.windows {
+        params.push(param("WINDOWS", text(file)));
     }
     super::run(settings, &super::ERROR_BUDGET, &out, params, &args.report)
 }
