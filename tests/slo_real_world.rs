@@ -213,3 +213,29 @@ fn sloth_alert_windows_are_the_profile_of_the_slos_they_generated() {
     assert_eq!(code(&missing), 2);
     assert!(stderr(&missing).contains("--windows nope.yaml: no such file"), "{}", stderr(&missing));
 }
+
+/// Alarms exported with `aws cloudwatch describe-alarms > alarms.json` read as CloudWatch rules
+/// (written here in the shape the AWS CLI prints).
+#[test]
+fn describe_alarms_output_is_a_rules_file() {
+    let sandbox = Sandbox::new();
+    let alarms = sandbox.write(
+        "alarms.json",
+        r#"{"MetricAlarms": [{"AlarmName": "checkout-errors-1h", "MetricName": "ErrorRate", "Namespace": "Shop",
+             "Dimensions": [{"Name": "tenant", "Value": "globex"}], "Period": 300, "EvaluationPeriods": 12,
+             "Threshold": 1.44, "ComparisonOperator": "GreaterThanThreshold", "StateValue": "OK"}],
+            "CompositeAlarms": []}"#,
+    );
+    let script = format!(
+        "slo::rules({:?}).select([\"source\", \"name\", \"tenant\", \"long\", \"threshold\"]).rows()",
+        alarms.display()
+    );
+    let path = sandbox.write("t.rhai", &script);
+    let out = sandbox.run(&["run", "--json", path.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rows[0]["source"], "cloudwatch", "{rows}");
+    assert_eq!(rows[0]["tenant"], "globex");
+    assert_eq!(rows[0]["long"], "1h");
+    assert_eq!(rows[0]["threshold"], 1.44);
+}

@@ -25,61 +25,68 @@ pub fn rules(docs: &[Value], origin: &str) -> Vec<Rule> {
             if resource["Type"] != "AWS::CloudWatch::Alarm" {
                 continue;
             }
-            let p = |key: &str| resolve(&resource["Properties"][key], &params);
-            let text = |key: &str| p(key).as_str().map(str::to_string);
-            let number_of = |key: &str| number(&p(key));
-            let pairs = |v: &Value| -> Vec<(String, String)> {
-                v.as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|d| {
-                        let name = resolve(&d["Name"], &params).as_str()?.to_string();
-                        let value = resolve(&d["Value"], &params);
-                        Some((name, value.as_str().map_or_else(|| value.to_string(), str::to_string)))
-                    })
-                    .collect()
-            };
-            let queries = p("Metrics")
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|q| {
-                    let stat = &q["MetricStat"];
-                    Query {
-                        id: resolve(&q["Id"], &params).as_str().unwrap_or_default().to_string(),
-                        expression: resolve(&q["Expression"], &params).as_str().map(str::to_string),
-                        metric: resolve(&stat["Metric"]["MetricName"], &params).as_str().map(str::to_string),
-                        period: number(&resolve(&stat["Period"], &params)).map(|n| n as u64),
-                        return_data: resolve(&q["ReturnData"], &params).as_bool().unwrap_or(true),
-                        dimensions: pairs(&resolve(&stat["Metric"]["Dimensions"], &params)),
-                    }
-                })
-                .collect();
-            let tags = pairs_of_tags(&p("Tags"));
-            let spec = AlarmSpec {
-                name: text("AlarmName").unwrap_or_else(|| id.clone()),
-                description: text("AlarmDescription"),
-                metric: text("MetricName"),
-                dimensions: pairs(&p("Dimensions")),
-                period: number_of("Period").map(|n| n as u64),
-                evaluation_periods: number_of("EvaluationPeriods").map(|n| n as u64),
-                datapoints_to_alarm: number_of("DatapointsToAlarm").map(|n| n as u64),
-                threshold: number_of("Threshold"),
-                comparison: text("ComparisonOperator"),
-                queries,
-                // A resource's Ref (a topic of the same stack) is named by its logical id.
-                actions: p("AlarmActions")
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|a| a.as_str().or(a["Ref"].as_str()).map_or_else(|| a.to_string(), str::to_string))
-                    .collect(),
-                tags,
-            };
+            let spec = alarm_spec(&resource["Properties"], &params, id);
             out.push(to_rule(&spec, Source::Cloudformation, format!("{origin}#{id}")));
         }
     }
     out
+}
+
+/// One alarm's properties (a template resource's `Properties`, or an alarm as `aws cloudwatch
+/// describe-alarms` prints it: the same names) as an alarm description; `id` names it when it
+/// has no `AlarmName`.
+pub fn alarm_spec(properties: &Value, params: &Map<String, Value>, id: &str) -> AlarmSpec {
+    let p = |key: &str| resolve(&properties[key], params);
+    let text = |key: &str| p(key).as_str().map(str::to_string);
+    let number_of = |key: &str| number(&p(key));
+    let pairs = |v: &Value| -> Vec<(String, String)> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| {
+                let name = resolve(&d["Name"], params).as_str()?.to_string();
+                let value = resolve(&d["Value"], params);
+                Some((name, value.as_str().map_or_else(|| value.to_string(), str::to_string)))
+            })
+            .collect()
+    };
+    let queries = p("Metrics")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|q| {
+            let stat = &q["MetricStat"];
+            Query {
+                id: resolve(&q["Id"], params).as_str().unwrap_or_default().to_string(),
+                expression: resolve(&q["Expression"], params).as_str().map(str::to_string),
+                metric: resolve(&stat["Metric"]["MetricName"], params).as_str().map(str::to_string),
+                period: number(&resolve(&stat["Period"], params)).map(|n| n as u64),
+                return_data: resolve(&q["ReturnData"], params).as_bool().unwrap_or(true),
+                dimensions: pairs(&resolve(&stat["Metric"]["Dimensions"], params)),
+            }
+        })
+        .collect();
+    let tags = pairs_of_tags(&p("Tags"));
+    AlarmSpec {
+        name: text("AlarmName").unwrap_or_else(|| id.to_string()),
+        description: text("AlarmDescription"),
+        metric: text("MetricName"),
+        dimensions: pairs(&p("Dimensions")),
+        period: number_of("Period").map(|n| n as u64),
+        evaluation_periods: number_of("EvaluationPeriods").map(|n| n as u64),
+        datapoints_to_alarm: number_of("DatapointsToAlarm").map(|n| n as u64),
+        threshold: number_of("Threshold"),
+        comparison: text("ComparisonOperator"),
+        queries,
+        // A resource's Ref (a topic of the same stack) is named by its logical id.
+        actions: p("AlarmActions")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| a.as_str().or(a["Ref"].as_str()).map_or_else(|| a.to_string(), str::to_string))
+            .collect(),
+        tags,
+    }
 }
 
 fn pairs_of_tags(v: &Value) -> Vec<(String, String)> {

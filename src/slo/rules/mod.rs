@@ -4,6 +4,7 @@
 
 pub mod cloudformation;
 pub mod cloudwatch;
+pub mod describe_alarms;
 pub mod hcl;
 pub mod pagerduty;
 pub mod prometheus;
@@ -164,6 +165,9 @@ pub fn load_text(text: &str, origin: &str) -> Result<Vec<Rule>, crate::slo::Erro
     if docs.len() == 1 && terraform::is_plan(&docs[0]) {
         return Ok(terraform::from_plan(&docs[0], origin));
     }
+    if docs.len() == 1 && describe_alarms::is_describe_alarms(&docs[0]) {
+        return Ok(describe_alarms::rules(&docs[0], origin));
+    }
     if docs.len() == 1 && pagerduty::is_export(&docs[0]) {
         return Ok(pagerduty::rules(&docs[0], origin));
     }
@@ -174,7 +178,7 @@ pub fn load_text(text: &str, origin: &str) -> Result<Vec<Rule>, crate::slo::Erro
         return prometheus::rules(&docs, origin).map_err(invalid);
     }
     Err(invalid(
-        "not a CloudFormation template, Terraform file or plan, Prometheus rule file or PagerDuty export".into(),
+        "not a CloudFormation template, Terraform file or plan, Prometheus rule file, PagerDuty export or aws cloudwatch describe-alarms output".into(),
     ))
 }
 
