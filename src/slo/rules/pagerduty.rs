@@ -10,10 +10,18 @@ use super::{Rule, Source, Threshold, tenant_key, window_in_name};
 use crate::slo::Severity;
 use crate::units::parse_duration;
 
-/// Whether a JSON document is a PagerDuty export.
+/// Whether a JSON document is a PagerDuty export, or an object as PagerDuty's REST API returns
+/// it: `{"service": ...}`, `{"services": [...]}`, `{"escalation_policy": ...}`, an orchestration
+/// path, or a service's event rules (`{"rules": [...]}` with conditions and actions). Objects
+/// that carry no numeric threshold read without error and give no rule.
 pub fn is_export(doc: &Value) -> bool {
     ["event_orchestrations", "escalation_policies", "orchestration_path"].iter().any(|k| !doc[*k].is_null())
-        || doc["services"].as_array().is_some_and(|s| s.iter().any(|x| x["escalation_policy"].is_object()))
+        || doc["services"].is_array()
+        || doc["service"]["type"] == "service"
+        || doc["escalation_policy"]["type"] == "escalation_policy"
+        || doc["rules"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x["conditions"].is_object() && x["actions"].is_object()))
 }
 
 /// Every orchestration rule with a numeric threshold.
@@ -108,6 +116,22 @@ fn read_clause(clause: &str, r: &mut Rule) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_objects_without_thresholds_read_without_error() {
+        let service: Value = serde_json::json!({"service": {"id": "PSVC1", "type": "service", "name": "checkout",
+            "escalation_policy": {"id": "PEP1", "type": "escalation_policy_reference"}}});
+        let policy: Value = serde_json::json!({"escalation_policy": {"id": "PEP1", "type": "escalation_policy",
+            "escalation_rules": [{"escalation_delay_in_minutes": 30, "targets": [{"id": "PUSER", "type": "user_reference"}]}]}});
+        let legacy: Value = serde_json::json!({"rules": [{"id": "R1", "conditions": {"operator": "and",
+            "subconditions": [{"operator": "contains", "parameters": {"path": "summary", "value": "error"}}]},
+            "actions": {"severity": {"value": "critical"}}}]});
+        for doc in [&service, &policy, &legacy, &serde_json::json!({"services": []})] {
+            assert!(is_export(doc), "{doc}");
+            assert!(rules(doc, "pd.json").is_empty(), "{doc}");
+        }
+        assert!(!is_export(&serde_json::json!({"service": "checkout"})));
+    }
     use std::time::Duration;
 
     #[test]
