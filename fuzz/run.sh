@@ -97,11 +97,12 @@ for t in "${targets[@]}"; do
     # When the target last reached a new edge (cov grew) and last kept an input for new
     # features (ft, which keep growing long after the edges stop).
     last_edge=$(awk '/ cov: /{ for (i = 1; i < NF; i++) if ($i == "cov:") c = $(i + 1) + 0; if (c > max) { max = c; t = $1 } } END { print t + 0 }' "$log")
-    last_new=$(grep -E '^[0-9]+ #[0-9]+\s+NEW ' "$log" | tail -1 | cut -d' ' -f1)
-    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
-    runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')
+    # (A target with nothing new has no NEW line at all: grep finding nothing is no failure.)
+    last_new=$({ grep -E '^[0-9]+ #[0-9]+\s+NEW ' "$log" || true; } | tail -1 | cut -d' ' -f1)
+    cov=$({ grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" || true; } | tail -1)
+    runs=$({ grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" || true; } | grep -oE '[0-9]+$' || true)
     if [ "$rc" -eq 0 ]; then
-        echo "$t: ran ${ran} s, ${runs:-?} runs, ${cov:-no coverage line}, last new edge at ${last_edge} s, last new feature at ${last_new:-0} s, $(find "$corpus/$t" -type f | wc -l) corpus entries, no crash"
+        echo "$t: ran ${ran} s, ${runs:-?} runs, ${cov:-no coverage line}, last new edge at ${last_edge} s, last new feature ${last_new:+at $last_new s}${last_new:-none}, $(find "$corpus/$t" -type f | wc -l) corpus entries, no crash"
     else
         status=1
         echo "$t: FOUND a crash after ${ran} s: $(ls -t "$artifacts/$t" | head -1) (log: $log)"
