@@ -16,18 +16,10 @@ fn demo_log(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/triage/demo").join(name).display().to_string()
 }
 
-/// Run a script with `deployclaw run --json` and return its value.
-fn eval(sandbox: &Sandbox, script: &str) -> Value {
-    let path = sandbox.write("t.rhai", script);
-    let out = sandbox.run(&["run", "--json", path.to_str().unwrap()]);
-    assert_eq!(code(&out), 0, "{script}\n{}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
-}
-
 fn rows(sandbox: &Sandbox, source: &str, filter: &str, columns: &[&str]) -> Vec<Value> {
     let columns: Vec<String> = columns.iter().map(|c| format!("{c:?}")).collect();
     let script = format!("ci::read({source:?}).filter({filter:?}).select([{}])", columns.join(", "));
-    eval(sandbox, &script).as_array().unwrap().clone()
+    sandbox.eval(&script, &[]).as_array().unwrap().clone()
 }
 
 #[test]
@@ -105,10 +97,10 @@ fn gzip_logs_read_like_plain_ones_and_formats_can_be_forced() {
         fixture("codebuild-web.log"),
         gz.display().to_string()
     );
-    assert_eq!(eval(&sandbox, &script), serde_json::json!([41, true, "codebuild-web"]));
+    assert_eq!(sandbox.eval(&script, &[]), serde_json::json!([41, true, "codebuild-web"]));
     let forced =
         format!("ci::read({:?}, #{{format: \"plain\"}}).filter(\"failure\").len()", fixture("codebuild-web.log"));
-    assert_eq!(eval(&sandbox, &forced), 0, "as plain text no line is a CodeBuild verdict");
+    assert_eq!(sandbox.eval(&forced, &[]), 0, "as plain text no line is a CodeBuild verdict");
     let path =
         sandbox.write("bad.rhai", &format!("ci::read({:?}, #{{format: \"travis\"}})", fixture("codebuild-web.log")));
     let out = sandbox.run(&["run", path.to_str().unwrap()]);
@@ -136,7 +128,7 @@ fn each_failed_job_gets_its_cause_and_the_lines_that_prove_it() {
     let mut causes = std::collections::BTreeMap::new();
     for source in &sources {
         let script = format!("ci::classify(ci::read({source:?}))");
-        for row in eval(&sandbox, &script).as_array().unwrap() {
+        for row in sandbox.eval(&script, &[]).as_array().unwrap() {
             causes.entry(row["job"].as_str().unwrap().to_string()).or_insert_with(Vec::new).push(row.clone());
         }
     }
@@ -201,7 +193,7 @@ fn a_teams_rules_come_first() {
         demo_log("migrate-tenants.log"),
         rules.display().to_string()
     );
-    let got = eval(&sandbox, &script);
+    let got = sandbox.eval(&script, &[]);
     assert_eq!(got[0]["cause"], "invoice-currency-backfill", "{got}");
     let bad =
         sandbox.write("bad.toml", "[[rule]]\ncause = \"x\"\nkind = \"weather\"\nretry = false\npatterns = ['a']\n");

@@ -17,19 +17,10 @@ fn fixture(path: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slo").join(path).display().to_string()
 }
 
-fn eval(sandbox: &Sandbox, script: &str, args: &[&str]) -> Value {
-    let path = sandbox.write("t.rhai", script);
-    let mut all = vec!["run", "--json", path.to_str().unwrap()];
-    all.extend(args);
-    let out = sandbox.run(&all);
-    assert_eq!(code(&out), 0, "{script}\n{}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
-}
-
 #[test]
 fn slos_come_from_toml_openslo_and_sloth() {
     let sandbox = Sandbox::new();
-    let got = eval(&sandbox, &format!("slo::load({:?})", fixture("specs")), &[]);
+    let got = sandbox.eval(&format!("slo::load({:?})", fixture("specs")), &[]);
     let rows = got.as_array().unwrap();
     let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(
@@ -92,7 +83,7 @@ fn burn_rates_find_the_planted_burns() {
         "let slos = slo::load({:?}); let m = read_csv({metrics:?}); [slo::burn_rates(m, slos), slo::alerts(m, slos)]",
         fixture("specs/slos.toml")
     );
-    let got = eval(&sandbox, &script, &[]);
+    let got = sandbox.eval(&script, &[]);
     let burns: BTreeMap<&str, &Value> =
         got[0].as_array().unwrap().iter().map(|r| (r["tenant"].as_str().unwrap(), r)).collect();
     assert_eq!(burns.len(), 5);
@@ -225,7 +216,7 @@ fn every_planted_drift_is_found_and_the_clean_set_has_none() {
 #[test]
 fn rules_normalise_from_every_source() {
     let sandbox = Sandbox::new();
-    let rules = eval(&sandbox, &format!("slo::rules({:?})", fixture("rules")), &[]);
+    let rules = sandbox.eval(&format!("slo::rules({:?})", fixture("rules")), &[]);
     let by_name: BTreeMap<&str, &Value> =
         rules.as_array().unwrap().iter().map(|r| (r["name"].as_str().unwrap(), r)).collect();
     let r = |name: &str| by_name.get(name).copied().unwrap_or_else(|| panic!("no rule {name}: {:?}", by_name.keys()));
@@ -280,7 +271,7 @@ fn baselines_name_what_changed() {
         dir.display().to_string(),
         baseline.display().to_string()
     );
-    let changes = eval(&sandbox, &script, &[]);
+    let changes = sandbox.eval(&script, &[]);
     assert_eq!(changes[0]["status"], "changed", "{changes}");
     assert!(changes[0]["changed"].as_str().unwrap().contains("PaymentsHighErrorRate #2"), "{changes}");
     let check = audit(&sandbox, &rules, &["--baseline", baseline.to_str().unwrap(), "--out", b.to_str().unwrap()]);
@@ -344,7 +335,7 @@ fn an_alert_rules_table_in_postgres() {
     db.exec("INSERT INTO slo_definitions VALUES ('checkout', 'availability', 'acme', '99.9%', '30d'), ('checkout', 'availability', 'globex', '99.9%', '30d')");
     let sandbox = Sandbox::new();
     let script = "let db = sql::connect(DB_URL); let slos = slo::load(db, \"slo_definitions\"); let rules = slo::rules(db); [slos.len(), rules.col(\"threshold_kind\"), slo::drift(slos, rules).select([\"kind\", \"tenant\", \"drift\"]).rows()]";
-    let got = eval(&sandbox, script, &["-p", &format!("DB_URL={}", db.url)]);
+    let got = sandbox.eval(script, &["-p", &format!("DB_URL={}", db.url)]);
     assert_eq!(got[0], 2);
     assert_eq!(got[1], serde_json::json!(["burn", "ratio", "percent"]));
     // 0.9% over 6h is a 9x burn where 6x is expected: 50% off.

@@ -89,10 +89,7 @@ fn openslo_documents_inside_a_list_read_like_the_documents_themselves() {
         "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: openslo/v1alpha\n    kind: SLO\n    metadata: {name: checkout}\n    spec:\n      service: shop\n      objectives:\n        - ratioMetrics: {good: {query: good}, total: {query: total}}\n          target: 0.995\n",
     );
     let script = format!("slo::load({:?}).select([\"service\", \"name\", \"objective\"]).rows()", listed.display());
-    let path = sandbox.write("t.rhai", &script);
-    let out = sandbox.run(&["run", "--json", path.to_str().unwrap()]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let rows: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = sandbox.eval(&script, &[]);
     assert_eq!(rows[0]["service"], "shop");
     assert_eq!(rows[0]["name"], "checkout-0");
     assert_eq!(rows[0]["objective"], 0.995);
@@ -230,10 +227,7 @@ fn describe_alarms_output_is_a_rules_file() {
         "slo::rules({:?}).select([\"source\", \"name\", \"tenant\", \"long\", \"threshold\"]).rows()",
         alarms.display()
     );
-    let path = sandbox.write("t.rhai", &script);
-    let out = sandbox.run(&["run", "--json", path.to_str().unwrap()]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let rows: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = sandbox.eval(&script, &[]);
     assert_eq!(rows[0]["source"], "cloudwatch", "{rows}");
     assert_eq!(rows[0]["tenant"], "globex");
     assert_eq!(rows[0]["long"], "1h");

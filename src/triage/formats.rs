@@ -234,6 +234,7 @@ fn drawn(line: &str) -> std::borrow::Cow<'_, str> {
         .or_else(|| bracketed_time(line))
         .or_else(|| raw::clock_prefix(line))
         .map_or(line, |(_, rest)| rest);
+    // `rest` is a suffix of `line` (each reader returns a subslice), so this cut is on a boundary.
     let head = &line[..line.len() - rest.len()];
     format!("{head}{}", raw::last_drawn(rest)).into()
 }

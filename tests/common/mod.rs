@@ -56,6 +56,17 @@ impl Sandbox {
         self.command().args(args).output().expect("deployclaw runs")
     }
 
+    /// `deployclaw run --json` on a script (with more arguments, e.g. `-p NAME=VALUE`): its
+    /// value, after asserting it exited 0.
+    pub fn eval(&self, script: &str, args: &[&str]) -> serde_json::Value {
+        let path = self.write("t.rhai", script);
+        let mut all = vec!["run", "--json", path.to_str().unwrap()];
+        all.extend(args);
+        let out = self.run(&all);
+        assert_eq!(code(&out), 0, "{script}\n{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+    }
+
     /// Run with `stdin` as standard input.
     pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
         use std::io::Write;
