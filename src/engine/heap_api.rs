@@ -54,7 +54,7 @@ fn read_histogram(s: &Shared, path: &str, mut progress: Progress) -> Result<heap
     if heap::v8::is_snapshot(Path::new(path)) {
         let snapshot = heap::v8::read(Path::new(path)).map_err(rt_error)?;
         let rows = heap::v8::histogram(&snapshot);
-        return Ok(heap::histogram::Histogram { rows, layout: Default::default(), partial: None });
+        return Ok(heap::histogram::Histogram { rows, layout: Default::default(), layout_note: None, partial: None });
     }
     let mut report = |done: u64| {
         progress.update(done);
@@ -65,7 +65,23 @@ fn read_histogram(s: &Shared, path: &str, mut progress: Progress) -> Result<heap
         let details = serde_json::json!({ "path": path, "problem": problem });
         s.add_finding(Finding { severity: Severity::Warning, title: "heap dump read only in part".into(), details })?;
     }
+    if let Some(note) = &histogram.layout_note {
+        let details = serde_json::json!({ "path": path, "layout": layout_json(histogram.layout), "note": note });
+        s.add_finding(Finding {
+            severity: Severity::Info,
+            title: "object sizes rest on an assumption".into(),
+            details,
+        })?;
+    }
     Ok(histogram)
+}
+
+fn layout_json(layout: heap::layout::Layout) -> serde_json::Value {
+    serde_json::json!({
+        "compressed_oops": layout.compressed_oops,
+        "compressed_class_pointers": layout.compressed_class_pointers,
+        "alignment": layout.alignment,
+    })
 }
 
 /// Diff rows as a Frame; trend columns only with three or more snapshots.

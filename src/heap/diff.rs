@@ -177,6 +177,7 @@ mod tests {
                 .map(|(c, n, b)| ClassRow { class: c.to_string(), instances: *n, shallow_bytes: *b, largest: 0 })
                 .collect(),
             layout: Layout::default(),
+            layout_note: None,
             partial: None,
         }
     }

@@ -6,10 +6,12 @@
 //! addresses, so the distance from one object to the next is (after the full GC that precedes a
 //! dump) the first object's size. Arrays, whose size is a formula of their length, pick the
 //! layout (compressed oops, compressed class pointers); instances take the smallest distance
-//! seen after any instance of their class when it fits the layout's field model, else the model.
+//! seen after any instance of their class, when the heap was compacted before the dump (every
+//! collector but ZGC and Shenandoah), else HotSpot's field layout of the class.
 
+use super::Error;
 use super::hprof::{self, BasicType, ClassDump, Visitor};
-use super::{Error, layout::Layout};
+use super::layout::{Field, Layout};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
@@ -54,6 +56,8 @@ pub struct Histogram {
     /// Rows sorted by shallow bytes, largest first.
     pub rows: Vec<ClassRow>,
     pub layout: Layout,
+    /// Set when the sizes rest on an assumption: what was assumed and what it may cost.
+    pub layout_note: Option<String>,
     /// Set when the dump could not be read to its end: the rows count only what was read.
     pub partial: Option<String>,
 }
@@ -107,6 +111,10 @@ struct Census {
     /// Indexed by element type.
     primitive_arrays: [(Option<BasicType>, Arrays); 9],
     layout_votes: [u64; Layout::CANDIDATES.len()],
+    /// Arrays followed by another object near enough to measure.
+    arrays_measured: u64,
+    /// An object id (its address) that is not a multiple of 16: the alignment is 8.
+    unaligned_to_16: bool,
     roots: Vec<(hprof::RootKind, u64)>,
     id_size: u32,
     last_id: u64,
@@ -154,6 +162,8 @@ impl Census {
         for (mine, theirs) in self.layout_votes.iter_mut().zip(other.layout_votes) {
             *mine += theirs;
         }
+        self.arrays_measured += other.arrays_measured;
+        self.unaligned_to_16 |= other.unaligned_to_16;
         self.roots.extend(other.roots);
     }
 }
@@ -166,6 +176,7 @@ const MAX_GAP: u64 = 1 << 16;
 
 impl Census {
     fn next_object(&mut self, id: u64, this: Last) {
+        self.unaligned_to_16 |= !id.is_multiple_of(16);
         if let Some(last) = self.last
             && id > self.last_id
             && id - self.last_id <= MAX_GAP
@@ -177,6 +188,7 @@ impl Census {
                     entry.min_gap = Some(entry.min_gap.map_or(gap, |g| g.min(gap)));
                 }
                 Last::Array(sizes) => {
+                    self.arrays_measured += 1;
                     for (vote, size) in self.layout_votes.iter_mut().zip(sizes) {
                         *vote += u64::from(size == gap);
                     }
@@ -200,6 +212,25 @@ impl Census {
             .get(&class_id)
             .and_then(|n| self.names.get(n))
             .map_or_else(|| format!("<class 0x{class_id:x}>"), |n| java_name(n))
+    }
+
+    /// The size of an instance of a class under HotSpot's field layout; `budget` is the layout
+    /// work left for the whole dump, after which sizes are the packed estimate.
+    fn laid_out_size(&self, class_id: u64, layout: Layout, budget: &mut u64) -> u64 {
+        let packed = || {
+            let (refs, bytes) = self.field_totals(class_id);
+            layout.instance_size(refs, bytes)
+        };
+        if *budget == 0 {
+            return packed();
+        }
+        let own: Vec<Vec<Field>> = hprof::ancestry(class_id, |id| self.classes.get(&id))
+            .map(|class| class.fields.iter().map(|(_, t)| field(*t)).collect())
+            .collect();
+        let root_first: Vec<&[Field]> = own.iter().rev().map(Vec::as_slice).collect();
+        let (size, work) = layout.hierarchy_size(&root_first);
+        *budget = budget.saturating_sub(work);
+        size
     }
 
     /// Instance field sizes of a class and its superclasses: (references, primitive bytes).
@@ -266,6 +297,13 @@ impl Visitor for Census {
         let slot = &mut self.primitive_arrays[element as usize];
         slot.0 = Some(element);
         Census::add_array(&mut slot.1, sizes);
+    }
+}
+
+fn field(t: BasicType) -> Field {
+    match t {
+        BasicType::Object => Field::Reference,
+        primitive => Field::Primitive(primitive.dump_size(8) as u8),
     }
 }
 
@@ -340,23 +378,69 @@ pub fn histogram_file(path: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Res
 }
 
 fn finish(census: Census, partial: Option<String>) -> Survey {
-    let best = (0..Layout::CANDIDATES.len()).max_by_key(|&i| (census.layout_votes[i], usize::MAX - i)).unwrap_or(0);
-    let layout = if census.layout_votes[best] == 0 { Layout::default() } else { Layout::CANDIDATES[best] };
+    // Sizes of arrays coincide under several layouts: an address that 16 does not divide rules
+    // out 16-byte alignment however the arrays voted.
+    let possible = |i: usize| !(census.unaligned_to_16 && Layout::CANDIDATES[i].alignment == 16);
+    let best = (0..Layout::CANDIDATES.len())
+        .filter(|&i| possible(i))
+        .max_by_key(|&i| (census.layout_votes[i], usize::MAX - i))
+        .unwrap_or(0);
+    let matching = census.layout_votes[best];
+    let layout = if matching == 0 { Layout::default() } else { Layout::CANDIDATES[best] };
+    // After a compacting full GC nearly every array lies right before the next object; a
+    // collector that leaves dead objects in place (ZGC, Shenandoah) leaves gaps after many.
+    let compacted = matching > 0 && matching * 100 >= census.arrays_measured * COMPACTED_PERCENT;
+    let mut budget = LAYOUT_WORK;
     let mut instance_sizes = IdMap::default();
     for (class_id, inst) in &census.instances {
-        let (refs, bytes) = census.field_totals(*class_id);
-        // With several instances the smallest distance is exact. A lone instance's distance may
-        // include free space after it, so it is only trusted near the packed field model.
-        let model = layout.instance_size(refs, bytes);
-        let size = inst.min_gap.filter(|&g| inst.count > 1 || (g >= model && g <= model + 8)).unwrap_or(model);
+        let model = census.laid_out_size(*class_id, layout, &mut budget);
+        // The distance to the next object bounds the size from above in any heap, and is the
+        // size in a compacted one (the model misses fields the JVM adds itself). A lone
+        // instance's distance may include free space after it, so it is only trusted near the
+        // model.
+        let size = match inst.min_gap {
+            Some(gap) if compacted && (inst.count > 1 || (gap >= model && gap <= model + 8)) => gap,
+            Some(gap) if gap < model => gap,
+            _ => model,
+        };
         instance_sizes.insert(*class_id, size);
     }
+    let layout_note = layout_note(matching, compacted, budget == 0);
     let mirror_class = census
         .class_names
         .iter()
         .find(|(_, n)| census.names.get(n).is_some_and(|n| &**n == "java/lang/Class"))
         .map(|(&id, _)| id);
-    Survey { census, layout, layout_index: best, instance_sizes, mirror_class, partial }
+    Survey { census, layout, layout_index: best, layout_note, instance_sizes, mirror_class, partial }
+}
+
+/// The share of measured arrays (in percent) that must lie right before the next object for
+/// the heap to count as compacted. Measured on OpenJDK 17: 88 to 92 % after the full GC of
+/// Serial, Parallel and G1; 41 % under Shenandoah and 10 % under ZGC.
+const COMPACTED_PERCENT: u64 = 75;
+
+/// Field-layout steps allowed for one dump (real dumps take a few million); past it a crafted
+/// dump gets the packed estimate instead of a quadratic layout.
+const LAYOUT_WORK: u64 = 200_000_000;
+
+/// What the sizes assume, when the dump could not show it.
+fn layout_note(matching: u64, compacted: bool, out_of_work: bool) -> Option<String> {
+    if matching == 0 {
+        return Some(
+            "no array in the dump lies right before another object, so the object layout could not be measured: \
+             sizes assume HotSpot's default (compressed oops and class pointers, 8-byte alignment)"
+                .into(),
+        );
+    }
+    if out_of_work {
+        return Some("the dump declares more fields than any real heap: some instance sizes are estimates".into());
+    }
+    (!compacted).then(|| {
+        "the heap was not compacted before the dump (as under ZGC or Shenandoah): instance sizes come from \
+         HotSpot's field layout, which leaves out the few fields the JVM adds to some JDK classes \
+         (java.lang.Class, ClassLoader, MemberName), so those may count a few bytes short"
+            .into()
+    })
 }
 
 /// What [`survey`] learnt about a dump.
@@ -364,6 +448,8 @@ pub struct Survey {
     census: Census,
     pub layout: Layout,
     layout_index: usize,
+    /// See [`Histogram::layout_note`].
+    pub layout_note: Option<String>,
     /// Class id -> the JVM size of one instance.
     instance_sizes: IdMap<u64>,
     /// The id of java.lang.Class, when the dump has it.
@@ -471,7 +557,7 @@ impl Survey {
             }
         }
         rows.sort_by(|a, b| b.shallow_bytes.cmp(&a.shallow_bytes).then_with(|| a.class.cmp(&b.class)));
-        Histogram { rows, layout: self.layout, partial: self.partial }
+        Histogram { rows, layout: self.layout, layout_note: self.layout_note, partial: self.partial }
     }
 }
 

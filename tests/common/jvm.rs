@@ -14,13 +14,20 @@ impl Jvm {
     /// Compile `tests/fixtures/<class>.java` into `dir`, run it with `args` after a ready-file
     /// path, and wait until it writes that file.
     pub fn start(dir: &Path, class: &str, args: &[&str]) -> Jvm {
+        Jvm::start_with(dir, class, args, &["-XX:+UseG1GC"])
+    }
+
+    /// [`Jvm::start`] with these JVM flags (collector, layout) instead of G1's defaults.
+    pub fn start_with(dir: &Path, class: &str, args: &[&str], flags: &[&str]) -> Jvm {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{class}.java"));
         let classes = dir.join("classes");
         let javac = Command::new("javac").arg("-d").arg(&classes).arg(&source).status().expect("javac is installed");
         assert!(javac.success(), "javac {}", source.display());
         let ready = dir.join(format!("{class}.ready"));
         let child = Command::new("java")
-            .args(["-Xmx128m", "-XX:+UseG1GC", "-cp"])
+            .arg("-Xmx128m")
+            .args(flags)
+            .arg("-cp")
             .arg(&classes)
             .arg(class)
             .arg(&ready)
