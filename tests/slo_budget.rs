@@ -168,7 +168,12 @@ fn every_planted_drift_is_found_and_the_clean_set_has_none() {
         messages.iter().any(|m| m.contains("looks back 14d: CloudWatch alarms evaluate at most 7 days")),
         "{messages:#?}"
     );
-    assert!(messages.iter().any(|m| m.contains("LegacyDiskFull guards no known SLO")), "{messages:#?}");
+    assert!(messages.iter().any(|m| m.contains("OrdersErrorRatioHigh guards no known SLO")), "{messages:#?}");
+    // A disk alert is not an SLO alert: listed beside them, not drift.
+    let others: Vec<&str> =
+        result["other_alerts"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(others, ["LegacyDiskFull"], "{:#?}", result["other_alerts"]);
+    assert!(!messages.iter().any(|m| m.contains("LegacyDiskFull")), "{messages:#?}");
     // Sloth's floating-point noise and Pyrra's 14x are not drift.
     let compliant: Vec<&str> = result["coverage"]
         .as_array()
@@ -245,7 +250,7 @@ fn rules_normalise_from_every_source() {
     let pd = r("globex error rate 1h");
     assert_eq!(
         (pd["source"].as_str(), pd["threshold_kind"].as_str(), pd["target"].as_str()),
-        (Some("pagerduty"), Some("percent"), Some("checkout-oncall"))
+        (Some("pagerduty"), Some("percent"), Some("checkout-oncall (checkout primary: user PUSR1 after 15 min)"))
     );
     assert!(!by_name.contains_key("drop test events"), "routing rules are not alert rules");
 }
@@ -343,4 +348,30 @@ fn an_alert_rules_table_in_postgres() {
     assert_eq!(drifts.len(), 1, "{drifts:?}");
     assert_eq!((drifts[0]["kind"].as_str(), drifts[0]["tenant"].as_str()), (Some("threshold"), Some("globex")));
     assert!((drifts[0]["drift"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+}
+
+/// A stack's CPU, memory, volume and host-count alarms beside SLO alarms are not SLO alerts: the
+/// audit lists them and stays compliant, instead of a `no-slo` drift for each.
+#[test]
+fn infrastructure_alarms_are_listed_not_drift() {
+    let sandbox = Sandbox::new();
+    let script = format!(
+        r#"let slos = slo::load("{slos}");
+           let rules = slo::rules(["{slo_alarms}", "{infra}"]);
+           let a = slo::attest(slos, rules, #{{tolerance: "2%"}});
+           [a.verdict, a.drifts.len(), a.other_alerts.col("name"), a.other_alerts.col("measures")]"#,
+        slos = fixture("clean/slos.toml"),
+        slo_alarms = fixture("clean/checkout-alarms.yaml"),
+        infra = fixture("infra/ecs-service.yaml"),
+    );
+    let got = sandbox.eval(&script, &[]);
+    assert_eq!(got[0], "compliant", "{got}");
+    assert_eq!(got[1], 0);
+    let mut names: Vec<&str> = got[2].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["checkout-cpu-high", "checkout-healthy-hosts", "checkout-memory-high", "checkout-requests-per-target"]
+    );
+    assert!(got[3].as_array().unwrap().iter().any(|m| m == "CPUUtilization"), "{got}");
 }

@@ -290,6 +290,17 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
             details,
         })?;
     }
+    if !a.other_alerts.is_empty() {
+        let names: Vec<&str> = a.other_alerts.iter().map(|o| o.name.as_str()).collect();
+        s.add_finding(Finding {
+            severity: FindingSeverity::Info,
+            title: format!(
+                "{} rule(s) watch no SLI and name no SLO (infrastructure alarms, paging routes and escalation): listed, not checked",
+                a.other_alerts.len()
+            ),
+            details: serde_json::json!({ "alerts": names }),
+        })?;
+    }
     for c in a.baseline.iter().flatten().filter(|c| c.status != "unchanged") {
         let details = serde_json::to_value(c).expect("a change serializes");
         s.add_finding(Finding {
@@ -327,6 +338,15 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
     map.insert(
         "coverage".into(),
         Dynamic::from(frame_of(&coverage, &["slo", "tenant", "rules", "sources", "compliant", "alerts_disabled"])?),
+    );
+    let others: Vec<serde_json::Value> = a
+        .other_alerts
+        .iter()
+        .map(|o| serde_json::json!({"source": o.source.name(), "name": o.name, "tenant": o.tenant, "measures": o.measures, "target": o.target, "origin": o.origin}))
+        .collect();
+    map.insert(
+        "other_alerts".into(),
+        Dynamic::from(frame_of(&others, &["source", "name", "tenant", "measures", "target", "origin"])?),
     );
     if let Some(changes) = &a.baseline {
         map.insert("baseline".into(), Dynamic::from(changes_frame(changes)?));
@@ -507,7 +527,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .usage("slo::attest(slos: Frame, rules: Frame, options: map) -> map")
             .summary("The compliance attestation: every rule validated, every drift (each an error finding), every SLO-tenant pair confirmed compliant, changes since a baseline, and the rules' checksums; with dir, attestation.json and attestation.md are written, and the JSON's BLAKE3 digest goes into the signed session log.")
             .param("options", "#{tolerance: \"2%\", tenants: [...], baseline: FILE, dir: FOLDER}")
-            .returns("#{verdict: \"compliant\" or \"drift\", digest, drifts: Frame, coverage: Frame, baseline: Frame (with baseline), report (with dir)}")
+            .returns("#{verdict: \"compliant\" or \"drift\", digest, drifts: Frame, coverage: Frame, other_alerts: Frame (alerts on no SLI: listed, not checked), baseline: Frame (with baseline), report (with dir)}")
             .example(&format!("{SLOS} {RULES} let a = slo::attest(slos, rules, #{{tolerance: \"20%\"}}); [a.verdict, a.drifts.col(\"kind\"), a.coverage.filter(\"compliant\").col(\"tenant\"), a.digest.len()]"), r#"["drift", ["no-alert"], ["acme"], 64]"#)
             .volatile(),
         move |slos: Frame, rules: Frame| attest_map(&s, &slos, &rules, &Map::new()),

@@ -68,6 +68,23 @@ pub fn markdown(a: &Attestation, digest: &str) -> String {
         })
         .collect();
     out += &table(&["slo", "tenant", "rules", "sources", "status"], &rows);
+    if !a.other_alerts.is_empty() {
+        out += "\n## Other alerts (no SLI, not checked)\n\n";
+        let rows: Vec<Vec<String>> = a
+            .other_alerts
+            .iter()
+            .map(|o| {
+                vec![
+                    o.source.name().into(),
+                    o.name.clone(),
+                    o.tenant.clone().unwrap_or_default(),
+                    o.measures.clone().unwrap_or_default(),
+                    o.target.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out += &table(&["source", "alert", "tenant", "measures", "pages"], &rows);
+    }
     out += "\n## Rules checked\n\n";
     let rows: Vec<Vec<String>> = a
         .rules

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::baseline::{self, Baseline, Change};
-use super::drift::{self, Checked, Coverage, Drift};
+use super::drift::{self, Checked, Coverage, Drift, OtherAlert};
 use super::rules::Rule;
 use super::spec::Slo;
 use crate::units::format_duration;
@@ -32,6 +32,8 @@ pub struct Attestation {
     pub rules: Vec<Checked>,
     pub drifts: Vec<Drift>,
     pub coverage: Vec<Coverage>,
+    /// Infrastructure alerts beside the SLO alerts: listed, not checked.
+    pub other_alerts: Vec<OtherAlert>,
     /// Changes since the baseline, when one was given.
     pub baseline: Option<Vec<Change>>,
     /// The rules' checksums now, per source (RFC 8785 + BLAKE3).
@@ -79,6 +81,7 @@ pub fn attest(
         rules: report.checked,
         drifts: report.drifts,
         coverage: report.coverage,
+        other_alerts: report.other_alerts,
         baseline: changes,
         checksums,
     }

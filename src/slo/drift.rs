@@ -11,7 +11,9 @@
 //! - `no-alert`: a tenant has an SLO and no alert at all (unless the SLO's spec has no alerting,
 //!   which coverage shows instead); `missing-in-source`: a source alerts for most
 //!   tenants of an SLO, and not for this one.
-//! - `no-slo`: an alert that guards no known SLO.
+//! - `no-slo`: an alert on an SLI (a burn rate, an error ratio, a latency objective) or naming an
+//!   SLO, that guards no known SLO. Alerts on anything else (CPU, memory, request volume) are
+//!   infrastructure alerts: listed in the report, not drift.
 //! - `inexpressible`: a window CloudWatch alarms cannot look back over (more than 7 days).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,12 +101,26 @@ pub struct Coverage {
     pub alerts_disabled: bool,
 }
 
+/// An alert that watches no SLI and names no SLO (CPU, memory, request volume): not an SLO
+/// alert, so not checked against one.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherAlert {
+    pub source: Source,
+    pub name: String,
+    pub tenant: Option<String>,
+    pub measures: Option<String>,
+    /// Who it pages, and how that escalates.
+    pub target: Option<String>,
+    pub origin: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub tolerance: f64,
     pub checked: Vec<Checked>,
     pub drifts: Vec<Drift>,
     pub coverage: Vec<Coverage>,
+    pub other_alerts: Vec<OtherAlert>,
 }
 
 /// Lowercase with `-` for every separator: `checkout/availability` and `Checkout_Availability`
@@ -151,8 +167,21 @@ fn percent(f: f64) -> String {
 pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[String]>) -> Report {
     let mut drifts = Vec::new();
     let mut checked: Vec<Checked> = Vec::new();
+    let mut other_alerts = Vec::new();
     for rule in rules {
-        let Some(slo) = link(rule, slos) else {
+        let linked = link(rule, slos);
+        if linked.is_none() && !rule.alerts_on_sli() {
+            other_alerts.push(OtherAlert {
+                source: rule.source,
+                name: rule.name.clone(),
+                tenant: rule.tenant.clone(),
+                measures: rule.measures.clone(),
+                target: rule.target.clone(),
+                origin: rule.origin.clone(),
+            });
+            continue;
+        }
+        let Some(slo) = linked else {
             drifts.push(Drift {
                 kind: Kind::NoSlo,
                 slo: rule.slo.clone(),
@@ -441,5 +470,5 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
     drifts.sort_by(|a, b| {
         (a.slo.as_deref(), a.tenant.as_deref(), a.kind).cmp(&(b.slo.as_deref(), b.tenant.as_deref(), b.kind))
     });
-    Report { tolerance, checked, drifts, coverage }
+    Report { tolerance, checked, drifts, coverage, other_alerts }
 }

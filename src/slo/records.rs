@@ -26,6 +26,7 @@ pub const RULE_COLUMNS: &[&str] = &[
     "comparison",
     "evaluation",
     "target",
+    "measures",
     "origin",
 ];
 
@@ -98,7 +99,7 @@ pub fn rule_record(rule: &Rule) -> Value {
         "source": rule.source.name(), "name": rule.name, "slo": rule.slo, "tenant": rule.tenant,
         "severity": rule.severity.map(Severity::name), "long": rule.long.map(format_duration),
         "short": rule.short.map(format_duration), "threshold_kind": kind, "threshold": threshold, "budget": budget,
-        "comparison": rule.comparison, "evaluation": rule.evaluation, "target": rule.target, "origin": rule.origin,
+        "comparison": rule.comparison, "evaluation": rule.evaluation, "target": rule.target, "measures": rule.measures, "origin": rule.origin,
     })
 }
 
@@ -135,6 +136,7 @@ pub fn rule_from_record(r: &Value, row: usize) -> Result<Rule, String> {
     rule.comparison = text(r, "comparison");
     rule.evaluation = text(r, "evaluation");
     rule.target = text(r, "target");
+    rule.measures = text(r, "measures");
     Ok(rule)
 }
 

@@ -100,7 +100,22 @@ pub fn to_rule(spec: &AlarmSpec, source: Source, origin: String) -> Rule {
     rule.comparison = spec.comparison.as_deref().map(comparison_symbol);
     rule.evaluation = spec.evaluation_periods.map(|n| format!("{} of {n}", spec.datapoints_to_alarm.unwrap_or(n)));
     rule.target = (!spec.actions.is_empty()).then(|| spec.actions.join(", "));
+    rule.measures = measures(spec);
     rule
+}
+
+/// The metric an alarm watches, or its evaluated expression with the metrics it reads:
+/// `100*e/r (Errors, Requests)`.
+fn measures(spec: &AlarmSpec) -> Option<String> {
+    let metrics: Vec<&str> =
+        spec.metric.iter().chain(spec.queries.iter().flat_map(|q| &q.metric)).map(String::as_str).collect();
+    let evaluated = spec.queries.iter().filter(|q| q.return_data).find_map(|q| q.expression.as_deref());
+    match (evaluated, metrics.is_empty()) {
+        (Some(expression), false) => Some(format!("{expression} ({})", metrics.join(", "))),
+        (Some(expression), true) => Some(expression.to_string()),
+        (None, false) => Some(metrics.join(", ")),
+        (None, true) => None,
+    }
 }
 
 /// A live alarm, as the collector reads it, as an alarm description.

@@ -84,6 +84,10 @@ pub struct Rule {
     pub evaluation: Option<String>,
     /// Who is notified: SNS topics, a receiver, an escalation policy.
     pub target: Option<String>,
+    /// What it evaluates: the CloudWatch metric or metric-math expression, the PromQL
+    /// expression, the PagerDuty condition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measures: Option<String>,
 }
 
 impl Rule {
@@ -101,7 +105,43 @@ impl Rule {
             comparison: None,
             evaluation: None,
             target: None,
+            measures: None,
         }
+    }
+
+    /// Whether the rule watches a service level indicator (a burn rate, an error or success
+    /// ratio, a latency objective) or names an SLO, and so must guard a known SLO. A rule on
+    /// CPU, memory, disk or request volume is an infrastructure alert: listed, not checked.
+    pub fn alerts_on_sli(&self) -> bool {
+        const SLI_WORDS: [&str; 14] = [
+            "slo",
+            "sli",
+            "burn",
+            "budget",
+            "error",
+            "5xx",
+            "fault",
+            "fail",
+            "availab",
+            "success",
+            "latency",
+            "duration",
+            "responsetime",
+            "apdex",
+        ];
+        // A burn rate read from evidence (a field or expression named for it, a declared kind);
+        // Prometheus's bare numbers above 1 are only taken for burn rates, so they prove nothing.
+        let proven_burn = matches!(self.threshold, Some(Threshold::Burn(_))) && self.source != Source::Prometheus;
+        if self.slo.is_some() || proven_burn || matches!(self.threshold, Some(Threshold::FactorTimesBudget { .. })) {
+            return true;
+        }
+        // Without a threshold it alerts on nothing that could be checked: routing, a service.
+        if self.threshold.is_none() {
+            return false;
+        }
+        let said = format!("{} {}", self.name, self.measures.as_deref().unwrap_or("")).to_ascii_lowercase();
+        let compact: String = said.chars().filter(|c| !matches!(c, '_' | '-' | ' ' | '.')).collect();
+        SLI_WORDS.iter().any(|w| compact.contains(w)) || said.contains("code=~\"5")
     }
 
     /// The threshold as a burn factor, given the SLO's error budget (`1 - objective`).

@@ -68,6 +68,7 @@ fn alert_rules(alert: &str, expr: &str, rule: &Value, origin: &str) -> Vec<Rule>
             };
             r.evaluation = rule["for"].as_str().map(|f| format!("for {f}"));
             r.target = label("team").or_else(|| label("receiver")).or_else(|| Some("alertmanager".into()));
+            r.measures = Some(branch.split_whitespace().collect::<Vec<_>>().join(" "));
             r
         })
         .collect()
