@@ -5,6 +5,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use super::{error, exit};
+use deployclaw::triage::templates::WriteError;
 use deployclaw::triage::{self, Format, LogLine, Miner};
 
 /// Mine `file` (or stdin for `-`); print each line's template as JSON Lines, or the templates by
@@ -18,6 +19,9 @@ pub fn templates(file: &Path, format: Option<&str>, json: bool) -> u8 {
             return exit::USAGE;
         }
     };
+    if file.is_file() {
+        return streamed(file, format, json);
+    }
     let lines = match read(file, format) {
         Ok(lines) => lines,
         Err(message) => {
@@ -57,6 +61,33 @@ pub fn templates(file: &Path, format: Option<&str>, json: bool) -> u8 {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
         Err(e) => {
             error(format!("cannot write the templates: {e}"));
+            exit::FAILED
+        }
+    }
+}
+
+/// One file, read twice as a stream (see `triage::templates`): flat memory on any size.
+fn streamed(file: &Path, format: Option<Format>, json: bool) -> u8 {
+    let mined = match triage::templates::mine(file, format) {
+        Ok(mined) => mined,
+        Err(e) => {
+            let input = e.is_input();
+            error(e.to_string());
+            return if input { exit::USAGE } else { exit::FAILED };
+        }
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = if json {
+        triage::templates::write_json_lines(file, &mined, &mut out)
+    } else {
+        summary(&mut out, &mined.miner, &mined.groups, &mined.miner.template_ids()).map_err(WriteError::Write)
+    };
+    match written.and_then(|()| out.flush().map_err(WriteError::Write)) {
+        Ok(()) => exit::OK,
+        // A closed pipe (`| head`) is the reader's choice, not a failure.
+        Err(WriteError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            error(e.to_string());
             exit::FAILED
         }
     }

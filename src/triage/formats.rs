@@ -37,11 +37,13 @@ pub fn detect(text: &str) -> Format {
 /// Parse a whole log of one job.
 pub fn parse(text: &str, format: Format, source: &str, job: &str) -> Vec<LogLine> {
     let text = raw::without_bom(text);
-    let mut parser = Parser { format, source, job, step: None, stages: Vec::new(), groups: 0, in_header: false };
+    let mut parser = Parser::new(format, source, job);
     text.lines().enumerate().map(|(i, raw)| parser.line(raw, i as u64 + 1)).collect()
 }
 
-struct Parser<'a> {
+/// Reads a log one line at a time, in order, as [`parse`] does for a whole text: for logs read
+/// as a stream. The first line may still carry a byte-order mark; lines have no `\n`.
+pub struct Parser<'a> {
     format: Format,
     source: &'a str,
     job: &'a str,
@@ -69,8 +71,39 @@ impl Parsed {
     }
 }
 
-impl Parser<'_> {
-    fn line(&mut self, raw: &str, number: u64) -> LogLine {
+impl<'a> Parser<'a> {
+    pub fn new(format: Format, source: &'a str, job: &'a str) -> Parser<'a> {
+        Parser { format, source, job, step: None, stages: Vec::new(), groups: 0, in_header: false }
+    }
+
+    /// The line's text as [`Parser::line`] gives it, without building the rest of the line.
+    pub fn text(&mut self, raw: &str, number: u64) -> String {
+        let raw = if number == 1 { raw::without_bom(raw) } else { raw };
+        self.parsed(raw).1.text
+    }
+
+    /// Line `number` (1-based) of the log.
+    pub fn line(&mut self, raw: &str, number: u64) -> LogLine {
+        let (columns, parsed) = self.parsed(raw);
+        let (job, step) = match columns {
+            Some((job, step)) => (job.to_string(), Some(step.to_string())),
+            None => (self.job.to_string(), self.step.clone()),
+        };
+        LogLine {
+            source: self.source.to_string(),
+            job,
+            step,
+            timestamp: parsed.timestamp,
+            level: parsed.level,
+            text: parsed.text,
+            line: number,
+            location: parsed.location,
+            failure: parsed.failure,
+        }
+    }
+
+    /// The job and step columns of `gh run view --log`, and the parsed line.
+    fn parsed<'r>(&mut self, raw: &'r str) -> (Option<(&'r str, &'r str)>, Parsed) {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         // A whole run's log from `gh run view --log` names the job and step of every line.
         let columns = if self.format == Format::GithubActions { raw::run_view_columns(raw) } else { None };
@@ -89,21 +122,7 @@ impl Parser<'_> {
             Format::Codebuild => self.codebuild(clean),
             Format::Plain => plain(clean),
         };
-        let (job, step) = match columns {
-            Some((job, step, _)) => (job.to_string(), Some(step.to_string())),
-            None => (self.job.to_string(), self.step.clone()),
-        };
-        LogLine {
-            source: self.source.to_string(),
-            job,
-            step,
-            timestamp: parsed.timestamp,
-            level: parsed.level,
-            text: parsed.text,
-            line: number,
-            location: parsed.location,
-            failure: parsed.failure,
-        }
+        (columns.map(|(job, step, _)| (job, step)), parsed)
     }
 
     fn github(&mut self, line: &str) -> Parsed {

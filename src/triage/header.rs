@@ -33,7 +33,7 @@ const COLUMNS: usize = 12;
 /// How many tokens after the columns may come before the header's terminator.
 const TERMINATOR_WITHIN: usize = 3;
 /// Lines of the sample the shape is learned from.
-const SAMPLE: usize = 2000;
+pub const SAMPLE: usize = 2000;
 const LEVELS: [&str; 20] = [
     "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT",
     "EMERG", "V", "D", "I", "W", "E", "F", "A",

@@ -19,6 +19,7 @@ pub mod raw;
 pub mod read;
 pub mod risk;
 pub mod schema_state;
+pub mod templates;
 
 pub use classify::{Diagnosis, Evidence, Kind, Rules, classify};
 pub use drain::{Config as MinerConfig, Miner};

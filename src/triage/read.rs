@@ -41,7 +41,7 @@ impl Error {
 const MAX_DEPTH: usize = 16;
 /// The most a gzip log may unpack to: gzip packs up to 1032 to 1, so a small file could
 /// otherwise ask for any amount of memory.
-const MAX_UNPACKED: u64 = 4 << 30;
+pub(crate) const MAX_UNPACKED: u64 = 4 << 30;
 
 /// Read every log under `path`. A file's job is its name without extensions; a file in a
 /// subfolder of `path` belongs to the job named by that subfolder (as in GitHub's log archives,

@@ -29,8 +29,12 @@ impl Sandbox {
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        self.write_bytes(name, text.as_bytes())
+    }
+
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let path = self.path(name);
-        std::fs::write(&path, text).expect("write fixture");
+        std::fs::write(&path, bytes).expect("write fixture");
         path
     }
 

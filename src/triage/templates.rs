@@ -1,0 +1,267 @@
+//! The template of every line of one log file, streamed: memory stays flat however long the
+//! log is.
+//!
+//! A line's template is only final once the whole log is mined (later lines generalise earlier
+//! templates), so the file is read twice. The first pass parses and mines, keeping one group
+//! number per line; the second parses again and writes each line with its final template. In
+//! both passes one thread reads and parses while the other mines or writes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use super::drain::Miner;
+use super::formats::{self, Parser};
+use super::header::{self, Shape};
+use super::line::Format;
+use super::read::{Error, MAX_UNPACKED};
+
+/// Lines handed from the parsing thread to the other at a time.
+const BATCH: usize = 4096;
+/// Batches in flight between the threads.
+const IN_FLIGHT: usize = 4;
+
+/// One parsed line: its text and, when it has a header, where the header ends and the message
+/// starts.
+struct Parsed {
+    text: String,
+    header: Option<(usize, usize)>,
+}
+
+impl Parsed {
+    fn message(&self) -> &str {
+        self.header.map_or(&self.text, |(_, start)| &self.text[start..])
+    }
+}
+
+/// What the first pass learnt: the miner, and each line's group.
+pub struct Mined {
+    pub miner: Miner,
+    /// Group of each line, in order.
+    pub groups: Vec<u32>,
+    format: Format,
+    shape: Option<Shape>,
+}
+
+/// Parse and mine every line of `path` (gzip or plain), in `format` or the one detected.
+pub fn mine(path: &Path, format: Option<Format>) -> Result<Mined, Error> {
+    let format = match format {
+        Some(f) => f,
+        None => formats::detect(&head(path)?),
+    };
+    let shape = learn_shape(path, format)?;
+    let mut miner = Miner::new(Default::default());
+    let mut groups = Vec::new();
+    stream(path, format, shape.as_ref(), |batch| {
+        groups.extend(batch.iter().map(|p| miner.add(p.message())));
+        Ok(())
+    })
+    .map_err(|e| match e {
+        StreamError::Read(e) => e,
+        // Mining writes nothing.
+        StreamError::Write(source) => Error::Io { path: path.to_path_buf(), source },
+    })?;
+    Ok(Mined { miner, groups, format, shape })
+}
+
+/// Write each line of `path` with its template, as JSON Lines: `line`, `template_id`,
+/// `template` and `header` (when the line has one); what [`mine`] learnt of the same file.
+pub fn write_json_lines(path: &Path, mined: &Mined, out: &mut impl Write) -> Result<(), WriteError> {
+    let ids = mined.miner.template_ids();
+    // Each group's template, already a JSON string.
+    let templates: Vec<String> = (0..ids.len() as u32)
+        .map(|g| serde_json::to_string(&mined.miner.template(g)).expect("a string serializes"))
+        .collect();
+    let mut number = 0usize;
+    let written = stream(path, mined.format, mined.shape.as_ref(), |batch| {
+        for parsed in batch {
+            let Some(&group) = mined.groups.get(number) else {
+                return Err(StreamError::Read(changed(path)));
+            };
+            number += 1;
+            let group = group as usize;
+            write!(out, "{{\"line\":{number},\"template_id\":{},\"template\":{}", ids[group], templates[group])?;
+            if let Some((end, _)) = parsed.header {
+                out.write_all(b",\"header\":")?;
+                serde_json::to_writer(&mut *out, &parsed.text[..end]).map_err(std::io::Error::from)?;
+            }
+            out.write_all(b"}\n")?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) if number == mined.groups.len() => Ok(()),
+        Ok(()) => Err(WriteError::Read(changed(path))),
+        Err(StreamError::Read(e)) => Err(WriteError::Read(e)),
+        Err(StreamError::Write(e)) => Err(WriteError::Write(e)),
+    }
+}
+
+/// Why writing the templates stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Read(Error),
+    #[error("cannot write the templates: {0}")]
+    Write(std::io::Error),
+}
+
+fn changed(path: &Path) -> Error {
+    let source = std::io::Error::new(std::io::ErrorKind::InvalidData, "the file changed while it was read");
+    Error::Io { path: path.to_path_buf(), source }
+}
+
+enum StreamError {
+    Read(Error),
+    Write(std::io::Error),
+}
+
+impl From<std::io::Error> for StreamError {
+    fn from(e: std::io::Error) -> Self {
+        StreamError::Write(e)
+    }
+}
+
+impl From<Error> for StreamError {
+    fn from(e: Error) -> Self {
+        StreamError::Read(e)
+    }
+}
+
+/// The file opened for reading lines, unpacked when it is gzip.
+fn open(path: &Path) -> Result<Lines<'_>, Error> {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let mut file = BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
+    let gzip = file.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    let input: Box<dyn BufRead + Send> = if gzip {
+        let unpacked = flate2::bufread::MultiGzDecoder::new(file).take(MAX_UNPACKED + 1);
+        Box::new(BufReader::with_capacity(1 << 20, unpacked))
+    } else {
+        Box::new(file)
+    };
+    Ok(Lines { input, path, gzip, buffer: Vec::new(), text: String::new(), read: 0, number: 0 })
+}
+
+/// The first lines of the file, for telling its format.
+fn head(path: &Path) -> Result<String, Error> {
+    let mut text = String::new();
+    let mut lines = open(path)?;
+    while let Some((number, raw)) = lines.next_line()? {
+        text.push_str(raw);
+        text.push('\n');
+        if number >= 400 {
+            break;
+        }
+    }
+    Ok(text)
+}
+
+/// The header shape, learnt from the first lines' texts.
+fn learn_shape(path: &Path, format: Format) -> Result<Option<Shape>, Error> {
+    let mut lines = open(path)?;
+    let mut parser = Parser::new(format, "", "");
+    let mut texts = Vec::new();
+    let mut filled = 0;
+    while filled < header::SAMPLE
+        && let Some((number, raw)) = lines.next_line()?
+    {
+        let text = parser.text(raw, number);
+        filled += usize::from(!text.trim().is_empty());
+        texts.push(text);
+    }
+    Ok(Shape::learn(texts.iter().map(String::as_str)))
+}
+
+/// Read and parse the file on another thread, handing `each` batches of parsed lines in order.
+fn stream(
+    path: &Path,
+    format: Format,
+    shape: Option<&Shape>,
+    mut each: impl FnMut(&[Parsed]) -> Result<(), StreamError>,
+) -> Result<(), StreamError> {
+    let input = open(path)?;
+    let (tx, rx): (SyncSender<Vec<Parsed>>, Receiver<Vec<Parsed>>) = sync_channel(IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || parse_into(input, format, shape, tx));
+        let mut outcome = Ok(());
+        for batch in rx.iter() {
+            if let Err(e) = each(&batch) {
+                outcome = Err(e);
+                // Dropping the receiver stops the reader at its next send.
+                break;
+            }
+        }
+        drop(rx);
+        let read = reader.join().unwrap_or_else(|_| Err(changed(path)));
+        outcome.and(read.map_err(StreamError::Read))
+    })
+}
+
+fn parse_into(
+    mut lines: Lines<'_>,
+    format: Format,
+    shape: Option<&Shape>,
+    tx: SyncSender<Vec<Parsed>>,
+) -> Result<(), Error> {
+    let mut parser = Parser::new(format, "", "");
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some((number, raw)) = lines.next_line()? {
+        let text = parser.text(raw, number);
+        let header = shape.and_then(|s| s.split(&text)).map(|(header, message)| {
+            // Both are slices of `text`: their offsets locate them in it.
+            let start = message.as_ptr() as usize - text.as_ptr() as usize;
+            (header.len(), start)
+        });
+        batch.push(Parsed { text, header });
+        if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+            return Ok(());
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+    Ok(())
+}
+
+/// The lines of a file as `str::lines` splits a text (`\n`, or `\r\n`), invalid UTF-8
+/// replaced, with the bound on what gzip may unpack to.
+struct Lines<'p> {
+    input: Box<dyn BufRead + Send>,
+    path: &'p Path,
+    gzip: bool,
+    buffer: Vec<u8>,
+    text: String,
+    /// Bytes read so far.
+    read: u64,
+    /// Lines read so far.
+    number: u64,
+}
+
+impl Lines<'_> {
+    /// The next line and its 1-based number.
+    fn next_line(&mut self) -> Result<Option<(u64, &str)>, Error> {
+        self.buffer.clear();
+        let n = self
+            .input
+            .read_until(b'\n', &mut self.buffer)
+            .map_err(|source| Error::Io { path: self.path.to_path_buf(), source })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.read += n as u64;
+        if self.gzip && self.read > MAX_UNPACKED {
+            return Err(Error::TooLarge { path: self.path.to_path_buf() });
+        }
+        let mut line = &self.buffer[..];
+        if let Some(rest) = line.strip_suffix(b"\n") {
+            line = rest.strip_suffix(b"\r").unwrap_or(rest);
+        }
+        self.number += 1;
+        self.text.clear();
+        match std::str::from_utf8(line) {
+            Ok(text) => self.text.push_str(text),
+            Err(_) => self.text.push_str(&String::from_utf8_lossy(line)),
+        }
+        Ok(Some((self.number, &self.text)))
+    }
+}
