@@ -233,3 +233,34 @@ fn describe_alarms_output_is_a_rules_file() {
     assert_eq!(rows[0]["long"], "1h");
     assert_eq!(rows[0]["threshold"], 1.44);
 }
+
+/// Sloth's rules compare each window on its own: `(rate2h > 3*B) and (rate1d > 3*B)`. Each
+/// window's factor is read, so changing either (the real generated file, edited here in a temp
+/// folder) is threshold drift naming that window, while the file as generated stays clean.
+#[test]
+fn each_window_of_a_multi_window_alert_is_checked() {
+    let (Some(spec), Some(rules)) =
+        (real("sloth/examples/getting-started.yml"), real("sloth/examples/_gen/getting-started.yml"))
+    else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let generated = std::fs::read_to_string(&rules).unwrap();
+    let selector = r#"{sloth_id="myservice-requests-availability", sloth_service="myservice", sloth_slo="requests-availability"} > (3 * "#;
+    for (window, name) in [("1d", "long"), ("2h", "short")] {
+        let from = format!("ratio_rate{window}{selector}");
+        assert_eq!(generated.matches(&from).count(), 1, "the {window} comparison is in the generated file");
+        let edited = generated.replace(&from, &from.replace("(3 * ", "(3.5 * "));
+        let file = sandbox.write(&format!("{name}.yml"), &edited);
+        let out = audit(&sandbox, &spec, &file, name);
+        assert_eq!(code(&out), 3, "a {window} window at 3.5x is drift: {}", stdout(&out));
+        let attestation: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let drifts = attestation["drifts"].as_array().unwrap();
+        assert_eq!(drifts.len(), 1, "{drifts:#?}");
+        assert_eq!(drifts[0]["kind"], "threshold");
+        let message = drifts[0]["message"].as_str().unwrap();
+        assert!(message.contains("3.5000x") && message.contains(window), "{message}");
+    }
+    let out = audit(&sandbox, &spec, &rules, "as-generated");
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+}

@@ -23,6 +23,7 @@ pub const RULE_COLUMNS: &[&str] = &[
     "threshold_kind",
     "threshold",
     "budget",
+    "short_threshold",
     "comparison",
     "evaluation",
     "target",
@@ -99,6 +100,7 @@ pub fn rule_record(rule: &Rule) -> Value {
         "source": rule.source.name(), "name": rule.name, "slo": rule.slo, "tenant": rule.tenant,
         "severity": rule.severity.map(Severity::name), "long": rule.long.map(format_duration),
         "short": rule.short.map(format_duration), "threshold_kind": kind, "threshold": threshold, "budget": budget,
+        "short_threshold": rule.short_threshold.map(|t| serde_json::to_string(&t).expect("a threshold serializes")),
         "comparison": rule.comparison, "evaluation": rule.evaluation, "target": rule.target, "measures": rule.measures, "origin": rule.origin,
     })
 }
@@ -133,6 +135,9 @@ pub fn rule_from_record(r: &Value, row: usize) -> Result<Rule, String> {
         }
         _ => None,
     };
+    rule.short_threshold = text(r, "short_threshold")
+        .map(|t| serde_json::from_str(&t).map_err(|e| format!("row {row}: short_threshold: {e}")))
+        .transpose()?;
     rule.comparison = text(r, "comparison");
     rule.evaluation = text(r, "evaluation");
     rule.target = text(r, "target");
@@ -163,6 +168,8 @@ mod tests {
         rule.threshold = Some(Threshold::FactorTimesBudget { factor: 14.4, budget: 0.001 });
         rule.long = Some(Duration::from_secs(3600));
         rule.severity = Some(Severity::Ticket);
+        assert_eq!(rule_from_record(&rule_record(&rule), 1).unwrap(), rule);
+        rule.short_threshold = Some(Threshold::FactorTimesBudget { factor: 3.5, budget: 0.001 });
         assert_eq!(rule_from_record(&rule_record(&rule), 1).unwrap(), rule);
         assert!(rule_from_record(&json!({"source": "nagios"}), 4).unwrap_err().starts_with("row 4: source"));
     }

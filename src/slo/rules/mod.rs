@@ -8,12 +8,13 @@ pub mod describe_alarms;
 pub mod hcl;
 pub mod pagerduty;
 pub mod prometheus;
+pub mod promql;
 pub mod sql;
 pub mod terraform;
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Severity;
 use super::serialize_duration_opt;
@@ -49,7 +50,7 @@ impl Source {
 }
 
 /// How a rule states its threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Threshold {
     /// A burn rate: 14.4.
@@ -60,6 +61,18 @@ pub enum Threshold {
     Percent(f64),
     /// A burn factor times a budget, as Sloth and Pyrra write it: `14.4 * 0.000999...`.
     FactorTimesBudget { factor: f64, budget: f64 },
+}
+
+impl Threshold {
+    /// As a burn factor, given the SLO's error budget (`1 - objective`).
+    pub fn factor(self, budget: f64) -> f64 {
+        match self {
+            Threshold::Burn(f) => f,
+            Threshold::Ratio(r) => r / budget,
+            Threshold::Percent(p) => p / 100.0 / budget,
+            Threshold::FactorTimesBudget { factor, budget: own } => factor * own / budget,
+        }
+    }
 }
 
 /// One alert rule, normalised.
@@ -78,6 +91,10 @@ pub struct Rule {
     #[serde(serialize_with = "serialize_duration_opt")]
     pub short: Option<Duration>,
     pub threshold: Option<Threshold>,
+    /// The short window's own threshold, when the rule compares each window separately (as
+    /// Sloth and Pyrra write `(short > f*B) and (long > f*B)`); `threshold` is the long one's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub short_threshold: Option<Threshold>,
     /// `>=`, `>`, `<=`, `<`.
     pub comparison: Option<String>,
     /// How many evaluations must breach: `3 of 5`, `for 2m`.
@@ -102,6 +119,7 @@ impl Rule {
             long: None,
             short: None,
             threshold: None,
+            short_threshold: None,
             comparison: None,
             evaluation: None,
             target: None,
@@ -146,12 +164,12 @@ impl Rule {
 
     /// The threshold as a burn factor, given the SLO's error budget (`1 - objective`).
     pub fn factor(&self, budget: f64) -> Option<f64> {
-        match self.threshold? {
-            Threshold::Burn(f) => Some(f),
-            Threshold::Ratio(r) => Some(r / budget),
-            Threshold::Percent(p) => Some(p / 100.0 / budget),
-            Threshold::FactorTimesBudget { factor, budget: own } => Some(factor * own / budget),
-        }
+        self.threshold.map(|t| t.factor(budget))
+    }
+
+    /// The short window's threshold as a burn factor, when it has its own.
+    pub fn short_factor(&self, budget: f64) -> Option<f64> {
+        self.short_threshold.map(|t| t.factor(budget))
     }
 
     /// The threshold as an error ratio, given the SLO's error budget.
