@@ -89,9 +89,9 @@ fn tier(branch: &Expr) -> Tier {
             tier.comparisons.push(c);
         }
     }
-    selectors(branch, &mut |name, range, matchers| {
-        tier.windows.extend(range.into_iter().chain(name.and_then(window_in_name)));
-        tier.matchers.extend(matchers);
+    selectors(branch, &mut |selector| {
+        tier.windows.extend(selector.windows());
+        tier.matchers.extend(selector.matchers);
     });
     tier.windows.sort();
     tier.windows.dedup();
@@ -108,9 +108,7 @@ fn comparison(expr: &Expr) -> Option<Comparison> {
                 (None, None) => return None,
             };
             let mut windows = Vec::new();
-            selectors(vector, &mut |name, range, _| {
-                windows.extend(range.into_iter().chain(name.and_then(window_in_name)))
-            });
+            selectors(vector, &mut |selector| windows.extend(selector.windows()));
             windows.sort();
             windows.dedup();
             Some(Comparison { op, threshold: threshold_of(threshold), windows })
@@ -177,9 +175,24 @@ fn threshold_of(s: Scalar) -> Threshold {
     if s.value < 1.0 { Threshold::Ratio(s.value) } else { Threshold::Burn(s.value) }
 }
 
-/// Every selector below `expr`: its metric name, its range (a matrix selector's or a
-/// subquery's), and its equality matchers.
-fn selectors(expr: &Expr, visit: &mut dyn FnMut(Option<&str>, Option<Duration>, Vec<(String, String)>)) {
+/// A selector as the tiers need it.
+struct Selector<'e> {
+    name: Option<&'e str>,
+    /// A matrix selector's or a subquery's range.
+    range: Option<Duration>,
+    /// Its `name="value"` matchers.
+    matchers: Vec<(String, String)>,
+}
+
+impl Selector<'_> {
+    /// The windows it reads: its range, and a window in its (recording rule's) name.
+    fn windows(&self) -> impl Iterator<Item = Duration> + '_ {
+        self.range.into_iter().chain(self.name.and_then(window_in_name))
+    }
+}
+
+/// Every selector below `expr`.
+fn selectors<'e>(expr: &'e Expr, visit: &mut dyn FnMut(Selector<'e>)) {
     let equal = |m: &promql_parser::label::Matchers| {
         m.matchers
             .iter()
@@ -188,10 +201,14 @@ fn selectors(expr: &Expr, visit: &mut dyn FnMut(Option<&str>, Option<Duration>, 
             .collect::<Vec<_>>()
     };
     match expr {
-        Expr::VectorSelector(v) => visit(v.name.as_deref(), None, equal(&v.matchers)),
-        Expr::MatrixSelector(m) => visit(m.vs.name.as_deref(), Some(m.range), equal(&m.vs.matchers)),
+        Expr::VectorSelector(v) => {
+            visit(Selector { name: v.name.as_deref(), range: None, matchers: equal(&v.matchers) })
+        }
+        Expr::MatrixSelector(m) => {
+            visit(Selector { name: m.vs.name.as_deref(), range: Some(m.range), matchers: equal(&m.vs.matchers) })
+        }
         Expr::Subquery(s) => {
-            visit(None, Some(s.range), Vec::new());
+            visit(Selector { name: None, range: Some(s.range), matchers: Vec::new() });
             selectors(&s.expr, visit);
         }
         Expr::Binary(b) => {
