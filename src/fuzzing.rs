@@ -95,7 +95,8 @@ pub fn ci_logs(data: &[u8]) {
     }
 }
 
-/// Any lines through the header finder and the template miner.
+/// Any lines through the header finder and the template miner, in memory and as the streamed
+/// file `logs templates FILE` reads (raw bytes: invalid UTF-8 and gzip magic included).
 pub fn templates(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let lines: Vec<&str> = text.lines().collect();
@@ -103,6 +104,11 @@ pub fn templates(data: &[u8]) {
     for (_, message) in crate::triage::header::split_all(&lines) {
         miner.add(message);
     }
+    with_file(data, "fuzz.log", |path| {
+        if let Ok(mined) = crate::triage::templates::mine(path, None) {
+            let _ = crate::triage::templates::write_json_lines(path, &mined, &mut std::io::sink());
+        }
+    });
 }
 
 /// Any text as an alert-rule file, told apart by what it holds.

@@ -59,7 +59,8 @@ pub struct Parser<'a> {
 
 struct Parsed {
     timestamp: Option<String>,
-    level: Level,
+    /// None: inferred from the text when a whole line is built (reading only the text skips it).
+    level: Option<Level>,
     text: String,
     location: Option<String>,
     failure: bool,
@@ -67,7 +68,7 @@ struct Parsed {
 
 impl Parsed {
     fn plain(timestamp: Option<String>, text: &str) -> Parsed {
-        Parsed { timestamp, level: infer_level(text), text: text.to_string(), location: None, failure: false }
+        Parsed { timestamp, level: None, text: text.to_string(), location: None, failure: false }
     }
 }
 
@@ -94,7 +95,7 @@ impl<'a> Parser<'a> {
             job,
             step,
             timestamp: parsed.timestamp,
-            level: parsed.level,
+            level: parsed.level.unwrap_or_else(|| infer_level(&parsed.text)),
             text: parsed.text,
             line: number,
             location: parsed.location,
@@ -137,14 +138,32 @@ impl<'a> Parser<'a> {
             }
             self.in_header = title.starts_with("Run ");
             self.groups += 1;
-            return Parsed { timestamp, level: Level::Info, text: title.to_string(), location: None, failure: false };
+            return Parsed {
+                timestamp,
+                level: Some(Level::Info),
+                text: title.to_string(),
+                location: None,
+                failure: false,
+            };
         }
         if body.starts_with("##[endgroup]") {
             self.in_header = false;
-            return Parsed { timestamp, level: Level::Debug, text: String::new(), location: None, failure: false };
+            return Parsed {
+                timestamp,
+                level: Some(Level::Debug),
+                text: String::new(),
+                location: None,
+                failure: false,
+            };
         }
         if self.in_header {
-            return Parsed { timestamp, level: Level::Debug, text: body.to_string(), location: None, failure: false };
+            return Parsed {
+                timestamp,
+                level: Some(Level::Debug),
+                text: body.to_string(),
+                location: None,
+                failure: false,
+            };
         }
         for (marker, level) in [
             ("##[error]", Level::Error),
@@ -154,7 +173,7 @@ impl<'a> Parser<'a> {
         ] {
             if let Some(text) = body.strip_prefix(marker) {
                 let failure = level == Level::Error && exits_non_zero(text);
-                return Parsed { timestamp, level, text: text.to_string(), location: None, failure };
+                return Parsed { timestamp, level: Some(level), text: text.to_string(), location: None, failure };
             }
         }
         if let Some(command) = workflow_command(body) {
@@ -181,7 +200,7 @@ impl<'a> Parser<'a> {
             self.step = self.stages.iter().rev().flatten().next().cloned();
             return Parsed {
                 timestamp,
-                level: Level::Debug,
+                level: Some(Level::Debug),
                 text: pipeline.to_string(),
                 location: None,
                 failure: false,
@@ -190,12 +209,18 @@ impl<'a> Parser<'a> {
         if let Some(result) = body.strip_prefix("Finished: ") {
             let failed = result != "SUCCESS";
             let level = if failed { Level::Error } else { Level::Info };
-            return Parsed { timestamp, level, text: body.to_string(), location: None, failure: failed };
+            return Parsed { timestamp, level: Some(level), text: body.to_string(), location: None, failure: failed };
         }
         // Pipelines say "script returned exit code"; freestyle jobs say which build step failed.
         let step_failed = body.starts_with("Build step '") && body.ends_with("marked build as failure");
         if body.starts_with("ERROR: script returned exit code") || step_failed {
-            return Parsed { timestamp, level: Level::Error, text: body.to_string(), location: None, failure: true };
+            return Parsed {
+                timestamp,
+                level: Some(Level::Error),
+                text: body.to_string(),
+                location: None,
+                failure: true,
+            };
         }
         Parsed::plain(timestamp, body)
     }
@@ -205,7 +230,7 @@ impl<'a> Parser<'a> {
         if raw::is_table_rule(line) {
             return Parsed {
                 timestamp: None,
-                level: Level::Debug,
+                level: Some(Level::Debug),
                 text: line.to_string(),
                 location: None,
                 failure: false,
@@ -231,14 +256,13 @@ impl<'a> Parser<'a> {
         if let Some(state) = text.strip_prefix("Phase complete: ").and_then(|t| t.split_once(" State: ")) {
             let failed = state.1.trim() != "SUCCEEDED";
             let level = if failed { Level::Error } else { Level::Info };
-            return Parsed { timestamp, level, text: text.to_string(), location: None, failure: failed };
+            return Parsed { timestamp, level: Some(level), text: text.to_string(), location: None, failure: failed };
         }
         if let Some(status) = text.strip_prefix("Phase context status code: ") {
             let level = if status.starts_with(' ') || status.is_empty() { Level::Info } else { Level::Error };
-            return Parsed { timestamp, level, text: text.to_string(), location: None, failure: false };
+            return Parsed { timestamp, level: Some(level), text: text.to_string(), location: None, failure: false };
         }
-        let level =
-            if text.starts_with("Command did not exit successfully") { Level::Error } else { infer_level(text) };
+        let level = text.starts_with("Command did not exit successfully").then_some(Level::Error);
         Parsed { timestamp, level, text: text.to_string(), location: None, failure: false }
     }
 }
@@ -313,7 +337,7 @@ fn workflow_command(body: &str) -> Option<Parsed> {
         (Some(l), None) => format!("{f}:{l}"),
         _ => f,
     });
-    Some(Parsed { timestamp: None, level, text: unescape(message, false), location, failure: false })
+    Some(Parsed { timestamp: None, level: Some(level), text: unescape(message, false), location, failure: false })
 }
 
 /// Undo the workflow-command escapes: `%25` `%0D` `%0A`, and in properties `%3A` `%2C`.
@@ -347,7 +371,7 @@ mod tests {
     #[test]
     fn workflow_commands_are_decoded() {
         let p = workflow_command("::error file=src/a%2Cb.rs,line=3,col=5::mismatched%0Atypes 100%25").unwrap();
-        assert_eq!(p.level, Level::Error);
+        assert_eq!(p.level, Some(Level::Error));
         assert_eq!(p.location.as_deref(), Some("src/a,b.rs:3:5"));
         assert_eq!(p.text, "mismatched\ntypes 100%");
         assert!(workflow_command("::set-output name=x::y").is_none());

@@ -57,7 +57,7 @@ impl Shape {
             .into_iter()
             .filter(|l| !l.trim().is_empty())
             .take(SAMPLE)
-            .map(|l| tokens(l, COLUMNS).into_iter().map(|(a, b)| &l[a..b]).collect())
+            .map(|l| tokens(l, COLUMNS).iter().map(|&(a, b)| &l[a..b]).collect())
             .collect();
         if sample.is_empty() {
             return None;
@@ -126,14 +126,31 @@ fn is_terminator(token: &str) -> bool {
     matches!(classify(token), Some(Class::Dash | Class::Component))
 }
 
-/// The byte spans of the first `limit` tokens: runs of non-blanks, a `[...]` group (with the
-/// blanks inside it) being one token.
-fn tokens(line: &str, limit: usize) -> Vec<(usize, usize)> {
+/// The most tokens a line is split into: the columns, and the terminator after them.
+const MAX_TOKENS: usize = COLUMNS + TERMINATOR_WITHIN + 1;
+
+/// The spans of a line's first tokens, kept inline: this runs on every line of a log, where an
+/// allocation per line showed in profiles.
+struct Spans {
+    items: [(usize, usize); MAX_TOKENS],
+    len: usize,
+}
+
+impl std::ops::Deref for Spans {
+    type Target = [(usize, usize)];
+    fn deref(&self) -> &Self::Target {
+        &self.items[..self.len]
+    }
+}
+
+/// The byte spans of the first `limit` tokens (at most [`MAX_TOKENS`]): runs of non-blanks, a
+/// `[...]` group (with the blanks inside it) being one token.
+fn tokens(line: &str, limit: usize) -> Spans {
     let bytes = line.as_bytes();
     let blank = |b: u8| b == b' ' || b == b'\t';
-    let mut spans = Vec::new();
+    let mut spans = Spans { items: [(0, 0); MAX_TOKENS], len: 0 };
     let mut i = 0;
-    while spans.len() < limit {
+    while spans.len < limit.min(MAX_TOKENS) {
         while i < bytes.len() && blank(bytes[i]) {
             i += 1;
         }
@@ -159,7 +176,8 @@ fn tokens(line: &str, limit: usize) -> Vec<(usize, usize)> {
             i += 1;
         }
         // Only ASCII bytes ended the token, so both ends are character boundaries.
-        spans.push((start, i));
+        spans.items[spans.len] = (start, i);
+        spans.len += 1;
     }
     spans
 }
@@ -249,7 +267,7 @@ mod tests {
     #[test]
     fn tokens_survive_any_text() {
         for line in ["[[[", "]]] x", "[é ü] ок:", "\t-\t", "é", "[a]b c"] {
-            for (a, b) in tokens(line, 8) {
+            for &(a, b) in tokens(line, 8).iter() {
                 assert!(line.is_char_boundary(a) && line.is_char_boundary(b), "{line:?}");
             }
             let _ = Shape::learn([line]).map(|s| s.split(line));

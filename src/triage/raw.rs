@@ -31,7 +31,10 @@ pub fn last_drawn(line: &str) -> &str {
 /// The name of the GitLab section a line opens (`section_start:1635909022:step_script\r`,
 /// perhaps `[collapsed=true]` after the name), if it opens one.
 pub fn gitlab_section(line: &str) -> Option<&str> {
-    let at = line.find("section_start:")?;
+    // Built once: `str::find` builds its searcher on every call, and this runs on every line.
+    static MARK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("section_start:"));
+    let at = MARK.find(line.as_bytes())?;
     let after = &line[at + "section_start:".len()..];
     let (_, rest) = after.split_once(':')?;
     let end = rest.find(['\r', '[', '\x1b', ' ']).unwrap_or(rest.len());

@@ -21,16 +21,44 @@ const BATCH: usize = 4096;
 /// Batches in flight between the threads.
 const IN_FLIGHT: usize = 4;
 
-/// One parsed line: its text and, when it has a header, where the header ends and the message
-/// starts.
-struct Parsed {
+/// Parsed lines handed over together: their texts one after another in one buffer, so that
+/// the thread receiving them frees one allocation per batch, not one per line (glibc's
+/// allocator serialises frees of another thread's memory), and the buffers go back to be
+/// filled again.
+#[derive(Default)]
+struct Batch {
     text: String,
+    lines: Vec<Span>,
+}
+
+/// One line in a batch: where its text is, and where its header ends and its message starts.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
     header: Option<(usize, usize)>,
 }
 
-impl Parsed {
-    fn message(&self) -> &str {
-        self.header.map_or(&self.text, |(_, start)| &self.text[start..])
+/// One parsed line of a batch.
+struct Parsed<'b> {
+    text: &'b str,
+    header: Option<(usize, usize)>,
+}
+
+impl<'b> Parsed<'b> {
+    fn message(&self) -> &'b str {
+        self.header.map_or(self.text, |(_, start)| &self.text[start..])
+    }
+}
+
+impl Batch {
+    fn iter(&self) -> impl Iterator<Item = Parsed<'_>> {
+        self.lines.iter().map(|s| Parsed { text: &self.text[s.start..s.end], header: s.header })
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.lines.clear();
     }
 }
 
@@ -39,8 +67,10 @@ pub struct Mined {
     pub miner: Miner,
     /// Group of each line, in order.
     pub groups: Vec<u32>,
+    /// Where each line's header ends and its message starts, when it has one: kept so the
+    /// second pass does not split again.
+    headers: Vec<Option<(u32, u32)>>,
     format: Format,
-    shape: Option<Shape>,
 }
 
 /// Parse and mine every line of `path` (gzip or plain), in `format` or the one detected.
@@ -52,8 +82,13 @@ pub fn mine(path: &Path, format: Option<Format>) -> Result<Mined, Error> {
     let shape = learn_shape(path, format)?;
     let mut miner = Miner::new(Default::default());
     let mut groups = Vec::new();
+    let mut headers = Vec::new();
+    let offsets = |(end, start): (usize, usize)| Some((u32::try_from(end).ok()?, u32::try_from(start).ok()?));
     stream(path, format, shape.as_ref(), |batch| {
-        groups.extend(batch.iter().map(|p| miner.add(p.message())));
+        for line in batch.iter() {
+            groups.push(miner.add(line.message()));
+            headers.push(line.header.and_then(offsets));
+        }
         Ok(())
     })
     .map_err(|e| match e {
@@ -61,7 +96,7 @@ pub fn mine(path: &Path, format: Option<Format>) -> Result<Mined, Error> {
         // Mining writes nothing.
         StreamError::Write(source) => Error::Io { path: path.to_path_buf(), source },
     })?;
-    Ok(Mined { miner, groups, format, shape })
+    Ok(Mined { miner, groups, headers, format })
 }
 
 /// Write each line of `path` with its template, as JSON Lines: `line`, `template_id`,
@@ -73,17 +108,21 @@ pub fn write_json_lines(path: &Path, mined: &Mined, out: &mut impl Write) -> Res
         .map(|g| serde_json::to_string(&mined.miner.template(g)).expect("a string serializes"))
         .collect();
     let mut number = 0usize;
-    let written = stream(path, mined.format, mined.shape.as_ref(), |batch| {
-        for parsed in batch {
-            let Some(&group) = mined.groups.get(number) else {
+    let written = stream(path, mined.format, None, |batch| {
+        for parsed in batch.iter() {
+            let (Some(&group), Some(&header)) = (mined.groups.get(number), mined.headers.get(number)) else {
                 return Err(StreamError::Read(changed(path)));
             };
             number += 1;
             let group = group as usize;
             write!(out, "{{\"line\":{number},\"template_id\":{},\"template\":{}", ids[group], templates[group])?;
-            if let Some((end, _)) = parsed.header {
+            if let Some((end, _)) = header {
+                // A line that changed since the first pass ends the run (below), not a panic.
+                let Some(text) = parsed.text.get(..end as usize) else {
+                    return Err(StreamError::Read(changed(path)));
+                };
                 out.write_all(b",\"header\":")?;
-                serde_json::to_writer(&mut *out, &parsed.text[..end]).map_err(std::io::Error::from)?;
+                serde_json::to_writer(&mut *out, text).map_err(std::io::Error::from)?;
             }
             out.write_all(b"}\n")?;
         }
@@ -177,12 +216,13 @@ fn stream(
     path: &Path,
     format: Format,
     shape: Option<&Shape>,
-    mut each: impl FnMut(&[Parsed]) -> Result<(), StreamError>,
+    mut each: impl FnMut(&Batch) -> Result<(), StreamError>,
 ) -> Result<(), StreamError> {
     let input = open(path)?;
-    let (tx, rx): (SyncSender<Vec<Parsed>>, Receiver<Vec<Parsed>>) = sync_channel(IN_FLIGHT);
+    let (tx, rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(IN_FLIGHT);
+    let (give_back, taken_back) = sync_channel::<Batch>(IN_FLIGHT + 2);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || parse_into(input, format, shape, tx));
+        let reader = scope.spawn(move || parse_into(input, format, shape, tx, taken_back));
         let mut outcome = Ok(());
         for batch in rx.iter() {
             if let Err(e) = each(&batch) {
@@ -190,8 +230,10 @@ fn stream(
                 // Dropping the receiver stops the reader at its next send.
                 break;
             }
+            let _ = give_back.try_send(batch);
         }
         drop(rx);
+        drop(give_back);
         let read = reader.join().unwrap_or_else(|_| Err(changed(path)));
         outcome.and(read.map_err(StreamError::Read))
     })
@@ -201,10 +243,11 @@ fn parse_into(
     mut lines: Lines<'_>,
     format: Format,
     shape: Option<&Shape>,
-    tx: SyncSender<Vec<Parsed>>,
+    tx: SyncSender<Batch>,
+    returned: Receiver<Batch>,
 ) -> Result<(), Error> {
     let mut parser = Parser::new(format, "", "");
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Batch::default();
     while let Some((number, raw)) = lines.next_line()? {
         let text = parser.text(raw, number);
         let header = shape.and_then(|s| s.split(&text)).map(|(header, message)| {
@@ -212,12 +255,18 @@ fn parse_into(
             let start = message.as_ptr() as usize - text.as_ptr() as usize;
             (header.len(), start)
         });
-        batch.push(Parsed { text, header });
-        if batch.len() == BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
-            return Ok(());
+        let start = batch.text.len();
+        batch.text.push_str(&text);
+        batch.lines.push(Span { start, end: batch.text.len(), header });
+        if batch.lines.len() == BATCH {
+            let mut next = returned.try_recv().unwrap_or_default();
+            next.clear();
+            if tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                return Ok(());
+            }
         }
     }
-    if !batch.is_empty() {
+    if !batch.lines.is_empty() {
         let _ = tx.send(batch);
     }
     Ok(())
