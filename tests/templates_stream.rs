@@ -90,3 +90,33 @@ fn a_gzip_log_streams_and_a_missing_one_is_named() {
     assert_eq!(code(&missing), 2, "{}", stderr(&missing));
     assert!(stderr(&missing).contains("nope.log"), "{}", stderr(&missing));
 }
+
+/// A log longer than one chunk of the second pass (65,536 lines) is written from several
+/// chunks on several threads, in order, exactly as the whole-text path writes it.
+#[test]
+fn a_log_of_many_chunks_streams_as_it_reads_whole() {
+    let sandbox = Sandbox::new();
+    let mut text = String::from("\u{feff}");
+    for i in 0..70_000u32 {
+        let line = match i % 5 {
+            0 => format!(
+                "2024-05-01 10:{:02}:{:02} INFO worker-{} job {i} done in {} ms\n",
+                i % 60,
+                i % 59,
+                i % 7,
+                i % 1000
+            ),
+            1 => format!("2024-05-01 10:{:02}:{:02} WARN пул соединений {i} занят\r\n", i % 60, i % 59),
+            2 => format!(
+                "2024-05-01 10:{:02}:{:02} ERROR tenant-{} request {i} failed: timeout\n",
+                i % 60,
+                i % 59,
+                i % 13
+            ),
+            3 => "\n".to_string(),
+            _ => format!("progress {}%\r{}%\n", i % 100, (i + 1) % 100),
+        };
+        text.push_str(&line);
+    }
+    same_both_ways(&sandbox, &sandbox.write("many.log", &text));
+}

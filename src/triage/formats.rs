@@ -42,7 +42,9 @@ pub fn parse(text: &str, format: Format, source: &str, job: &str) -> Vec<LogLine
 }
 
 /// Reads a log one line at a time, in order, as [`parse`] does for a whole text: for logs read
-/// as a stream. The first line may still carry a byte-order mark; lines have no `\n`.
+/// as a stream. The first line may still carry a byte-order mark; lines have no `\n`. A clone
+/// taken between lines reads on from there.
+#[derive(Clone)]
 pub struct Parser<'a> {
     format: Format,
     source: &'a str,

@@ -4,9 +4,11 @@
 //! A line's template is only final once the whole log is mined (later lines generalise earlier
 //! templates), so the file is read twice. The first pass parses and mines, keeping one group
 //! number per line; the second parses again and writes each line with its final template. In
-//! both passes one thread reads and parses while the other mines or writes.
+//! the first pass one thread reads and parses while the other mines. The first pass also notes,
+//! every [`CHUNK`] lines of a plain file, where the chunk starts and the parser's state there,
+//! so that the second pass parses and formats the chunks on every core, written in order.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -20,6 +22,16 @@ use super::read::{Error, MAX_UNPACKED};
 const BATCH: usize = 4096;
 /// Batches in flight between the threads.
 const IN_FLIGHT: usize = 4;
+/// Lines of a chunk of the second pass.
+const CHUNK: u64 = 1 << 16;
+
+/// Where a chunk of a plain file starts: its byte offset, the lines before it, and the parser
+/// as it was there.
+struct Checkpoint {
+    offset: u64,
+    number: u64,
+    parser: Parser<'static>,
+}
 
 /// Parsed lines handed over together: their texts one after another in one buffer, so that
 /// the thread receiving them frees one allocation per batch, not one per line (glibc's
@@ -71,6 +83,7 @@ pub struct Mined {
     /// second pass does not split again.
     headers: Vec<Option<(u32, u32)>>,
     format: Format,
+    checkpoints: Vec<Checkpoint>,
 }
 
 /// Parse and mine every line of `path` (gzip or plain), in `format` or the one detected.
@@ -84,7 +97,7 @@ pub fn mine(path: &Path, format: Option<Format>) -> Result<Mined, Error> {
     let mut groups = Vec::new();
     let mut headers = Vec::new();
     let offsets = |(end, start): (usize, usize)| Some((u32::try_from(end).ok()?, u32::try_from(start).ok()?));
-    stream(path, format, shape.as_ref(), |batch| {
+    let checkpoints = stream(path, format, shape.as_ref(), |batch| {
         for line in batch.iter() {
             groups.push(miner.add(line.message()));
             headers.push(line.header.and_then(offsets));
@@ -96,44 +109,131 @@ pub fn mine(path: &Path, format: Option<Format>) -> Result<Mined, Error> {
         // Mining writes nothing.
         StreamError::Write(source) => Error::Io { path: path.to_path_buf(), source },
     })?;
-    Ok(Mined { miner, groups, headers, format })
+    Ok(Mined { miner, groups, headers, format, checkpoints })
+}
+
+/// Each group's template id and its template, already as JSON text.
+struct Templates {
+    ids: Vec<u32>,
+    json: Vec<String>,
 }
 
 /// Write each line of `path` with its template, as JSON Lines: `line`, `template_id`,
 /// `template` and `header` (when the line has one); what [`mine`] learnt of the same file.
 pub fn write_json_lines(path: &Path, mined: &Mined, out: &mut impl Write) -> Result<(), WriteError> {
     let ids = mined.miner.template_ids();
-    // Each group's template, already a JSON string.
-    let templates: Vec<String> = (0..ids.len() as u32)
+    let json = (0..ids.len() as u32)
         .map(|g| serde_json::to_string(&mined.miner.template(g)).expect("a string serializes"))
         .collect();
-    let mut number = 0usize;
-    let written = stream(path, mined.format, None, |batch| {
-        for parsed in batch.iter() {
-            let (Some(&group), Some(&header)) = (mined.groups.get(number), mined.headers.get(number)) else {
-                return Err(StreamError::Read(changed(path)));
-            };
-            number += 1;
-            let group = group as usize;
-            write!(out, "{{\"line\":{number},\"template_id\":{},\"template\":{}", ids[group], templates[group])?;
-            if let Some((end, _)) = header {
-                // A line that changed since the first pass ends the run (below), not a panic.
-                let Some(text) = parsed.text.get(..end as usize) else {
-                    return Err(StreamError::Read(changed(path)));
-                };
-                out.write_all(b",\"header\":")?;
-                serde_json::to_writer(&mut *out, text).map_err(std::io::Error::from)?;
+    let templates = Templates { ids, json };
+    let written = if mined.checkpoints.len() > 1 {
+        write_chunks(path, mined, &templates, out)
+    } else {
+        let mut number = 0;
+        stream(path, mined.format, None, |batch| {
+            for parsed in batch.iter() {
+                number += 1;
+                write_line(&mut *out, path, mined, &templates, number, parsed.text)?;
             }
-            out.write_all(b"}\n")?;
+            Ok(())
+        })
+        .and_then(|_| if number == mined.groups.len() { Ok(()) } else { Err(StreamError::Read(changed(path))) })
+    };
+    written.map_err(|e| match e {
+        StreamError::Read(e) => WriteError::Read(e),
+        StreamError::Write(e) => WriteError::Write(e),
+    })
+}
+
+/// Line `number` (1-based) with the template the first pass found for it.
+fn write_line(
+    out: &mut impl Write,
+    path: &Path,
+    mined: &Mined,
+    templates: &Templates,
+    number: usize,
+    text: &str,
+) -> Result<(), StreamError> {
+    let at = number - 1;
+    let (Some(&group), Some(&header)) = (mined.groups.get(at), mined.headers.get(at)) else {
+        return Err(StreamError::Read(changed(path)));
+    };
+    let group = group as usize;
+    write!(out, "{{\"line\":{number},\"template_id\":{},\"template\":{}", templates.ids[group], templates.json[group])?;
+    if let Some((end, _)) = header {
+        // A line that changed since the first pass ends the run, not a panic.
+        let Some(header) = text.get(..end as usize) else {
+            return Err(StreamError::Read(changed(path)));
+        };
+        out.write_all(b",\"header\":")?;
+        serde_json::to_writer(&mut *out, header).map_err(std::io::Error::from)?;
+    }
+    out.write_all(b"}\n")?;
+    Ok(())
+}
+
+/// The second pass over a plain file on every core: each thread renders every n-th chunk into
+/// a buffer, and the buffers are written in order (at most two per thread wait at a time).
+fn write_chunks(path: &Path, mined: &Mined, templates: &Templates, out: &mut impl Write) -> Result<(), StreamError> {
+    let chunks = &mined.checkpoints;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+    std::thread::scope(|scope| {
+        let mut rendered = Vec::new();
+        for first in 0..workers {
+            let (tx, rx) = sync_channel::<Result<Vec<u8>, StreamError>>(1);
+            rendered.push(rx);
+            scope.spawn(move || {
+                for i in (first..chunks.len()).step_by(workers) {
+                    let end = chunks.get(i + 1).map(|c| c.number);
+                    let result = render_chunk(path, mined, templates, &chunks[i], end);
+                    let failed = result.is_err();
+                    // A closed channel: the writer stopped on an error.
+                    if tx.send(result).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        for i in 0..chunks.len() {
+            let buffer = rendered[i % workers].recv().map_err(|_| StreamError::Read(changed(path)))??;
+            out.write_all(&buffer)?;
         }
         Ok(())
-    });
-    match written {
-        Ok(()) if number == mined.groups.len() => Ok(()),
-        Ok(()) => Err(WriteError::Read(changed(path))),
-        Err(StreamError::Read(e)) => Err(WriteError::Read(e)),
-        Err(StreamError::Write(e)) => Err(WriteError::Write(e)),
+    })
+}
+
+/// The JSON Lines of one chunk: from `start` to the line numbered `end` (or the end of the file).
+fn render_chunk(
+    path: &Path,
+    mined: &Mined,
+    templates: &Templates,
+    start: &Checkpoint,
+    end: Option<u64>,
+) -> Result<Vec<u8>, StreamError> {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(start.offset)).map_err(io)?;
+    let mut lines = Lines {
+        input: Box::new(BufReader::with_capacity(1 << 18, file)),
+        path,
+        gzip: false,
+        buffer: Vec::new(),
+        text: String::new(),
+        read: start.offset,
+        number: start.number,
+    };
+    let mut parser = start.parser.clone();
+    let mut out = Vec::with_capacity(1 << 20);
+    while end.is_none_or(|end| lines.number < end) {
+        let Some((number, raw)) = lines.next_line()? else { break };
+        let text = parser.text(raw, number);
+        write_line(&mut out, path, mined, templates, number as usize, &text)?;
     }
+    let expected = end.unwrap_or(mined.groups.len() as u64);
+    if lines.number != expected {
+        return Err(StreamError::Read(changed(path)));
+    }
+    Ok(out)
 }
 
 /// Why writing the templates stopped.
@@ -217,7 +317,7 @@ fn stream(
     format: Format,
     shape: Option<&Shape>,
     mut each: impl FnMut(&Batch) -> Result<(), StreamError>,
-) -> Result<(), StreamError> {
+) -> Result<Vec<Checkpoint>, StreamError> {
     let input = open(path)?;
     let (tx, rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(IN_FLIGHT);
     let (give_back, taken_back) = sync_channel::<Batch>(IN_FLIGHT + 2);
@@ -245,10 +345,16 @@ fn parse_into(
     shape: Option<&Shape>,
     tx: SyncSender<Batch>,
     returned: Receiver<Batch>,
-) -> Result<(), Error> {
+) -> Result<Vec<Checkpoint>, Error> {
     let mut parser = Parser::new(format, "", "");
     let mut batch = Batch::default();
-    while let Some((number, raw)) = lines.next_line()? {
+    let mut checkpoints = Vec::new();
+    loop {
+        // A gzip stream cannot be entered in the middle: its second pass runs in one piece.
+        if !lines.gzip && lines.number.is_multiple_of(CHUNK) {
+            checkpoints.push(Checkpoint { offset: lines.read, number: lines.number, parser: parser.clone() });
+        }
+        let Some((number, raw)) = lines.next_line()? else { break };
         let text = parser.text(raw, number);
         let header = shape.and_then(|s| s.split(&text)).map(|(header, message)| {
             // Both are slices of `text`: their offsets locate them in it.
@@ -262,14 +368,14 @@ fn parse_into(
             let mut next = returned.try_recv().unwrap_or_default();
             next.clear();
             if tx.send(std::mem::replace(&mut batch, next)).is_err() {
-                return Ok(());
+                return Ok(checkpoints);
             }
         }
     }
     if !batch.lines.is_empty() {
         let _ = tx.send(batch);
     }
-    Ok(())
+    Ok(checkpoints)
 }
 
 /// The lines of a file as `str::lines` splits a text (`\n`, or `\r\n`), invalid UTF-8
