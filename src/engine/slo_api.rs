@@ -301,6 +301,17 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
             details: serde_json::json!({ "alerts": names }),
         })?;
     }
+    if !a.unresolved.is_empty() {
+        let details: Vec<String> = a.unresolved.iter().map(|u| format!("{}: {}", u.name, u.detail)).collect();
+        s.add_finding(Finding {
+            severity: FindingSeverity::Warning,
+            title: format!(
+                "{} value(s) of the rules are not known from their source (variables without a value, attributes known only after apply, modules not read): those parts are not checked",
+                a.unresolved.len()
+            ),
+            details: serde_json::json!({ "unresolved": details }),
+        })?;
+    }
     for c in a.baseline.iter().flatten().filter(|c| c.status != "unchanged") {
         let details = serde_json::to_value(c).expect("a change serializes");
         s.add_finding(Finding {
@@ -348,6 +359,12 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
         "other_alerts".into(),
         Dynamic::from(frame_of(&others, &["source", "name", "tenant", "measures", "target", "origin"])?),
     );
+    let unresolved: Vec<serde_json::Value> = a
+        .unresolved
+        .iter()
+        .map(|u| serde_json::json!({"source": u.source.name(), "name": u.name, "detail": u.detail, "origin": u.origin}))
+        .collect();
+    map.insert("unresolved".into(), Dynamic::from(frame_of(&unresolved, &["source", "name", "detail", "origin"])?));
     if let Some(changes) = &a.baseline {
         map.insert("baseline".into(), Dynamic::from(changes_frame(changes)?));
     }
@@ -527,7 +544,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .usage("slo::attest(slos: Frame, rules: Frame, options: map) -> map")
             .summary("The compliance attestation: every rule validated, every drift (each an error finding), every SLO-tenant pair confirmed compliant, changes since a baseline, and the rules' checksums; with dir, attestation.json and attestation.md are written, and the JSON's BLAKE3 digest goes into the signed session log.")
             .param("options", "#{tolerance: \"2%\", tenants: [...], baseline: FILE, dir: FOLDER}")
-            .returns("#{verdict: \"compliant\" or \"drift\", digest, drifts: Frame, coverage: Frame, other_alerts: Frame (alerts on no SLI: listed, not checked), baseline: Frame (with baseline), report (with dir)}")
+            .returns("#{verdict: \"compliant\" or \"drift\", digest, drifts: Frame, coverage: Frame, other_alerts: Frame (alerts on no SLI: listed, not checked), unresolved: Frame (values the sources do not give: source, name, detail, origin), baseline: Frame (with baseline), report (with dir)}")
             .example(&format!("{SLOS} {RULES} let a = slo::attest(slos, rules, #{{tolerance: \"20%\"}}); [a.verdict, a.drifts.col(\"kind\"), a.coverage.filter(\"compliant\").col(\"tenant\"), a.digest.len()]"), r#"["drift", ["no-alert"], ["acme"], 64]"#)
             .volatile(),
         move |slos: Frame, rules: Frame| attest_map(&s, &slos, &rules, &Map::new()),

@@ -85,6 +85,12 @@ pub fn markdown(a: &Attestation, digest: &str) -> String {
             .collect();
         out += &table(&["source", "alert", "tenant", "measures", "pages"], &rows);
     }
+    if !a.unresolved.is_empty() {
+        out += "\n## Unresolved values (not known from their source, not checked)\n\n";
+        let rows: Vec<Vec<String>> =
+            a.unresolved.iter().map(|u| vec![u.source.name().into(), u.name.clone(), u.detail.clone()]).collect();
+        out += &table(&["source", "rule", "value"], &rows);
+    }
     out += "\n## Rules checked\n\n";
     let rows: Vec<Vec<String>> = a
         .rules

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::baseline::{self, Baseline, Change};
-use super::drift::{self, Checked, Coverage, Drift, OtherAlert};
+use super::drift::{self, Checked, Coverage, Drift, OtherAlert, Unresolved};
 use super::rules::Rule;
 use super::spec::Slo;
 use crate::units::format_duration;
@@ -34,6 +34,8 @@ pub struct Attestation {
     pub coverage: Vec<Coverage>,
     /// Infrastructure alerts beside the SLO alerts: listed, not checked.
     pub other_alerts: Vec<OtherAlert>,
+    /// Values the rules' sources do not give here: reported, not drift.
+    pub unresolved: Vec<Unresolved>,
     /// Changes since the baseline, when one was given.
     pub baseline: Option<Vec<Change>>,
     /// The rules' checksums now, per source (RFC 8785 + BLAKE3).
@@ -82,6 +84,7 @@ pub fn attest(
         drifts: report.drifts,
         coverage: report.coverage,
         other_alerts: report.other_alerts,
+        unresolved: report.unresolved,
         baseline: changes,
         checksums,
     }

@@ -114,6 +114,17 @@ pub struct OtherAlert {
     pub origin: String,
 }
 
+/// A value a rule's source does not give here (a Terraform variable without a value, an
+/// attribute known only after apply, a module from a registry): reported, not drift.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unresolved {
+    pub source: Source,
+    pub name: String,
+    /// The attribute, its expression and why it has no value.
+    pub detail: String,
+    pub origin: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub tolerance: f64,
@@ -121,6 +132,7 @@ pub struct Report {
     pub drifts: Vec<Drift>,
     pub coverage: Vec<Coverage>,
     pub other_alerts: Vec<OtherAlert>,
+    pub unresolved: Vec<Unresolved>,
 }
 
 /// Lowercase with `-` for every separator: `checkout/availability` and `Checkout_Availability`
@@ -168,8 +180,20 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
     let mut drifts = Vec::new();
     let mut checked: Vec<Checked> = Vec::new();
     let mut other_alerts = Vec::new();
+    let mut unresolved = Vec::new();
     for rule in rules {
+        unresolved.extend(rule.unresolved.iter().map(|detail| Unresolved {
+            source: rule.source,
+            name: rule.name.clone(),
+            detail: detail.clone(),
+            origin: rule.origin.clone(),
+        }));
         let linked = link(rule, slos);
+        // A rule whose threshold its source does not give cannot be told apart from an
+        // infrastructure alarm: it is listed with the unresolved values only.
+        if linked.is_none() && rule.threshold.is_none() && !rule.unresolved.is_empty() {
+            continue;
+        }
         if linked.is_none() && !rule.alerts_on_sli() {
             other_alerts.push(OtherAlert {
                 source: rule.source,
@@ -497,5 +521,5 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
     drifts.sort_by(|a, b| {
         (a.slo.as_deref(), a.tenant.as_deref(), a.kind).cmp(&(b.slo.as_deref(), b.tenant.as_deref(), b.kind))
     });
-    Report { tolerance, checked, drifts, coverage, other_alerts }
+    Report { tolerance, checked, drifts, coverage, other_alerts, unresolved }
 }

@@ -28,6 +28,7 @@ pub const RULE_COLUMNS: &[&str] = &[
     "evaluation",
     "target",
     "measures",
+    "unresolved",
     "origin",
 ];
 
@@ -101,7 +102,9 @@ pub fn rule_record(rule: &Rule) -> Value {
         "severity": rule.severity.map(Severity::name), "long": rule.long.map(format_duration),
         "short": rule.short.map(format_duration), "threshold_kind": kind, "threshold": threshold, "budget": budget,
         "short_threshold": rule.short_threshold.map(|t| serde_json::to_string(&t).expect("a threshold serializes")),
-        "comparison": rule.comparison, "evaluation": rule.evaluation, "target": rule.target, "measures": rule.measures, "origin": rule.origin,
+        "comparison": rule.comparison, "evaluation": rule.evaluation, "target": rule.target, "measures": rule.measures,
+        "unresolved": (!rule.unresolved.is_empty()).then(|| serde_json::to_string(&rule.unresolved).expect("strings serialize")),
+        "origin": rule.origin,
     })
 }
 
@@ -142,6 +145,10 @@ pub fn rule_from_record(r: &Value, row: usize) -> Result<Rule, String> {
     rule.evaluation = text(r, "evaluation");
     rule.target = text(r, "target");
     rule.measures = text(r, "measures");
+    rule.unresolved = text(r, "unresolved")
+        .map(|t| serde_json::from_str(&t).map_err(|e| format!("row {row}: unresolved: {e}")))
+        .transpose()?
+        .unwrap_or_default();
     Ok(rule)
 }
 
@@ -170,6 +177,8 @@ mod tests {
         rule.severity = Some(Severity::Ticket);
         assert_eq!(rule_from_record(&rule_record(&rule), 1).unwrap(), rule);
         rule.short_threshold = Some(Threshold::FactorTimesBudget { factor: 3.5, budget: 0.001 });
+        assert_eq!(rule_from_record(&rule_record(&rule), 1).unwrap(), rule);
+        rule.unresolved = vec!["threshold = var.t: variable `t` has no default and no value given".into()];
         assert_eq!(rule_from_record(&rule_record(&rule), 1).unwrap(), rule);
         assert!(rule_from_record(&json!({"source": "nagios"}), 4).unwrap_err().starts_with("row 4: source"));
     }

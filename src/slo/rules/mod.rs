@@ -5,7 +5,6 @@
 pub mod cloudformation;
 pub mod cloudwatch;
 pub mod describe_alarms;
-pub mod hcl;
 pub mod pagerduty;
 pub mod prometheus;
 pub mod promql;
@@ -105,6 +104,11 @@ pub struct Rule {
     /// expression, the PagerDuty condition.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub measures: Option<String>,
+    /// Values the source does not give here, each with its expression and why: a Terraform
+    /// variable without a value, an attribute known only after `terraform apply`, a module
+    /// from a registry. Reported with the rule; a rule without a threshold is not checked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unresolved: Vec<String>,
 }
 
 impl Rule {
@@ -124,6 +128,7 @@ impl Rule {
             evaluation: None,
             target: None,
             measures: None,
+            unresolved: Vec::new(),
         }
     }
 
@@ -201,7 +206,11 @@ pub fn load_path(path: &std::path::Path) -> Result<Vec<Rule>, crate::slo::Error>
             });
         }
         let mut all = Vec::new();
-        for file in rule_files {
+        // A folder's `.tf` files are one module: variables in one file, resources in another.
+        if rule_files.iter().any(|p| p.extension().is_some_and(|e| e == "tf")) {
+            all.extend(terraform::from_folder(path).map_err(|m| Error::Invalid { origin: String::new(), message: m })?);
+        }
+        for file in rule_files.into_iter().filter(|p| p.extension().is_none_or(|e| e != "tf")) {
             all.extend(load_path(file)?);
         }
         return Ok(all);

@@ -1,30 +1,84 @@
-//! `aws_cloudwatch_metric_alarm` resources from Terraform: `.tf` files, and the JSON of
-//! `terraform show -json` (plans and state), whose resource values have the same shape.
+//! `aws_cloudwatch_metric_alarm` resources from Terraform: `.tf` files and module folders
+//! (evaluated by [`module`]), and the JSON of `terraform show -json` (plans and state), whose
+//! resource values have the same shape.
+
+mod eval;
+mod functions;
+pub mod module;
+
+use std::path::Path;
 
 use serde_json::Value;
 
 use super::cloudwatch::{AlarmSpec, Query, to_rule};
-use super::hcl;
 use super::{Rule, Source, number};
+use module::{File, Instance, Loaded};
 
 const ALARM: &str = "aws_cloudwatch_metric_alarm";
+
+/// Attributes that say nothing about what an alarm checks: when they are not known here,
+/// nothing is lost for the audit.
+const INCIDENTAL: [&str; 10] = [
+    "alarm_actions",
+    "alarm_description",
+    "ok_actions",
+    "insufficient_data_actions",
+    "actions_enabled",
+    "treat_missing_data",
+    "unit",
+    "evaluate_low_sample_count_percentiles",
+    "account_id",
+    "label",
+];
 
 /// Whether a JSON document is `terraform show -json` output.
 pub fn is_plan(doc: &Value) -> bool {
     doc["format_version"].is_string() && (doc["planned_values"].is_object() || doc["values"].is_object())
 }
 
-/// The alarms of a `.tf` file.
+/// The alarms of one `.tf` file, read as a module of its own. Module calls are not followed:
+/// [`from_folder`] does that.
 pub fn from_tf(text: &str, origin: &str) -> Result<Vec<Rule>, String> {
-    let blocks = hcl::parse(text).map_err(|e| format!("{origin}: {e}"))?;
-    Ok(blocks
+    let file = File { origin: origin.to_string(), text: text.to_string() };
+    module::resources(vec![file], Vec::new(), None, ALARM).map(rules)
+}
+
+/// The alarms of a module folder: its `.tf` files together, its `terraform.tfvars` and
+/// `*.auto.tfvars`, and the modules it calls from local folders.
+pub fn from_folder(dir: &Path) -> Result<Vec<Rule>, String> {
+    let (files, tfvars) = module::read_folder(dir)?;
+    module::resources(files, tfvars, Some(dir), ALARM).map(rules)
+}
+
+/// Rules from instances. What could not be read (a module from a registry, say) travels as a
+/// rule of its own without a threshold, so the report lists it with the other unresolved values.
+fn rules(loaded: Loaded) -> Vec<Rule> {
+    let mut out: Vec<Rule> = loaded.instances.iter().map(rule).collect();
+    for note in loaded.notes {
+        let name = if note.address.is_empty() { "terraform".to_string() } else { note.address.clone() };
+        let mut unread = Rule::new(Source::Terraform, format!("{}#{}", note.origin, note.address), name);
+        unread.unresolved.push(note.why);
+        out.push(unread);
+    }
+    out
+}
+
+fn rule(instance: &Instance) -> Rule {
+    let mut rule = to_rule(
+        &spec(&instance.body, &instance.name),
+        Source::Terraform,
+        format!("{}#{}", instance.origin, instance.address),
+    );
+    rule.unresolved = instance
+        .unresolved
         .iter()
-        .filter(|b| b.kind == "resource" && b.labels.first().is_some_and(|t| t == ALARM))
-        .map(|b| {
-            let name = b.labels.get(1).cloned().unwrap_or_default();
-            to_rule(&spec(&b.body, &name), Source::Terraform, format!("{origin}:{}#{ALARM}.{name}", b.line))
+        .filter(|u| {
+            let last = u.field.rsplit('.').next().unwrap_or(&u.field);
+            !INCIDENTAL.contains(&last)
         })
-        .collect())
+        .map(|u| u.why.clone())
+        .collect();
+    rule
 }
 
 /// The alarms of `terraform show -json` output: planned values (or state values), modules included.
