@@ -155,6 +155,9 @@ enum Command {
     #[command(subcommand)]
     Logs(LogsCommand),
     /// Create the local signing key if there is none, and print its public key (PEM).
+    /// The keys `log verify` trusts: list them, trust a public key or an AWS KMS key, revoke one.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     Keygen {
         /// Replace an existing key. Logs signed by the old key then need --pubkey to verify.
         #[arg(long)]
@@ -332,6 +335,26 @@ enum LogsCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// The local key, the public keys and the AWS KMS keys trusted here.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Trust a signer's public key (PEM), or an AWS KMS key for `log verify --kms`.
+    #[command(
+        after_help = "Examples:\n  deployclaw keys trust auditor.pem\n  deployclaw keys trust --kms-key arn:aws:kms:eu-west-1:111122223333:key/1234abcd-..."
+    )]
+    Trust {
+        /// The public key file (PEM, ed25519 or P-256); or give an AWS KMS key (its ARN, key
+        /// id or alias) with --kms-key.
+        pem: Option<PathBuf>,
+    },
+    /// Stop trusting a key: a public key id (its first 8 or more characters) or an AWS KMS key.
+    Revoke { key: String },
+}
+
+#[derive(Subcommand, Debug)]
 enum LogCommand {
     /// Check a log's hash chain, seals and signatures; exit 1 naming every fault found.
     #[command(after_help = EXIT_CODES)]
@@ -429,6 +452,11 @@ fn main() -> ExitCode {
             cli::logs::templates(&file, format.as_deref(), json)
         }
         Some(Command::Keygen { force }) => cli::log::keygen(force),
+        Some(Command::Keys(KeysCommand::List { json })) => cli::log::keys_list(json),
+        Some(Command::Keys(KeysCommand::Trust { pem })) => {
+            cli::log::keys_trust(pem.as_deref(), cli.session.kms_key.as_deref())
+        }
+        Some(Command::Keys(KeysCommand::Revoke { key })) => cli::log::keys_revoke(&key),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "deployclaw", &mut std::io::stdout());
             0

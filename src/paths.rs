@@ -12,10 +12,10 @@ impl Home {
         if let Some(dir) = std::env::var_os("DEPLOYCLAW_HOME").filter(|d| !d.is_empty()) {
             return Home(PathBuf::from(dir));
         }
-        let base = dirs::data_dir()
-            .or_else(|| dirs::home_dir().map(|h| h.join(".local/share")))
-            .unwrap_or_else(std::env::temp_dir);
-        Home(base.join("deployclaw"))
+        match dirs::data_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/share"))) {
+            Some(base) => Home(base.join("deployclaw")),
+            None => Home(private_temp_home()),
+        }
     }
 
     /// Where the local signing key lives.
@@ -44,6 +44,51 @@ impl Home {
     }
 }
 
+/// Without a home folder, keys and logs go to `$TMPDIR/deployclaw-UID`, a folder only this user
+/// may enter: made with mode 0700, and used again only if this user owns it and no one else may
+/// enter it. Otherwise (another user made it first, to read or plant keys) a fresh private folder
+/// is made for this run, and a warning says so.
+fn private_temp_home() -> PathBuf {
+    private_home_in(&std::env::temp_dir())
+}
+
+fn private_home_in(tmp: &Path) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let dir = tmp.join(format!("deployclaw-{me}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let private =
+            std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o077 == 0);
+        if private {
+            return dir;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let fresh = tempfile::Builder::new()
+            .prefix(&format!("deployclaw-{me}-"))
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(tmp)
+            .map(|d| d.keep());
+        tracing::warn!(
+            "{} is not this user's private folder; keys and session logs go to a new folder for this run only: set DEPLOYCLAW_HOME",
+            dir.display()
+        );
+        fresh.unwrap_or(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        tmp.join("deployclaw")
+    }
+}
+
+/// Write a report, notebook or other text people share: secrets redacted
+/// ([`crate::evidence::redact`]), then written as [`write_atomically`] does.
+pub fn write_shared_text(path: &Path, text: &str) -> Result<(), String> {
+    write_atomically(path, crate::evidence::redact(text).as_bytes())
+}
+
 /// Write `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     use std::io::Write;
@@ -54,4 +99,24 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_temporary_home_is_private_or_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let home = private_home_in(tmp.path());
+        assert_eq!(std::fs::metadata(&home).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(private_home_in(tmp.path()), home, "used again while it stays private");
+        // Someone made it open to all: this run goes elsewhere.
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let other = private_home_in(tmp.path());
+        assert_ne!(other, home);
+        assert_eq!(std::fs::metadata(&other).unwrap().permissions().mode() & 0o777, 0o700);
+    }
 }

@@ -221,6 +221,52 @@ fn triage_and_playbooks(db: TestDb, glob: &str) {
     assert_eq!(code(&verified), 0, "{}", stdout(&verified));
 }
 
+/// A failed migration whose version was written to break out of a generated playbook (a lone
+/// CR ends a Rhai comment) and whose description tries the same with quotes: the playbook runs
+/// with them as plain values, nothing they hold runs, and --execute removes exactly that row.
+fn hostile_history_stays_data(db: TestDb, glob: &str) {
+    let sandbox = Sandbox::new();
+    let (demo_dir, _schemas) = demo(&sandbox, &db, glob);
+    let table = format!("{}.flyway_schema_history", glob.replace('*', "acme"));
+    let version = "7\r write_text(\"owned\", \"x\"); //";
+    let description = "x\"); write_text(\"owned\", \"y\"); //\r\n";
+    db.exec(&format!("UPDATE {table} SET version = '{version}', description = '{description}' WHERE NOT success"));
+    let out = sandbox.path("triage");
+    let (_, result, errors) = audit(&sandbox, &db, &demo_dir, glob, &out);
+    assert_eq!(by_tenant(&result["tenants"], "acme")["failed_versions"], version, "{errors}");
+    let book = out.join("playbook-acme.rhai");
+    let text = std::fs::read_to_string(&book).unwrap();
+    assert!(!text.contains(version) && !text.contains("\r"), "values are escaped literals: {text}");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", book.to_str().unwrap(), "-p"];
+        let url = format!("DB_URL={}", db.url);
+        args.push(&url);
+        args.extend(extra);
+        sandbox.run(&args)
+    };
+    let dry = run(&[]);
+    assert_eq!(code(&dry), 0, "{}\n{}", stdout(&dry), stderr(&dry));
+    assert!(!sandbox.path("owned").exists(), "the version's code ran");
+    let failed = || db.count(&format!("SELECT COUNT(*) FROM {table} WHERE NOT success"));
+    assert_eq!(failed(), 1, "a dry run changes nothing");
+    let executed = run(&["--execute"]);
+    assert_eq!(code(&executed), 0, "{}", stderr(&executed));
+    assert!(!sandbox.path("owned").exists());
+    assert_eq!(failed(), 0, "the hostile row is the one removed, by its exact version");
+}
+
+#[test]
+fn hostile_history_on_postgres_stays_data() {
+    let Some(db) = TestDb::postgres() else { return };
+    hostile_history_stays_data(db, &unique_glob());
+}
+
+#[test]
+fn hostile_history_on_mariadb_stays_data() {
+    let Some(db) = TestDb::mariadb() else { return };
+    hostile_history_stays_data(db, &unique_glob());
+}
+
 #[test]
 fn triage_on_postgres_tenant_schemas() {
     let Some(db) = TestDb::postgres() else { return };

@@ -73,7 +73,7 @@ fn a_kms_signed_log_carries_its_key_and_verifies_where_it_was_made() {
 }
 
 #[test]
-fn elsewhere_the_key_is_untrusted_until_kms_confirms_it() {
+fn elsewhere_a_kms_key_is_trusted_only_when_the_verifier_names_it() {
     let Some(moto) = Moto::start_empty() else { return };
     let key = moto.kms_key("ECC_NIST_P256", "SIGN_VERIFY");
     let signer_machine = Sandbox::new();
@@ -90,13 +90,37 @@ fn elsewhere_the_key_is_untrusted_until_kms_confirms_it() {
     );
     assert!(stdout(&out).contains("pass --kms"), "{}", stdout(&out));
 
+    // KMS confirming a key is not enough: anyone can make a key in their own account and let
+    // everyone call Verify. The verifier names the key it expects, or trusts it once.
     let out = deployclaw(&auditor, &moto, &["log", "verify", "--kms", log.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "is signed by AWS KMS key {key}, which confirms it, but this verifier does not trust that key"
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches("  - ").count(), 1, "one fault for the seal, not two: {text}");
+
+    let out = deployclaw(&auditor, &moto, &["log", "verify", "--kms", "--kms-key", &key, log.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     assert!(stderr(&out).contains(&format!("AWS KMS confirms the seals signed by {key}")), "{}", stderr(&out));
 
     // --kms-key names the only KMS key to accept.
     let other = moto.kms_key("ECC_NIST_P256", "SIGN_VERIFY");
     let out = deployclaw(&auditor, &moto, &["log", "verify", "--kms", "--kms-key", &other, log.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+
+    // Trusted once, then --kms alone accepts it; revoked, it does not.
+    assert_eq!(code(&auditor.run(&["keys", "trust", "--kms-key", &key])), 0);
+    let listed = auditor.run(&["keys", "list", "--json"]);
+    let listed: Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(listed["kms_keys"], serde_json::json!([key]));
+    let out = deployclaw(&auditor, &moto, &["log", "verify", "--kms", log.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(code(&auditor.run(&["keys", "revoke", &key])), 0);
+    let out = deployclaw(&auditor, &moto, &["log", "verify", "--kms", log.to_str().unwrap()]);
     assert_eq!(code(&out), 1, "{}", stdout(&out));
 
     // The public key printed for --pubkey works offline too.

@@ -295,3 +295,80 @@ fn show_survives_hostile_entries_and_does_not_send_escapes_to_the_terminal() {
     assert!(text.contains("x\\u{1b}]0;owned"), "{text}");
     assert!(text.contains("key ключ-é-01234567"), "{text}");
 }
+
+/// A small file system of its own (tmpfs), or None when this user cannot mount one; required
+/// where services are.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, options: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs", at.to_str().unwrap()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(std::env::var_os("DEPLOYCLAW_REQUIRE_SERVICES").is_none(), "cannot mount a tmpfs (run as root)");
+            eprintln!("skipping: cannot mount a tmpfs here");
+            return None;
+        }
+        Some(Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The log's file system fills up while a runbook writes with --execute: every write that
+/// happened has its entry in the log, the session stops at the first entry it cannot write, and
+/// nothing runs after it.
+#[test]
+fn a_full_disk_stops_the_session_before_an_unlogged_write() {
+    let sb = Sandbox::new();
+    let Some(small) = Tmpfs::mount(&sb.path("small"), "size=96k") else { return };
+    let db = sb.path("shop.db");
+    let script = sb.write(
+        "fill.rhai",
+        &format!(
+            "let t = sql::with_tenant(sql::demo_db({:?}), 1);\nfor i in 0..100000 {{ t.execute(\"UPDATE orders SET status = ?2 WHERE tenant_id = ?1\", [`s${{i}}`]); }}",
+            db.display().to_string()
+        ),
+    );
+    let log = small.0.join("session.jsonl");
+    let out = sb.run(&["run", script.to_str().unwrap(), "--execute", "--log", log.to_str().unwrap()]);
+    assert_ne!(code(&out), 0, "the run stops: {}", stdout(&out));
+    assert!(stderr(&out).contains("the session log cannot be written"), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    // Whole entries only: the one the disk could not hold may be cut off.
+    let logged = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<Value>(l)
+                .is_ok_and(|e| e["text"].as_str().is_some_and(|t| t.starts_with("executing for tenant 1")))
+        })
+        .count();
+    assert!(logged > 0, "{text}");
+    // The database holds the last write the log shows, not one more.
+    let status = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT DISTINCT status FROM orders WHERE tenant_id = 1').fetchall()[0][0])"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&status.stdout).trim(), format!("s{}", logged - 1), "{}", stderr(&out));
+}
+
+/// A log folder nobody can write to: the session refuses to start, so nothing runs unlogged.
+#[test]
+fn a_read_only_log_folder_refuses_the_session() {
+    let sb = Sandbox::new();
+    let Some(ro) = Tmpfs::mount(&sb.path("ro"), "size=64k,ro") else { return };
+    let marker = sb.path("ran");
+    let script = sb.write("x.rhai", &format!("write_text({:?}, \"yes\")", marker.display().to_string()));
+    let log = ro.0.join("session.jsonl");
+    let out = sb.run(&["run", script.to_str().unwrap(), "--execute", "--log", log.to_str().unwrap()]);
+    assert_ne!(code(&out), 0);
+    assert!(!marker.exists(), "the script ran without its log");
+}

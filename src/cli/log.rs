@@ -49,14 +49,28 @@ fn trusted_keys(pubkeys: &[PathBuf], kms: bool) -> Result<Vec<TrustedKey>, u8> {
     Ok(keys)
 }
 
-/// Ask AWS KMS about every KMS-signed seal. Keys whose every seal KMS confirms become trusted
-/// (when `only` names a key, only that one); each seal KMS rejects is a fault.
+/// Ask AWS KMS about every KMS-signed seal. A key counts only when the verifier chose it: named
+/// by `--kms-key` (`only`), trusted with `deployclaw keys trust --kms-key`, or one this machine
+/// signed with. A seal KMS rejects is a fault; one KMS confirms for a key nobody chose is too.
 fn confirm_with_kms(log: &[u8], only: Option<&str>, file: &Path) -> Result<(Vec<TrustedKey>, Vec<Fault>), u8> {
     let signatures = evidence::remote_signatures(log);
     if signatures.is_empty() {
         eprintln!("note: no seal of {} is signed by an AWS KMS key; --kms had nothing to confirm", file.display());
         return Ok((Vec::new(), Vec::new()));
     }
+    let home = Home::from_env();
+    let chosen: Vec<String> = match only {
+        Some(key) => vec![key.to_string()],
+        None => trusted_kms_keys(&home).map_err(|e| {
+            error(e);
+            exit::USAGE
+        })?,
+    };
+    let pinned: BTreeSet<String> = TrustedKey::remembered(&home.trusted_keys_dir())
+        .unwrap_or_default()
+        .iter()
+        .map(|k| k.key_id().to_string())
+        .collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime starts");
     let answers = runtime.block_on(async {
         let aws = Aws::load(&Default::default()).await?;
@@ -73,12 +87,16 @@ fn confirm_with_kms(log: &[u8], only: Option<&str>, file: &Path) -> Result<(Vec<
     let mut faults = Vec::new();
     let mut rejected = BTreeSet::new();
     for (signature, confirmed) in signatures.iter().zip(answers) {
-        let wanted = only.is_none_or(|k| k == signature.key || signature.key.ends_with(&format!("/{k}")));
+        let named = chosen.iter().any(|k| names_key(k, &signature.key));
+        let wanted = named || (only.is_none() && pinned.contains(signature.public_key.key_id()));
         if !confirmed || !wanted {
             rejected.insert(signature.public_key.key_id().to_string());
         }
+        let key = format!("AWS KMS key {}", signature.key);
         if !confirmed {
-            faults.push(Fault::RemoteRejected { line: signature.line, key: format!("AWS KMS key {}", signature.key) });
+            faults.push(Fault::RemoteRejected { line: signature.line, key });
+        } else if !wanted {
+            faults.push(Fault::RemoteUntrusted { line: signature.line, key });
         }
     }
     let mut keys: Vec<TrustedKey> = Vec::new();
@@ -90,6 +108,27 @@ fn confirm_with_kms(log: &[u8], only: Option<&str>, file: &Path) -> Result<(Vec<
         }
     }
     Ok((keys, faults))
+}
+
+/// Whether `chosen` (an ARN, a key id or an alias as the user gave it) names `key` (the ARN in the seal).
+fn names_key(chosen: &str, key: &str) -> bool {
+    !chosen.is_empty() && (chosen == key || key.ends_with(&format!("/{chosen}")))
+}
+
+/// The file of AWS KMS keys this verifier trusts, one per line.
+fn kms_trust_file(home: &Home) -> PathBuf {
+    home.trusted_keys_dir().join("kms-keys")
+}
+
+fn trusted_kms_keys(home: &Home) -> Result<Vec<String>, String> {
+    let path = kms_trust_file(home);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("cannot read the trusted keys in {}: {e}", path.display())),
+    }
 }
 
 /// Verify a log this machine just sealed, against the keys it trusts, for a report.
@@ -142,6 +181,15 @@ pub fn verify(file: &Path, pubkeys: &[PathBuf], kms: bool, only_kms_key: Option<
         }
     }
     let mut report = evidence::verify_log(&bytes, &keys);
+    // A seal of a key --kms asked about is described by that answer, not again as an unknown key.
+    let answered: BTreeSet<usize> = rejected
+        .iter()
+        .filter_map(|f| match f {
+            Fault::RemoteRejected { line, .. } | Fault::RemoteUntrusted { line, .. } => Some(*line),
+            _ => None,
+        })
+        .collect();
+    report.faults.retain(|f| !matches!(f, Fault::UnknownKey { line, .. } if answered.contains(line)));
     report.add_faults(rejected);
     if json {
         println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
@@ -274,4 +322,123 @@ pub fn keygen(force: bool) -> u8 {
             exit::FAILED
         }
     }
+}
+
+/// `deployclaw keys list`: the keys `log verify` trusts here.
+pub fn keys_list(json: bool) -> u8 {
+    let home = Home::from_env();
+    let local = home.keys_dir().join(LocalKey::FILE);
+    let local_id = LocalKey::load(&local).ok().map(|k| k.key_id().to_string());
+    let pinned: Vec<String> = TrustedKey::remembered(&home.trusted_keys_dir())
+        .unwrap_or_default()
+        .iter()
+        .map(|k| k.key_id().to_string())
+        .collect();
+    let kms = match trusted_kms_keys(&home) {
+        Ok(k) => k,
+        Err(e) => {
+            error(e);
+            return exit::FAILED;
+        }
+    };
+    if json {
+        let v = serde_json::json!({"local": local_id, "public_keys": pinned, "kms_keys": kms});
+        println!("{}", serde_json::to_string_pretty(&v).expect("JSON serializes"));
+        return exit::OK;
+    }
+    match local_id {
+        Some(id) => println!("local key   {id} ({})", local.display()),
+        None => println!("local key   none yet ({} is made by the first session)", local.display()),
+    }
+    for id in &pinned {
+        println!("public key  {id}");
+    }
+    for key in &kms {
+        println!("AWS KMS key {key}");
+    }
+    exit::OK
+}
+
+/// `deployclaw keys trust (PEM | --kms-key KEY)`.
+pub fn keys_trust(pem: Option<&Path>, kms_key: Option<&str>) -> u8 {
+    let home = Home::from_env();
+    let dir = home.trusted_keys_dir();
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        error(format!("cannot create {}: {e}", dir.display()));
+        return exit::FAILED;
+    }
+    match (pem, kms_key) {
+        (Some(path), None) => {
+            let key = match std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| TrustedKey::from_pem(&t).map_err(|e| e.to_string()))
+            {
+                Ok(k) => k,
+                Err(e) => {
+                    error(format!("{}: {e}", path.display()));
+                    return exit::USAGE;
+                }
+            };
+            if let Err(e) = key.remember(&dir) {
+                error(e.to_string());
+                return exit::FAILED;
+            }
+            println!("trusted public key {}", key.key_id());
+            exit::OK
+        }
+        (None, Some(key)) => {
+            let mut keys = match trusted_kms_keys(&home) {
+                Ok(k) => k,
+                Err(e) => {
+                    error(e);
+                    return exit::FAILED;
+                }
+            };
+            if !keys.iter().any(|k| k == key) {
+                keys.push(key.to_string());
+            }
+            let text: String = keys.iter().map(|k| format!("{k}\n")).collect();
+            if let Err(e) = deployclaw::paths::write_atomically(&kms_trust_file(&home), text.as_bytes()) {
+                error(e);
+                return exit::FAILED;
+            }
+            println!("trusted AWS KMS key {key}");
+            exit::OK
+        }
+        _ => {
+            error("give a public key file (PEM) or --kms-key KEY, one of the two".to_string());
+            exit::USAGE
+        }
+    }
+}
+
+/// `deployclaw keys revoke KEY`: a public key id (or its first characters) or an AWS KMS key.
+pub fn keys_revoke(key: &str) -> u8 {
+    let home = Home::from_env();
+    let mut removed = 0;
+    if let Ok(mut kms) = trusted_kms_keys(&home) {
+        let before = kms.len();
+        kms.retain(|k| k != key);
+        if kms.len() != before {
+            let text: String = kms.iter().map(|k| format!("{k}\n")).collect();
+            if let Err(e) = deployclaw::paths::write_atomically(&kms_trust_file(&home), text.as_bytes()) {
+                error(e);
+                return exit::FAILED;
+            }
+            removed += before - kms.len();
+        }
+    }
+    match TrustedKey::forget(&home.trusted_keys_dir(), key) {
+        Ok(n) => removed += n,
+        Err(e) => {
+            error(e.to_string());
+            return exit::FAILED;
+        }
+    }
+    if removed == 0 {
+        error(format!("{key} is not a trusted key here (`deployclaw keys list` shows them)"));
+        return exit::USAGE;
+    }
+    println!("revoked {key}");
+    exit::OK
 }

@@ -102,6 +102,8 @@ pub struct Shared {
     captured: Mutex<Option<String>>,
     /// While Some, print() is handed to it as it happens (a kernel's live stream output).
     print_sink: Mutex<Option<PrintSink>>,
+    /// Why the session log could not be written, once it could not: from then on nothing runs.
+    log_broken: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -119,6 +121,7 @@ impl Shared {
             aws: Default::default(),
             captured: Mutex::new(None),
             print_sink: Mutex::new(None),
+            log_broken: Mutex::new(None),
         }
     }
 
@@ -133,15 +136,28 @@ impl Shared {
         self.execute.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Append to the session log, if there is one.
+    /// Append to the session log, if there is one. The log fails closed: once an entry cannot
+    /// be written (a full disk, a folder made read-only), this and every later call fails, and
+    /// the session runs nothing more, so no write happens that the log does not show.
     fn record(
         &self,
         write: impl FnOnce(&mut Recorder) -> Result<(), evidence::Error>,
     ) -> Result<(), Box<EvalAltResult>> {
+        if let Some(why) = self.log_broken.locked().as_ref() {
+            return Err(rt_error(format!("the session log cannot be written ({why}); nothing more runs")));
+        }
         match self.log.locked().as_mut() {
-            Some(log) => write(log).map_err(rt_error),
+            Some(log) => write(log).map_err(|e| {
+                *self.log_broken.locked() = Some(e.to_string());
+                rt_error(format!("the session log cannot be written ({e}); nothing more runs"))
+            }),
             None => Ok(()),
         }
+    }
+
+    /// Why the log cannot be written, if it cannot.
+    fn log_broken(&self) -> Option<String> {
+        self.log_broken.locked().clone()
     }
 
     /// Record a finding in the log and in the session's list.

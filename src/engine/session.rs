@@ -265,6 +265,7 @@ impl Session {
     /// Evaluate `source` (one or more statements). `origin` names it in errors: a script path,
     /// or `<repl>`. Returns the value of the last statement; stops at the first failure.
     pub fn eval(&mut self, source: &str, origin: &str) -> Result<Dynamic, Failure> {
+        self.refuse_without_log(origin)?;
         self.shared.bridge.begin_statement();
         let started = now();
         let clock = Instant::now();
@@ -289,6 +290,7 @@ impl Session {
         }
         let mut last = Dynamic::UNIT;
         for (stmt, text) in parts {
+            self.refuse_without_log(origin)?;
             let started = now();
             let clock = Instant::now();
             let is_import = matches!(stmt, Stmt::Import(..));
@@ -332,6 +334,19 @@ impl Session {
         Ok(last)
     }
 
+    /// Nothing runs once the session log cannot be written (it fails closed).
+    fn refuse_without_log(&self, origin: &str) -> Result<(), Failure> {
+        match self.shared.log_broken() {
+            None => Ok(()),
+            Some(why) => Err(Failure::Error {
+                message: format!("the session log cannot be written ({why}); nothing more runs in this session"),
+                origin: origin.to_string(),
+                line: None,
+                column: None,
+            }),
+        }
+    }
+
     fn log_statement(&self, source: &str, started: &str, clock: Instant, outcome: &Result<Dynamic, Failure>) {
         let outcome = match outcome {
             Ok(value) => Outcome::Value {
@@ -344,7 +359,7 @@ impl Session {
         };
         let elapsed = clock.elapsed();
         if let Err(err) = self.shared.record(|log| log.statement(source, started, elapsed, &outcome)) {
-            // The session goes on; the missing entry shows as an unsealed or broken log.
+            // The next statement is refused (see Shared::record); say why now.
             tracing::error!("session log: {err}");
         }
     }

@@ -269,7 +269,10 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
     };
     let tenants = tenants_of(options);
     let a = attest::attest(&slos, &rules, tolerance_of(options)?, tenants.as_deref(), saved.as_ref(), &now());
-    let json = serde_json::to_vec_pretty(&a).expect("an attestation serializes");
+    // Redacted before the digest, so the digest is of what is written and shown.
+    let mut value = serde_json::to_value(&a).expect("an attestation serializes");
+    crate::evidence::redact_json(&mut value);
+    let json = serde_json::to_vec_pretty(&value).expect("JSON serializes");
     let digest = blake3::hash(&json).to_hex().to_string();
     for d in &a.drifts {
         let details = serde_json::to_value(d).expect("a drift serializes");
@@ -326,7 +329,7 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
         std::fs::create_dir_all(dir).map_err(|e| rt_error(format!("cannot create {}: {e}", dir.display())))?;
         crate::paths::write_atomically(&dir.join("attestation.json"), &json).map_err(rt_error)?;
         let md = dir.join("attestation.md");
-        crate::paths::write_atomically(&md, crate::report::slo::markdown(&a, &digest).as_bytes()).map_err(rt_error)?;
+        crate::paths::write_shared_text(&md, &crate::report::slo::markdown(&a, &digest)).map_err(rt_error)?;
         map.insert("report".into(), md.display().to_string().into());
     }
     s.record(|log| {

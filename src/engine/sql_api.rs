@@ -123,8 +123,26 @@ fn outcome_map(outcome: &scoped::Outcome) -> Result<Map> {
     Ok(map)
 }
 
+/// Under --execute, the statements go into the session log before they run: if the entry
+/// cannot be written, they do not run.
+fn log_before_writes(s: &Shared, t: &TenantDb, steps: &[Step], mode: Mode) -> Result<()> {
+    if mode != Mode::Execute {
+        return Ok(());
+    }
+    let statements: Vec<String> = steps.iter().map(|st| st.sql.clone()).collect();
+    s.record(|log| {
+        log.note(&format!(
+            "executing for tenant {} on {}: {}",
+            t.scoped.tenant(),
+            crate::sql::db::redact_url(t.scoped.database().url()),
+            statements.join("; ")
+        ))
+    })
+}
+
 fn atomic(s: &Shared, t: &TenantDb, steps: Vec<Step>, options: &Map) -> Result<Map> {
     let mode = mode_of(s, options)?;
+    log_before_writes(s, t, &steps, mode)?;
     let outcome = block_db(s, t.scoped.atomic(&steps, mode))?.map_err(|e| scoped_error(s, t.scoped.tenant(), e))?;
     outcome_map(&outcome)
 }
@@ -537,6 +555,7 @@ fn tenant_query(s: &Shared, t: &TenantDb, sql: &str, params: Vec<Value>) -> Resu
 fn execute(s: &Shared, t: &TenantDb, sql: &str, params: Vec<Value>, options: &Map) -> Result<Map> {
     let mode = mode_of(s, options)?;
     let steps = [Step { sql: sql.to_string(), params }];
+    log_before_writes(s, t, &steps, mode)?;
     let outcome = block_db(s, t.scoped.atomic(&steps, mode))?.map_err(|e| scoped_error(s, t.scoped.tenant(), e))?;
     let step = &outcome.steps[0];
     let mut map = Map::new();

@@ -257,14 +257,9 @@ fn write_playbooks(options: &Map, triage: &Triage, dir: &Path, origin: &str) -> 
                 String::new()
             }
         };
-        let file: String = book
-            .tenant
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-            .collect();
-        let path = dir.join(format!("playbook-{file}.rhai"));
+        let path = dir.join(format!("playbook-{}.rhai", crate::triage::playbook::file_stem(&book.tenant)));
         let script = playbook_script::render(&book, &tenancy, origin, &now);
-        crate::paths::write_atomically(&path, script.as_bytes()).map_err(rt_error)?;
+        crate::paths::write_shared_text(&path, &script).map_err(rt_error)?;
         written.push((book.tenant.clone(), path.display().to_string()));
     }
     Ok(written)
@@ -320,10 +315,12 @@ fn triage_map(s: &Shared, source: &Dynamic, options: &Map) -> Result<Map> {
             playbooks: &written,
         };
         let report = dir.join("triage.md");
-        crate::paths::write_atomically(&report, crate::report::triage::markdown(&triage, &context).as_bytes())
+        crate::paths::write_shared_text(&report, &crate::report::triage::markdown(&triage, &context))
             .map_err(rt_error)?;
-        let json = serde_json::to_vec_pretty(&triage).expect("the triage serializes");
-        crate::paths::write_atomically(&dir.join("triage.json"), &json).map_err(rt_error)?;
+        let mut json = serde_json::to_value(&triage).expect("the triage serializes");
+        crate::evidence::redact_json(&mut json);
+        let json = serde_json::to_string_pretty(&json).expect("JSON serializes");
+        crate::paths::write_shared_text(&dir.join("triage.json"), &json).map_err(rt_error)?;
         s.record(|log| log.note(&format!("ci triage report written to {}", report.display())))?;
         map.insert("report".into(), report.display().to_string().into());
     }

@@ -15,7 +15,7 @@ pub use canonical::to_canonical_vec;
 pub use dsse::{Envelope, PAYLOAD_TYPE, PREDICATE_TYPE, pae};
 pub use entry::{Finding, Outcome, SessionMeta, Severity};
 pub use recorder::{CheckpointPolicy, GENESIS, Recorder, SealSummary, previous_seal, remember_seal};
-pub use redact::{redact, redact_json};
+pub use redact::{is_secret_name, redact, redact_json};
 pub use signer::{LocalKey, Signer, TrustedKey, key_id_for};
 pub use verify::{Fault, RemoteSignature, VerifyReport, remote_signatures, verify_log};
 

@@ -76,6 +76,35 @@ pub struct LocalKey {
     path: PathBuf,
 }
 
+/// Refuse a private key that someone else owns or others may read, as ssh does: whoever can
+/// read it can sign sessions in this machine's name.
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(format!(
+            "it belongs to user {}, not to this user ({me}); a key must be its user's own",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "others may read it (mode {mode:o}); run `chmod 600 {}` if no one else has read it, or make a new key",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path) -> Result<(), String> {
+    Ok(())
+}
+
 impl LocalKey {
     /// File name of the private key inside the keys directory.
     pub const FILE: &'static str = "ed25519.pem";
@@ -110,6 +139,7 @@ impl LocalKey {
     /// Load an existing private key file.
     pub fn load(path: &Path) -> Result<LocalKey, Error> {
         let bad = |reason: String| Error::Key { path: path.to_path_buf(), reason };
+        check_private(path).map_err(bad)?;
         let text = fs::read_to_string(path).map_err(|e| Error::io("read key", path, e))?;
         let der = pem_body(&text, "PRIVATE KEY").map_err(bad)?;
         if der.len() != 48 || der[..16] != PKCS8_PREFIX {
@@ -259,6 +289,23 @@ impl TrustedKey {
         Ok(true)
     }
 
+    /// Forget the remembered key whose id is `id` or starts with it (at least 8 characters, so
+    /// a slip cannot revoke them all); how many were forgotten.
+    pub fn forget(dir: &Path, id: &str) -> Result<usize, Error> {
+        if id.len() < 8 {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        for key in Self::remembered(dir)? {
+            if key.key_id.starts_with(id) {
+                let path = dir.join(format!("{}.pem", key.key_id));
+                fs::remove_file(&path).map_err(|e| Error::io("remove public key", &path, e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Every key remembered in `dir`; unreadable files are reported, not skipped silently.
     pub fn remembered(dir: &Path) -> Result<Vec<TrustedKey>, Error> {
         let Ok(entries) = fs::read_dir(dir) else { return Ok(Vec::new()) };
@@ -302,6 +349,11 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(key.path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            // A key others may read is refused, and says how to fix it.
+            fs::set_permissions(key.path(), fs::Permissions::from_mode(0o644)).unwrap();
+            let err = LocalKey::load(key.path()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("others may read it (mode 644)") && err.contains("chmod 600"), "{err}");
+            fs::set_permissions(key.path(), fs::Permissions::from_mode(0o600)).unwrap();
         }
         let sig = key.sign(b"hello").unwrap();
         let public = TrustedKey::from_pem(&key.trusted().to_pem()).unwrap();

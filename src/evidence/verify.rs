@@ -31,6 +31,9 @@ pub enum Fault {
     UnknownKey { line: usize, seq: u64, key_id: String, signer: Option<String> },
     /// The holder of a remote key (AWS KMS) says the seal at `line` was not signed by `key`.
     RemoteRejected { line: usize, key: String },
+    /// The seal at `line` is signed by a remote key its holder confirms, but which the verifier
+    /// was not given: a key anyone could create in their own account.
+    RemoteUntrusted { line: usize, key: String },
     /// The last line is cut off mid-entry.
     IncompleteLine { line: usize },
     /// Entries after the last valid seal, or no final seal at all.
@@ -63,11 +66,15 @@ impl fmt::Display for Fault {
             ),
             Fault::UnknownKey { line, seq, key_id, signer: Some(signer) } => write!(
                 f,
-                "the seal at entry {seq} (line {line}) is signed by key {key_id} ({signer}); the signature matches the public key the seal carries, but that key is not trusted here (pass --kms to confirm it with AWS KMS, or its public key with --pubkey)"
+                "the seal at entry {seq} (line {line}) is signed by key {key_id} ({signer}); the signature matches the public key the seal carries, but that key is not trusted here (pass --kms --kms-key KEY to confirm it with AWS KMS, or its public key with --pubkey)"
             ),
             Fault::RemoteRejected { line, key } => {
                 write!(f, "the seal at line {line}: {key} does not confirm its signature")
             }
+            Fault::RemoteUntrusted { line, key } => write!(
+                f,
+                "the seal at line {line} is signed by {key}, which confirms it, but this verifier does not trust that key (any account can make a key): pass --kms-key with the key you expect, or trust it once with `deployclaw keys trust --kms-key KEY`"
+            ),
             Fault::IncompleteLine { line } => {
                 write!(f, "line {line} is cut off mid-entry: the log was truncated or its writer crashed")
             }
@@ -312,6 +319,7 @@ pub(crate) fn fault_line(fault: &Fault) -> Option<usize> {
         | Fault::OutOfOrder { line, .. }
         | Fault::UnknownKey { line, .. }
         | Fault::RemoteRejected { line, .. }
+        | Fault::RemoteUntrusted { line, .. }
         | Fault::IncompleteLine { line } => Some(*line),
         Fault::Unsealed { first_line, .. } => Some(*first_line),
     }

@@ -88,19 +88,24 @@ fn write_atomically(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path.file_name().ok_or_else(|| file_error(action, path, "the path names no file"))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    if path.file_name().is_none() {
+        return Err(file_error(action, path, "the path names no file"));
+    }
+    // A temporary file of an unpredictable name, created O_EXCL and readable by its owner only
+    // (tenant backups go through here), removed if anything fails before the rename.
     let result = (|| {
-        let file = File::create(&tmp).map_err(|e| e.to_string())?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".deployclaw-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| e.to_string())?;
+        let (file, tmp_path) = tmp.into_parts();
         let mut out = BufWriter::new(file);
         write(&mut out)?;
         let file = out.into_inner().map_err(|e| e.to_string())?;
         file.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+        tmp_path.persist(path).map_err(|e| e.error.to_string())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
     result.map_err(|message| file_error(action, path, message))
 }
 
@@ -127,6 +132,24 @@ mod tests {
             assert_eq!(read(&path).unwrap().to_records(), frame.to_records(), "{name}");
         }
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "no temporary files left");
+    }
+
+    /// The old predictable temporary name, planted as a link to a file elsewhere, is not
+    /// followed; what is written is readable by its owner only.
+    #[cfg(unix)]
+    #[test]
+    fn writes_follow_no_planted_link_and_stay_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        let path = dir.path().join("backup.csv");
+        std::os::unix::fs::symlink(&victim, dir.path().join(format!(".backup.csv.{}.tmp", std::process::id())))
+            .unwrap();
+        let frame = Frame::from_records(&[json!({"secret": "row"})]).unwrap();
+        frame.write_csv(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

@@ -102,8 +102,12 @@ pub fn execute(
                 stopped = !allow_errors;
             }
         }
+        // The outputs are shared with the notebook; the cell's own source is the user's code and
+        // stays as written.
+        let mut outputs = Value::Array(outputs);
+        crate::evidence::redact_json(&mut outputs);
         let cell = &mut notebook.cells_mut()[index];
-        cell["outputs"] = Value::Array(outputs);
+        cell["outputs"] = outputs;
         cell["execution_count"] = json!(count);
         let metadata = cell["metadata"].as_object_mut().map(std::mem::take).unwrap_or_default();
         let mut metadata = metadata;

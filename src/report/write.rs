@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::model::{Report, SessionLog};
 use super::{chart, render};
-use crate::paths::write_atomically;
+use crate::paths::{write_atomically, write_shared_text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -45,8 +45,47 @@ fn slug(title: &str) -> String {
     if out.is_empty() { "chart".to_string() } else { out.chars().take(48).collect() }
 }
 
-/// Write the report into `dir` (created if needed).
+/// The report with its secrets redacted: every text, every finding's details, and whole
+/// table columns whose name says secret (`password`, `api_key`); the files written are
+/// redacted as text too.
+fn redacted(report: &Report) -> Report {
+    use crate::evidence::{is_secret_name, redact, redact_json};
+    let text = |t: &mut String| *t = redact(t).into_owned();
+    let mut r = report.clone();
+    text(&mut r.title);
+    r.summary.iter_mut().for_each(text);
+    for (key, value) in r.inputs.iter_mut() {
+        if is_secret_name(key) && value.is_string() {
+            *value = serde_json::Value::String("[REDACTED]".into());
+        }
+        redact_json(value);
+    }
+    for f in &mut r.findings {
+        text(&mut f.title);
+        redact_json(&mut f.details);
+    }
+    for section in &mut r.sections {
+        text(&mut section.title);
+        section.text.iter_mut().for_each(text);
+        if let Some(table) = &mut section.table {
+            let secret: Vec<bool> = table.columns.iter().map(|c| is_secret_name(c)).collect();
+            for row in &mut table.rows {
+                for (cell, secret) in row.iter_mut().zip(&secret) {
+                    if *secret && !cell.is_null() {
+                        *cell = serde_json::Value::String("[REDACTED]".into());
+                    } else {
+                        redact_json(cell);
+                    }
+                }
+            }
+        }
+    }
+    r
+}
+
+/// Write the report into `dir` (created if needed), its secrets redacted.
 pub fn write(dir: &Path, report: &Report) -> Result<Written, Error> {
+    let report = &redacted(report);
     let svgs: Vec<Option<String>> = report
         .sections
         .iter()
@@ -61,19 +100,20 @@ pub fn write(dir: &Path, report: &Report) -> Result<Written, Error> {
         let name = svg.as_ref().map(|_| format!("charts/{:02}-{}.svg", i + 1, slug(&section.title)));
         if let (Some(svg), Some(name)) = (svg, &name) {
             let path = dir.join(name);
-            write_atomically(&path, svg.as_bytes()).map_err(Error::Write)?;
+            write_shared_text(&path, svg).map_err(Error::Write)?;
             charts.push(path);
         }
         names.push(name);
     }
     let json = dir.join("report.json");
-    let text = serde_json::to_vec_pretty(report).expect("a report serializes");
+    let text = serde_json::to_string_pretty(report).expect("a report serializes");
+    let text = crate::evidence::redact(&text).into_owned().into_bytes();
     write_atomically(&json, &text).map_err(Error::Write)?;
     let json_sha256 = crate::evidence::hex(&crate::evidence::sha256(&text));
     let markdown = dir.join("report.md");
-    write_atomically(&markdown, render::markdown(report, &names).as_bytes()).map_err(Error::Write)?;
+    write_shared_text(&markdown, &render::markdown(report, &names)).map_err(Error::Write)?;
     let html = dir.join("report.html");
-    write_atomically(&html, render::html(report, &svgs).as_bytes()).map_err(Error::Write)?;
+    write_shared_text(&html, &render::html(report, &svgs)).map_err(Error::Write)?;
     Ok(Written { json, markdown, html, charts, json_sha256 })
 }
 

@@ -39,6 +39,32 @@ pub struct Playbook {
     pub manual: Vec<String>,
 }
 
+/// Names that file names may be cut to, before the digest that keeps them apart.
+const MAX_STEM: usize = 80;
+
+/// A tenant's name as part of a file name, one to one: letters, digits and `-` as they are,
+/// every other character (`_` too) as `_` and its code point in hex, so `a.b`, `a/b` and `a_b`
+/// get files of their own and none leaves the folder. A long name is cut and ends in a digest
+/// of the whole name.
+pub fn file_stem(tenant: &str) -> String {
+    let mut out = String::with_capacity(tenant.len());
+    for c in tenant.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            out.push(c);
+        } else {
+            out += &format!("_{:x}", c as u32);
+            // Ends the code point, so `_2e` followed by a digit still reads back one way.
+            out.push('_');
+        }
+    }
+    if out.len() > MAX_STEM {
+        let digest = blake3::hash(tenant.as_bytes()).to_hex();
+        out.truncate(MAX_STEM);
+        out = format!("{out}-{}", &digest.as_str()[..16]);
+    }
+    if out.is_empty() { "_".into() } else { out }
+}
+
 /// The `n`-th parameter after the tenant, as `dialect` writes it.
 fn param(dialect: Dialect, n: usize) -> String {
     match dialect {
@@ -157,6 +183,20 @@ pub fn plan(dialect: Dialect, state: &TenantState, risk: &Risk, written: Option<
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tenant_names_make_distinct_safe_file_names() {
+        let names = ["a.b", "a/b", "a_b", "a_2e_b", "../etc", "", "acme", "tenant-7", "ä", &"x".repeat(300)];
+        let stems: Vec<String> = names.iter().map(|n| file_stem(n)).collect();
+        for (name, stem) in names.iter().zip(&stems) {
+            assert!(stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{name}: {stem}");
+            assert!(!stem.is_empty() && stem.len() <= 100, "{name}: {stem}");
+        }
+        let distinct: std::collections::BTreeSet<&String> = stems.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{stems:?}");
+        assert_eq!((stems[6].as_str(), stems[7].as_str()), ("acme", "tenant-7"), "plain names stay as they are");
+    }
+
     use super::*;
     use crate::triage::risk::{Evidence, score};
     use std::collections::BTreeMap;

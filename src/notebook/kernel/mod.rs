@@ -13,7 +13,7 @@ use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::engine::{Failure, Session, display};
 use crate::shell::helper::ShellHelper;
-use wire::{Connection, Message, answer};
+use wire::{Connection, Message, SeenIds, answer};
 
 /// What the network side hands the session.
 enum Inbound {
@@ -81,9 +81,17 @@ async fn network(
     let (mut shell_tx, mut shell_rx) = shell.split();
     let k = key.clone();
     let to = to_session.clone();
+    // One record of message ids for both channels: a request replayed on the other is refused too.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(SeenIds::default()));
+    let shell_seen = seen.clone();
+    let fresh = move |msg: Result<Message, String>, seen: &std::sync::Mutex<SeenIds>| {
+        let msg = msg?;
+        seen.lock().map_err(|_| "the record of message ids is poisoned".to_string())?.first_time(&msg)?;
+        Ok::<Message, String>(msg)
+    };
     tokio::spawn(async move {
         while let Ok(m) = shell_rx.recv().await {
-            match Message::decode(frames(m), &k) {
+            match fresh(Message::decode(frames(m), &k), &shell_seen) {
                 Ok(msg) => {
                     if to.send(Inbound::Shell(Box::new(msg))).is_err() {
                         break;
@@ -100,7 +108,13 @@ async fn network(
     let sid = session_id.clone();
     tokio::spawn(async move {
         while let Ok(m) = control_rx.recv().await {
-            let Ok(msg) = Message::decode(frames(m), &k) else { continue };
+            let msg = match fresh(Message::decode(frames(m), &k), &seen) {
+                Ok(msg) => msg,
+                Err(e) => {
+                    tracing::warn!("control: dropped a message: {e}");
+                    continue;
+                }
+            };
             match msg.msg_type() {
                 "interrupt_request" => {
                     interrupt();
@@ -173,11 +187,14 @@ struct Kernel {
 }
 
 impl Kernel {
-    fn iopub(&self, parent: &Message, msg_type: &str, content: Value) {
+    /// Every message the kernel sends goes through here or [`Self::reply`], its secrets redacted.
+    fn iopub(&self, parent: &Message, msg_type: &str, mut content: Value) {
+        crate::evidence::redact_json(&mut content);
         let _ = self.send.send(Outbound::Iopub(answer(Some(parent), &self.id, msg_type, content)));
     }
 
-    fn reply(&self, parent: &Message, msg_type: &str, content: Value) {
+    fn reply(&self, parent: &Message, msg_type: &str, mut content: Value) {
+        crate::evidence::redact_json(&mut content);
         let _ = self.send.send(Outbound::Shell(answer(Some(parent), &self.id, msg_type, content)));
     }
 

@@ -44,6 +44,13 @@ impl Connection {
         if c.transport != "tcp" {
             return Err(format!("{}: transport {:?}; this kernel speaks tcp", path.display(), c.transport));
         }
+        if c.key.is_empty() && !is_loopback(&c.ip) {
+            return Err(format!(
+                "{}: an empty key on {}: anyone who reaches that address could run code in this kernel; give a key, or listen on 127.0.0.1",
+                path.display(),
+                c.ip
+            ));
+        }
         if !c.key.is_empty() && c.signature_scheme != "hmac-sha256" {
             return Err(format!(
                 "{}: signature scheme {:?}; this kernel signs with hmac-sha256",
@@ -93,6 +100,44 @@ fn unhex(text: &[u8]) -> Option<Vec<u8>> {
     }
     let digit = |b: u8| (b as char).to_digit(16);
     text.chunks_exact(2).map(|pair| Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)).collect()
+}
+
+/// Whether `ip` is only reachable from this machine.
+fn is_loopback(ip: &str) -> bool {
+    ip == "localhost" || ip.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+}
+
+/// The messages seen in this session, to refuse a signed message sent again (replayed by
+/// someone who saw it on the wire). A message is known by its whole header, which the signature
+/// covers: jupyter_client numbers `msg_id`s per Session object, so its manager and its client
+/// both send a `..._0`, but never the same header twice. Bounded: the oldest are forgotten first.
+#[derive(Debug, Default)]
+pub struct SeenIds {
+    seen: std::collections::HashSet<[u8; 32]>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl SeenIds {
+    const REMEMBERED: usize = 100_000;
+
+    /// Whether `message` is new; remembers it.
+    pub fn first_time(&mut self, message: &Message) -> Result<(), String> {
+        let id = message.header["msg_id"].as_str().unwrap_or("");
+        if id.is_empty() {
+            return Err("a message without a msg_id".into());
+        }
+        let key = *blake3::hash(message.header.to_string().as_bytes()).as_bytes();
+        if !self.seen.insert(key) {
+            return Err(format!("message {id} was seen before in this session (a replay)"));
+        }
+        self.order.push_back(key);
+        if self.order.len() > Self::REMEMBERED
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        Ok(())
+    }
 }
 
 impl Message {
@@ -170,6 +215,39 @@ pub fn answer(parent: Option<&Message>, session: &str, msg_type: &str, content: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_key_is_refused_off_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |ip: &str, key: &str| {
+            let path = dir.path().join(format!("{ip}-{}.json", key.len()));
+            let text = json!({"ip": ip, "shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": key});
+            std::fs::write(&path, text.to_string()).unwrap();
+            Connection::read(&path)
+        };
+        assert!(file("127.0.0.1", "").is_ok() && file("::1", "").is_ok() && file("localhost", "").is_ok());
+        let err = file("0.0.0.0", "").unwrap_err();
+        assert!(err.contains("an empty key on 0.0.0.0"), "{err}");
+        assert!(file("10.0.0.5", "").is_err());
+        assert!(file("0.0.0.0", "k3y").is_ok());
+    }
+
+    #[test]
+    fn a_message_sent_again_is_refused() {
+        let key = b"secret";
+        let msg = answer(None, "s", "execute_request", json!({"code": "1"}));
+        let frames = msg.encode(key);
+        let mut seen = SeenIds::default();
+        assert!(seen.first_time(&Message::decode(frames.clone(), key).unwrap()).is_ok());
+        let err = seen.first_time(&Message::decode(frames, key).unwrap()).unwrap_err();
+        assert!(err.contains("a replay"), "{err}");
+        let other = answer(None, "s", "execute_request", json!({"code": "1"}));
+        assert!(seen.first_time(&Message::decode(other.encode(key), key).unwrap()).is_ok(), "a new id is fine");
+        // jupyter_client's manager and client both number from 0: same id, other header.
+        let mut twin = other.clone();
+        twin.header["msg_type"] = json!("interrupt_request");
+        assert!(seen.first_time(&twin).is_ok());
+    }
 
     #[test]
     fn messages_round_trip_and_forged_ones_are_refused() {
