@@ -29,7 +29,12 @@ fn meta() -> SessionMeta {
 }
 
 fn outcome() -> Outcome {
-    Outcome::Value { type_name: "Frame".into(), shape: Some(vec![120, 4]), sha256: "ab".repeat(32) }
+    Outcome::Value {
+        type_name: "Frame".into(),
+        shape: Some(vec![120, 4]),
+        hmac_sha256: "ab".repeat(32),
+        key: "cd".repeat(8),
+    }
 }
 
 const SOURCE: &str = r#"let hot = pools.filter("in_use >= max * 0.9").sort("in_use", true);"#;

@@ -372,3 +372,32 @@ fn a_read_only_log_folder_refuses_the_session() {
     assert_ne!(code(&out), 0);
     assert!(!marker.exists(), "the script ran without its log");
 }
+
+/// A statement that returns a short secret: the log keeps a keyed digest of it, so hashing
+/// guesses of the value finds nothing, while the key (private, beside the signing key) is what
+/// recomputes it.
+#[test]
+fn value_digests_are_keyed() {
+    let sb = Sandbox::new();
+    let script = sb.write("pin.rhai", "let pin = \"4711\";\npin");
+    let log = sb.path("pin.jsonl");
+    let out = sb.run(&["run", script.to_str().unwrap(), "--log", log.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let statement: Value =
+        text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).rfind(|e| e["kind"] == "statement").unwrap();
+    let digest = statement["outcome"]["hmac_sha256"].as_str().unwrap();
+    assert_eq!(digest.len(), 64);
+    let guess = deployclaw::evidence::hex(&deployclaw::evidence::sha256(&to_canonical_vec(&serde_json::json!("4711"))));
+    assert!(!text.contains(&guess), "the plain SHA-256 of the value is in the log");
+    let key = sb.home().join("keys").join(deployclaw::evidence::ValueKey::FILE);
+    let recomputed = deployclaw::evidence::ValueKey::load_or_create(key.parent().unwrap())
+        .ok()
+        .map(|k| (k.id().to_string(), k.digest(&to_canonical_vec(&serde_json::json!("4711")))));
+    assert_eq!(recomputed, Some((statement["outcome"]["value_key"].as_str().unwrap().to_string(), digest.to_string())));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}

@@ -142,3 +142,24 @@ fn a_module_folder_that_calls_itself_stops() {
     assert!(rules.iter().any(|r| r.unresolved.iter().any(|u| u.contains("nest deeper"))), "{rules:#?}");
     assert!(rules.len() < 1000, "{}", rules.len());
 }
+
+/// Every prefix of the fixtures, and each with a bracket, quote or template sign put in at
+/// every line start: each read ends with rules or a message, never a panic or a hang.
+#[test]
+fn cut_and_damaged_configurations_never_panic() {
+    let started = std::time::Instant::now();
+    for file in ["live/main.tf", "live/variables.tf", "modules/burn-alarms/main.tf"] {
+        let text = std::fs::read_to_string(fixture(file)).unwrap();
+        let cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).step_by(7).collect();
+        for at in cuts {
+            let _ = deployclaw::slo::rules::load_text(&text[..at], "cut.tf");
+        }
+        for (line_start, _) in text.match_indices('\n') {
+            for insert in ["{", "}", "[", "(", "\"", "${", "%{", "<<EOT\n", "for x in y :", "..."] {
+                let damaged = format!("{}{insert}{}", &text[..line_start + 1], &text[line_start + 1..]);
+                let _ = deployclaw::slo::rules::load_text(&damaged, "damaged.tf");
+            }
+        }
+    }
+    eprintln!("read every variant in {:?}", started.elapsed());
+}

@@ -162,6 +162,8 @@ pub struct Session {
     stdlib: StdlibSource,
     home: Home,
     closed: Option<SealSummary>,
+    /// Keys the digests of statement values in the log; None without a log.
+    value_key: Option<evidence::ValueKey>,
 }
 
 fn now() -> String {
@@ -225,6 +227,7 @@ impl Session {
                 Some((Arc::new(key) as Arc<dyn Signer>, path))
             }
         };
+        let mut value_key = None;
         if let Some((signer, path)) = signer_and_path {
             let (script, script_sha256) = match &options.script {
                 Some((path, bytes)) => {
@@ -246,6 +249,7 @@ impl Session {
             };
             let recorder = Recorder::create(&path, meta, signer, CheckpointPolicy::default())?;
             *shared.log.locked() = Some(recorder);
+            value_key = Some(evidence::ValueKey::load_or_create(&options.home.keys_dir())?);
         }
 
         Ok(Session {
@@ -259,6 +263,7 @@ impl Session {
             stdlib: options.stdlib,
             home: options.home,
             closed: None,
+            value_key,
         })
     }
 
@@ -349,10 +354,15 @@ impl Session {
 
     fn log_statement(&self, source: &str, started: &str, clock: Instant, outcome: &Result<Dynamic, Failure>) {
         let outcome = match outcome {
-            Ok(value) => Outcome::Value {
-                type_name: convert::type_name(value),
-                shape: convert::shape(value),
-                sha256: evidence::hex(&evidence::sha256(&evidence::to_canonical_vec(&convert::to_json(value)))),
+            Ok(value) => match &self.value_key {
+                Some(key) => Outcome::Value {
+                    type_name: convert::type_name(value),
+                    shape: convert::shape(value),
+                    hmac_sha256: key.digest(&evidence::to_canonical_vec(&convert::to_json(value))),
+                    key: key.id().to_string(),
+                },
+                // No log, so nothing is recorded.
+                None => return,
             },
             Err(Failure::Cancelled) => Outcome::Cancelled,
             Err(failure) => Outcome::Error { message: failure.to_string() },

@@ -33,7 +33,15 @@ pub struct SessionMeta {
 pub enum Outcome {
     /// The statement produced a value: its type name, its shape (rows, columns) for tables or
     /// its length for collections, and the SHA-256 of its canonical JSON.
-    Value { type_name: String, shape: Option<Vec<u64>>, sha256: String },
+    Value {
+        type_name: String,
+        shape: Option<Vec<u64>>,
+        /// HMAC-SHA256 of the value's canonical JSON under this machine's value key, so short
+        /// values cannot be guessed from the log.
+        hmac_sha256: String,
+        /// Which value key: the first 16 hex digits of its SHA-256.
+        key: String,
+    },
     /// The statement failed with this message.
     Error { message: String },
     /// The statement was cancelled by the user.
@@ -43,8 +51,8 @@ pub enum Outcome {
 impl Outcome {
     pub(crate) fn to_json(&self, redact: impl Fn(&str) -> String) -> Value {
         match self {
-            Outcome::Value { type_name, shape, sha256 } => {
-                json!({"status": "ok", "type": type_name, "shape": shape, "sha256": sha256})
+            Outcome::Value { type_name, shape, hmac_sha256, key } => {
+                json!({"status": "ok", "type": type_name, "shape": shape, "hmac_sha256": hmac_sha256, "value_key": key})
             }
             Outcome::Error { message } => json!({"status": "error", "error": redact(message)}),
             Outcome::Cancelled => json!({"status": "cancelled"}),

@@ -16,7 +16,7 @@ pub use dsse::{Envelope, PAYLOAD_TYPE, PREDICATE_TYPE, pae};
 pub use entry::{Finding, Outcome, SessionMeta, Severity};
 pub use recorder::{CheckpointPolicy, GENESIS, Recorder, SealSummary, previous_seal, remember_seal};
 pub use redact::{is_secret_name, redact, redact_json};
-pub use signer::{LocalKey, Signer, TrustedKey, key_id_for};
+pub use signer::{LocalKey, Signer, TrustedKey, ValueKey, key_id_for};
 pub use verify::{Fault, RemoteSignature, VerifyReport, remote_signatures, verify_log};
 
 use std::path::PathBuf;

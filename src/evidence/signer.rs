@@ -105,6 +105,47 @@ fn check_private(_: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The secret that keys the digests of statement values in the log (HMAC-SHA256), so a short
+/// value a statement returned (a password, a PIN) cannot be found by hashing guesses: only this
+/// machine's user can recompute a digest. Kept beside the signing key, mode 0600.
+pub struct ValueKey {
+    secret: [u8; 32],
+    id: String,
+}
+
+impl ValueKey {
+    pub const FILE: &'static str = "value-digest.key";
+
+    pub fn load_or_create(dir: &Path) -> Result<ValueKey, Error> {
+        let path = dir.join(Self::FILE);
+        let bad = |reason: String| Error::Key { path: path.clone(), reason };
+        if !path.exists() {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).map_err(|e| bad(format!("no randomness from the operating system: {e}")))?;
+            fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+            write_private(&path, super::hex(&secret).as_bytes())?;
+        }
+        check_private(&path).map_err(bad)?;
+        let text = fs::read_to_string(&path).map_err(|e| Error::io("read key", &path, e))?;
+        let secret: [u8; 32] = super::parse_digest(text.trim()).ok_or_else(|| bad("not 64 hex digits".into()))?;
+        let id = super::hex(&super::sha256(&secret))[..16].to_string();
+        Ok(ValueKey { secret, id })
+    }
+
+    /// HMAC-SHA256 of `bytes`, in hex.
+    pub fn digest(&self, bytes: &[u8]) -> String {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        mac.update(bytes);
+        super::hex(&mac.finalize().into_bytes())
+    }
+
+    /// Which key made a digest: the first 16 hex digits of the key's SHA-256.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 impl LocalKey {
     /// File name of the private key inside the keys directory.
     pub const FILE: &'static str = "ed25519.pem";

@@ -22,8 +22,12 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn unique(prefix: &str) -> String {
+    // Tests of one binary run on several threads at once, and the clock may read the same on two
+    // of them: the counter keeps their names apart.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}_{}_{nanos}", std::process::id())
+    format!("{prefix}_{}_{nanos}_{n}", std::process::id())
 }
 
 /// Skip (returning None) or fail when a server is missing.
