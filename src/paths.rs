@@ -55,14 +55,11 @@ fn private_temp_home() -> PathBuf {
 fn private_home_in(tmp: &Path) -> PathBuf {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
+        use std::os::unix::fs::DirBuilderExt;
+        let me = effective_uid();
         let dir = tmp.join(format!("deployclaw-{me}"));
         let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
-        let private =
-            std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o077 == 0);
-        if private {
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir() && private_to_this_user(&m).is_ok()) {
             return dir;
         }
         use std::os::unix::fs::PermissionsExt;
@@ -81,6 +78,33 @@ fn private_home_in(tmp: &Path) -> PathBuf {
     {
         tmp.join("deployclaw")
     }
+}
+
+#[cfg(unix)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether a file or folder is this user's own and no one else may read or enter it (as ssh
+/// asks of keys); if not, why, with the fix.
+#[cfg(unix)]
+pub fn private_to_this_user(meta: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = effective_uid();
+    if meta.uid() != me {
+        return Err(format!("it belongs to user {}, not to this user ({me})", meta.uid()));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!("others may read it (mode {mode:o})"));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn private_to_this_user(_: &std::fs::Metadata) -> Result<(), String> {
+    Ok(())
 }
 
 /// Write a report, notebook or other text people share: secrets redacted

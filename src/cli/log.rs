@@ -66,11 +66,7 @@ fn confirm_with_kms(log: &[u8], only: Option<&str>, file: &Path) -> Result<(Vec<
             exit::USAGE
         })?,
     };
-    let pinned: BTreeSet<String> = TrustedKey::remembered(&home.trusted_keys_dir())
-        .unwrap_or_default()
-        .iter()
-        .map(|k| k.key_id().to_string())
-        .collect();
+    let pinned: BTreeSet<String> = pinned_key_ids(&home).into_iter().collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime starts");
     let answers = runtime.block_on(async {
         let aws = Aws::load(&Default::default()).await?;
@@ -118,6 +114,20 @@ fn names_key(chosen: &str, key: &str) -> bool {
 /// The file of AWS KMS keys this verifier trusts, one per line.
 fn kms_trust_file(home: &Home) -> PathBuf {
     home.trusted_keys_dir().join("kms-keys")
+}
+
+/// The ids of the public keys trusted here (`keys trust PEM`, and the KMS keys this machine signed with).
+fn pinned_key_ids(home: &Home) -> Vec<String> {
+    TrustedKey::remembered(&home.trusted_keys_dir())
+        .unwrap_or_default()
+        .iter()
+        .map(|k| k.key_id().to_string())
+        .collect()
+}
+
+fn save_trusted_kms_keys(home: &Home, keys: &[String]) -> Result<(), String> {
+    let text: String = keys.iter().map(|k| format!("{k}\n")).collect();
+    deployclaw::paths::write_atomically(&kms_trust_file(home), text.as_bytes())
 }
 
 fn trusted_kms_keys(home: &Home) -> Result<Vec<String>, String> {
@@ -329,11 +339,7 @@ pub fn keys_list(json: bool) -> u8 {
     let home = Home::from_env();
     let local = home.keys_dir().join(LocalKey::FILE);
     let local_id = LocalKey::load(&local).ok().map(|k| k.key_id().to_string());
-    let pinned: Vec<String> = TrustedKey::remembered(&home.trusted_keys_dir())
-        .unwrap_or_default()
-        .iter()
-        .map(|k| k.key_id().to_string())
-        .collect();
+    let pinned = pinned_key_ids(&home);
     let kms = match trusted_kms_keys(&home) {
         Ok(k) => k,
         Err(e) => {
@@ -397,8 +403,7 @@ pub fn keys_trust(pem: Option<&Path>, kms_key: Option<&str>) -> u8 {
             if !keys.iter().any(|k| k == key) {
                 keys.push(key.to_string());
             }
-            let text: String = keys.iter().map(|k| format!("{k}\n")).collect();
-            if let Err(e) = deployclaw::paths::write_atomically(&kms_trust_file(&home), text.as_bytes()) {
+            if let Err(e) = save_trusted_kms_keys(&home, &keys) {
                 error(e);
                 return exit::FAILED;
             }
@@ -420,8 +425,7 @@ pub fn keys_revoke(key: &str) -> u8 {
         let before = kms.len();
         kms.retain(|k| k != key);
         if kms.len() != before {
-            let text: String = kms.iter().map(|k| format!("{k}\n")).collect();
-            if let Err(e) = deployclaw::paths::write_atomically(&kms_trust_file(&home), text.as_bytes()) {
+            if let Err(e) = save_trusted_kms_keys(&home, &kms) {
                 error(e);
                 return exit::FAILED;
             }

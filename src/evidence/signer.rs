@@ -78,31 +78,14 @@ pub struct LocalKey {
 
 /// Refuse a private key that someone else owns or others may read, as ssh does: whoever can
 /// read it can sign sessions in this machine's name.
-#[cfg(unix)]
 fn check_private(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        return Err(format!(
-            "it belongs to user {}, not to this user ({me}); a key must be its user's own",
-            meta.uid()
-        ));
-    }
-    let mode = meta.mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "others may read it (mode {mode:o}); run `chmod 600 {}` if no one else has read it, or make a new key",
+    crate::paths::private_to_this_user(&meta).map_err(|why| {
+        format!(
+            "{why}; a key must be its user's own: run `chmod 600 {}` if no one else has read it, or make a new key",
             path.display()
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_: &Path) -> Result<(), String> {
-    Ok(())
+        )
+    })
 }
 
 /// The secret that keys the digests of statement values in the log (HMAC-SHA256), so a short

@@ -294,8 +294,9 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
                         .unwrap_or(f)
                 });
                 c.expected = Some(expected);
-                let nearest = accepted.iter().map(|t| relative(f, t.factor)).fold(f64::INFINITY, f64::min);
-                if nearest > tolerance {
+                // How far a factor is from the nearest one an accepted profile uses.
+                let off_profile = |x: f64| accepted.iter().map(|t| relative(x, t.factor)).fold(f64::INFINITY, f64::min);
+                if off_profile(f) > tolerance {
                     c.valid = false;
                     flag(
                         Kind::Threshold,
@@ -319,30 +320,30 @@ pub fn check(slos: &[Slo], rules: &[Rule], tolerance: f64, tenants: Option<&[Str
                 }
                 // The short window's own comparison, when it has one: off the profile and off
                 // the long window's factor is drift of its own, named by the window.
-                if let (Some(fs), Some(short)) = (rule.short_factor(budget), rule.short) {
-                    let nearest = accepted.iter().map(|t| relative(fs, t.factor)).fold(f64::INFINITY, f64::min);
-                    if nearest > tolerance && relative(fs, f) > tolerance {
-                        c.valid = false;
-                        flag(
-                            Kind::Threshold,
-                            Some(expected),
-                            Some(fs),
-                            Some(relative(fs, expected)),
-                            format!(
-                                "{} alert {} fires at {:.4}x burn over its short window {} but {:.4}x over {}; {} expects {:.4}x over both: {} off, tolerance {}",
-                                rule.source.name(),
-                                rule.name,
-                                fs,
-                                format_duration(short),
-                                f,
-                                format_duration(long),
-                                slo.id(),
-                                expected,
-                                percent(relative(fs, expected)),
-                                percent(tolerance)
-                            ),
-                        );
-                    }
+                if let (Some(fs), Some(short)) = (rule.short_factor(budget), rule.short)
+                    && off_profile(fs) > tolerance
+                    && relative(fs, f) > tolerance
+                {
+                    c.valid = false;
+                    flag(
+                        Kind::Threshold,
+                        Some(expected),
+                        Some(fs),
+                        Some(relative(fs, expected)),
+                        format!(
+                            "{} alert {} fires at {:.4}x burn over its short window {} but {:.4}x over {}; {} expects {:.4}x over both: {} off, tolerance {}",
+                            rule.source.name(),
+                            rule.name,
+                            fs,
+                            format_duration(short),
+                            f,
+                            format_duration(long),
+                            slo.id(),
+                            expected,
+                            percent(relative(fs, expected)),
+                            percent(tolerance)
+                        ),
+                    );
                 }
             }
         }

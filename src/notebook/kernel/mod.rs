@@ -13,7 +13,7 @@ use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::engine::{Failure, Session, display};
 use crate::shell::helper::ShellHelper;
-use wire::{Connection, Message, SeenIds, answer};
+use wire::{Connection, Message, SeenMessages, answer};
 
 /// What the network side hands the session.
 enum Inbound {
@@ -82,9 +82,9 @@ async fn network(
     let k = key.clone();
     let to = to_session.clone();
     // One record of message ids for both channels: a request replayed on the other is refused too.
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(SeenIds::default()));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(SeenMessages::default()));
     let shell_seen = seen.clone();
-    let fresh = move |msg: Result<Message, String>, seen: &std::sync::Mutex<SeenIds>| {
+    let fresh = move |msg: Result<Message, String>, seen: &std::sync::Mutex<SeenMessages>| {
         let msg = msg?;
         seen.lock().map_err(|_| "the record of message ids is poisoned".to_string())?.first_time(&msg)?;
         Ok::<Message, String>(msg)

@@ -112,12 +112,12 @@ fn is_loopback(ip: &str) -> bool {
 /// covers: jupyter_client numbers `msg_id`s per Session object, so its manager and its client
 /// both send a `..._0`, but never the same header twice. Bounded: the oldest are forgotten first.
 #[derive(Debug, Default)]
-pub struct SeenIds {
+pub struct SeenMessages {
     seen: std::collections::HashSet<[u8; 32]>,
     order: std::collections::VecDeque<[u8; 32]>,
 }
 
-impl SeenIds {
+impl SeenMessages {
     const REMEMBERED: usize = 100_000;
 
     /// Whether `message` is new; remembers it.
@@ -237,7 +237,7 @@ mod tests {
         let key = b"secret";
         let msg = answer(None, "s", "execute_request", json!({"code": "1"}));
         let frames = msg.encode(key);
-        let mut seen = SeenIds::default();
+        let mut seen = SeenMessages::default();
         assert!(seen.first_time(&Message::decode(frames.clone(), key).unwrap()).is_ok());
         let err = seen.first_time(&Message::decode(frames, key).unwrap()).unwrap_err();
         assert!(err.contains("a replay"), "{err}");
