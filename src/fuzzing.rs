@@ -160,9 +160,11 @@ pub fn kernel_wire(data: &[u8]) {
     let _ = crate::notebook::kernel::wire::Message::decode(frames, b"");
 }
 
-/// `log verify` on any bytes.
+/// `log verify` on any bytes, as a session log and as the chain index of a folder holding it.
 pub fn log_verify(data: &[u8]) {
-    let _ = crate::evidence::verify_log(data, &[]);
+    let report = crate::evidence::verify_log(data, &[]);
+    let log = crate::evidence::LogFile { path: "fuzz.jsonl".into(), report, running: false };
+    let _ = crate::evidence::check_chain(Some(data), std::slice::from_ref(&log), &[]);
 }
 
 /// The tenant guard on any statement, in every dialect, with the tenancy map given as TOML.

@@ -76,6 +76,13 @@ struct SessionArgs {
     /// transaction rolled back.
     #[arg(long, global = true, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
     statement_timeout: Timeout,
+    /// Seal the session log after this many entries: what a crash can leave unsealed. The REPL
+    /// and notebooks also seal whenever they wait for input.
+    #[arg(long, global = true, value_name = "N", default_value_t = deployclaw::evidence::CheckpointPolicy::default().entries, value_parser = clap::value_parser!(u64).range(1..))]
+    seal_every: u64,
+    /// Seal the session log when an entry comes this long after the last seal (10s, 1m).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s", value_parser = deployclaw::units::parse_duration)]
+    seal_interval: std::time::Duration,
 }
 
 /// A statement timeout; `None` when it is 0.
@@ -359,7 +366,14 @@ enum LogCommand {
     /// Check a log's hash chain, seals and signatures; exit 1 naming every fault found.
     #[command(after_help = EXIT_CODES)]
     Verify {
-        file: PathBuf,
+        /// The log to check (not with --chain).
+        #[arg(required_unless_present = "chain", conflicts_with = "chain")]
+        file: Option<PathBuf>,
+        /// Check every session log of DIR (default: the sessions folder) against the machine's
+        /// index of sealed sessions: names each removed, truncated, re-signed, reordered or
+        /// crashed session, and tells sessions that ran at once from one taken out between them.
+        #[arg(long, value_name = "DIR", num_args = 0..=1)]
+        chain: Option<Option<PathBuf>>,
         /// Trust this public key (PEM, ed25519 or P-256) instead of the local key and the AWS KMS
         /// keys this machine signed with; repeat for several.
         #[arg(long, value_name = "PEM")]
@@ -444,8 +458,14 @@ fn main() -> ExitCode {
             };
             cli::guard::run(&options, &sql)
         }
-        Some(Command::Log(LogCommand::Verify { file, pubkey, kms, json })) => {
-            cli::log::verify(&file, &pubkey, kms, cli.session.kms_key.as_deref(), json)
+        Some(Command::Log(LogCommand::Verify { file, chain, pubkey, kms, json })) => {
+            let only_kms_key = cli.session.kms_key.as_deref();
+            match (file, chain) {
+                (_, Some(dir)) => cli::log::verify_chain(dir.as_deref(), &pubkey, kms, only_kms_key, json),
+                (Some(file), None) => cli::log::verify(&file, &pubkey, kms, only_kms_key, json),
+                // clap requires one of them.
+                (None, None) => cli::exit::USAGE,
+            }
         }
         Some(Command::Log(LogCommand::Show { file, json })) => cli::log::show(&file, json),
         Some(Command::Logs(LogsCommand::Templates { file, format, json })) => {
@@ -499,6 +519,10 @@ impl From<SessionArgs> for cli::session::Settings {
                 max_array_size: args.max_array_size,
                 statement_timeout: args.statement_timeout.0,
                 ..Default::default()
+            },
+            checkpoint: deployclaw::evidence::CheckpointPolicy {
+                entries: args.seal_every,
+                interval: args.seal_interval,
             },
         }
     }

@@ -33,7 +33,12 @@ impl Home {
         self.0.join("sessions")
     }
 
-    /// The digest of the last final seal written on this machine.
+    /// The machine's index of sealed sessions (see `evidence::chain`).
+    pub fn chain_index(&self) -> PathBuf {
+        self.sessions_dir().join(crate::evidence::chain::INDEX_FILE)
+    }
+
+    /// The digest of the last final seal, as machines kept it before the chain index.
     pub fn last_seal_file(&self) -> PathBuf {
         self.0.join("last-seal")
     }

@@ -121,8 +121,8 @@ fn a_truncated_tail_is_named() {
 #[test]
 fn checkpoints_leave_a_short_unsealed_tail() {
     let sb = Sandbox::new();
-    // 270 statements: a checkpoint seal after 256 entries, then the final seal.
-    let script: String = (0..270).map(|i| format!("let v{i} = {i};\n")).collect();
+    // 70 statements: a checkpoint seal after 64 entries (the default), then the final seal.
+    let script: String = (0..70).map(|i| format!("let v{i} = {i};\n")).collect();
     let script = sb.write("long.rhai", &script);
     let log = sb.path("long.jsonl");
     let out = sb.run(&["run", script.to_str().unwrap(), "--log", log.to_str().unwrap()]);
@@ -130,6 +130,15 @@ fn checkpoints_leave_a_short_unsealed_tail() {
     let entries = lines(&log);
     let seals: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].contains("\"kind\":\"seal\"")).collect();
     assert_eq!(seals.len(), 2, "a checkpoint and a final seal");
+    assert_eq!(seals[0], 64);
+
+    // As often as asked: every 10 entries.
+    let log = sb.path("often.jsonl");
+    let out = sb.run(&["run", script.to_str().unwrap(), "--log", log.to_str().unwrap(), "--seal-every", "10"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let entries = lines(&log);
+    let seals: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].contains("\"kind\":\"seal\"")).collect();
+    assert_eq!(seals.len(), 8, "seven checkpoints and a final seal: {seals:?}");
     assert_eq!(verify(&sb, &log).0, 0);
     // A crash after the checkpoint: everything up to it still verifies as sealed.
     write_lines(&log, &entries[..seals[0] + 3]);

@@ -184,3 +184,33 @@ fn a_panic_in_a_statement_leaves_the_session_running() {
     let out = sb.run(&["log", "verify", sb.logs()[0].to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
 }
+
+#[test]
+fn a_session_waiting_at_the_prompt_has_nothing_unsealed() {
+    let sb = Sandbox::new();
+    let mut p = start(&sb);
+    eval(&mut p, "let a = 1;");
+    eval(&mut p, "evidence::note(\"waiting\")");
+    // The REPL seals before it shows the prompt: a crash now would lose nothing of the above.
+    let log = std::fs::read_to_string(&sb.logs()[0]).unwrap();
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["kind"], "seal", "{log}");
+    assert!(log.contains("waiting"));
+    // The REPL holds a lock on its log: /proc/locks names the process (by pid and inode).
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&sb.logs()[0]).unwrap());
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    let pid: i32 = locks
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 5 && f[5].rsplit(':').next() == Some(&inode.to_string()))
+        .map(|f| f[4].parse().unwrap())
+        .expect("the REPL holds its log locked");
+    // SAFETY: kill has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let _ = p.exp_eof();
+    // Killed at the prompt: its log verifies up to that seal, and the chain calls it a crash.
+    let out = sb.run(&["log", "verify", "--chain"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(stdout(&out).contains("crashed or was killed"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("not covered by any seal"), "{}", stdout(&out));
+}

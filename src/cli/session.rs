@@ -14,6 +14,7 @@ pub struct Settings {
     pub kms_key: Option<String>,
     pub execute: bool,
     pub limits: Limits,
+    pub checkpoint: deployclaw::evidence::CheckpointPolicy,
 }
 
 impl Settings {
@@ -22,6 +23,7 @@ impl Settings {
         let mut options = SessionOptions::new(mode);
         options.execute = self.execute;
         options.limits = self.limits;
+        options.checkpoint = self.checkpoint;
         options.log = self.log.clone().map_or(LogTarget::Default, LogTarget::Path);
         if let Some(key) = &self.kms_key {
             let signer = KmsSigner::connect(&Default::default(), key).map_err(|e| {

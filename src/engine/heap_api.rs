@@ -41,9 +41,10 @@ pub fn heap_error(e: heap::Error) -> Box<EvalAltResult> {
             Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE))
         }
         // The dump given is not one, or not whole: the input is wrong, not the script.
-        e @ (heap::Error::NotHprof { .. } | heap::Error::IdSize { .. } | heap::Error::Corrupt { .. }) => {
-            super::input_error(e)
-        }
+        e @ (heap::Error::NotHprof { .. }
+        | heap::Error::IdSize { .. }
+        | heap::Error::Corrupt { .. }
+        | heap::Error::Changed { .. }) => super::input_error(e),
         heap::Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => super::input_error(e),
         other => rt_error(other),
     }

@@ -61,6 +61,8 @@ pub struct SessionOptions {
     pub params: Vec<Param>,
     pub limits: Limits,
     pub log: LogTarget,
+    /// When the log is sealed between the final seals.
+    pub checkpoint: CheckpointPolicy,
     /// Who signs the log's seals; the local key when none is given.
     pub signer: Option<Arc<dyn Signer>>,
     pub output: Output,
@@ -78,6 +80,7 @@ impl SessionOptions {
             params: Vec::new(),
             limits: Limits::default(),
             log: LogTarget::Default,
+            checkpoint: CheckpointPolicy::default(),
             signer: None,
             output: Output::Stdout,
             stdlib: StdlibSource::locate(),
@@ -245,9 +248,9 @@ impl Session {
                 script_sha256,
                 dry_run: !options.execute,
                 start: started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                previous_seal: evidence::previous_seal(&options.home.last_seal_file()),
+                previous_seal: evidence::previous_seal(&options.home.chain_index(), &options.home.last_seal_file()),
             };
-            let recorder = Recorder::create(&path, meta, signer, CheckpointPolicy::default())?;
+            let recorder = Recorder::create(&path, meta, signer, options.checkpoint)?;
             *shared.log.locked() = Some(recorder);
             value_key = Some(evidence::ValueKey::load_or_create(&options.home.keys_dir())?);
         }
@@ -452,6 +455,15 @@ impl Session {
         self.shared.log_path()
     }
 
+    /// Seal what the log holds unsealed, as the REPL and the kernel do while they wait for
+    /// input: an idle session leaves nothing unsealed for a crash to lose.
+    pub fn seal_pending(&mut self) -> Result<(), evidence::Error> {
+        match self.shared.log.locked().as_mut() {
+            Some(recorder) if !recorder.is_closed() => recorder.seal_pending(),
+            _ => Ok(()),
+        }
+    }
+
     /// Write the final seal and clean up. Later calls return the first summary.
     pub fn close(&mut self) -> Result<Option<SealSummary>, evidence::Error> {
         if let Some(summary) = &self.closed {
@@ -461,7 +473,10 @@ impl Session {
         let mut log = self.shared.log.locked();
         let Some(recorder) = log.as_mut() else { return Ok(None) };
         let summary = recorder.close()?;
-        evidence::remember_seal(&self.home.last_seal_file(), &summary.seal_digest)?;
+        let sealed = evidence::chain::Sealed::new(recorder.meta(), &summary);
+        // Signed by whoever signed the log's seals: a machine signing with a KMS key holds no
+        // local key, and a verifier who trusts the seals trusts the index with them.
+        evidence::chain::append(&self.home.chain_index(), &sealed, recorder.signer())?;
         self.closed = Some(summary.clone());
         Ok(Some(summary))
     }

@@ -4,6 +4,8 @@
 //! Plain library: typed inputs and results, no printing, no Rhai.
 
 mod canonical;
+pub mod chain;
+mod chain_check;
 mod dsse;
 mod entry;
 mod recorder;
@@ -12,9 +14,10 @@ mod signer;
 mod verify;
 
 pub use canonical::to_canonical_vec;
+pub use chain_check::{ChainFault, ChainReport, Concurrent, LogFile, check_chain};
 pub use dsse::{Envelope, PAYLOAD_TYPE, PREDICATE_TYPE, pae};
 pub use entry::{Finding, Outcome, SessionMeta, Severity};
-pub use recorder::{CheckpointPolicy, GENESIS, Recorder, SealSummary, previous_seal, remember_seal};
+pub use recorder::{CheckpointPolicy, GENESIS, Recorder, SealSummary, previous_seal};
 pub use redact::{is_secret_name, redact, redact_json};
 pub use signer::{LocalKey, Signer, TrustedKey, ValueKey, key_id_for};
 pub use verify::{Fault, RemoteSignature, VerifyReport, remote_signatures, verify_log};

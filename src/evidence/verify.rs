@@ -111,6 +111,10 @@ pub struct VerifyReport {
     pub valid_seals: usize,
     /// Whether the log ends with a valid final seal.
     pub final_seal: bool,
+    /// SHA-256 of the final seal's line, as the next session and the machine's chain name it.
+    pub final_seal_digest: Option<String>,
+    /// Entries before the last valid seal (final or checkpoint): what the log vouches for.
+    pub sealed_entries: Option<u64>,
     /// The session described by the first entry, if readable.
     pub session: Option<SessionMeta>,
     /// Keys that signed the valid seals.
@@ -184,6 +188,8 @@ pub fn verify_log(log: &[u8], trusted: &[TrustedKey]) -> VerifyReport {
         entries: 0,
         valid_seals: 0,
         final_seal: false,
+        final_seal_digest: None,
+        sealed_entries: None,
         session: None,
         signed_by: BTreeSet::new(),
         faults: Vec::new(),
@@ -283,10 +289,14 @@ pub fn verify_log(log: &[u8], trusted: &[TrustedKey]) -> VerifyReport {
     }
 
     let last = lines.len() - 1;
+    report.sealed_entries = last_valid_seal.and_then(|i| lines[i].seq());
     match last_valid_seal {
         // A final seal that is itself tampered with or untrusted is reported above.
         _ if tail_is_bad_seal => {}
-        Some(i) if i == last && seals[&i].is_final => report.final_seal = true,
+        Some(i) if i == last && seals[&i].is_final => {
+            report.final_seal = true;
+            report.final_seal_digest = Some(hex(&lines[i].hash));
+        }
         Some(i) if seals[&i].is_final => report.faults.push(Fault::Unsealed {
             first_line: i + 2,
             last_line: last + 1,

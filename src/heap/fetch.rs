@@ -2,9 +2,9 @@
 //! objects asked for. Used to name fields on a path, read tenant names and walk small structures
 //! (maps, thread locals) without holding every object's contents in memory.
 
-use super::Error;
 use super::histogram::{IdMap, Survey};
 use super::hprof::{self, BasicType, Visitor, read_id};
+use super::{Error, Stamp};
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -58,10 +58,11 @@ impl Visitor for Wanted<'_> {
 }
 
 /// The contents of the objects in `ids` that the dump at `path` holds.
-pub fn fetch(path: &Path, ids: &HashSet<u64>) -> Result<IdMap<Contents>, Error> {
+/// The file must still have `stamp`, the one it had when the graph the ids come from was built.
+pub fn fetch(path: &Path, stamp: &Stamp, ids: &HashSet<u64>) -> Result<IdMap<Contents>, Error> {
     let mut wanted = Wanted { ids, id_size: 8, found: IdMap::default() };
     if !ids.is_empty() {
-        super::read_file(path, &mut wanted, &mut |_| true)?;
+        super::read_file_since(path, stamp, &mut wanted, &mut |_| true)?;
     }
     Ok(wanted.found)
 }
@@ -132,9 +133,9 @@ pub fn string_text(survey: &Survey, string: &Contents, value: &Contents) -> Opti
 /// A readable value for each object that names something (a tenant): a String's text, a boxed
 /// number, or else the first of its `name`, `id`, `key`, `tenantId`, `tenant` fields that is one
 /// of those. Three passes at most: the objects, what their name fields point at, string values.
-pub fn describe(path: &Path, survey: &Survey, ids: &HashSet<u64>) -> Result<IdMap<String>, Error> {
+pub fn describe(path: &Path, stamp: &Stamp, survey: &Survey, ids: &HashSet<u64>) -> Result<IdMap<String>, Error> {
     let string_class = survey.class_named("java.lang.String");
-    let mut objects = fetch(path, ids)?;
+    let mut objects = fetch(path, stamp, ids)?;
     // Each object that is not itself a string or number names itself through this one.
     let mut through: IdMap<u64> = IdMap::default();
     let mut out = IdMap::default();
@@ -157,7 +158,7 @@ pub fn describe(path: &Path, survey: &Survey, ids: &HashSet<u64>) -> Result<IdMa
         }
     }
     let missing: HashSet<u64> = through.values().copied().filter(|t| !objects.contains_key(t)).collect();
-    objects.extend(fetch(path, &missing)?);
+    objects.extend(fetch(path, stamp, &missing)?);
     let values: IdMap<u64> = through
         .values()
         .filter(|t| objects.get(t).is_some_and(|c| is_class(c, string_class)))
@@ -166,7 +167,7 @@ pub fn describe(path: &Path, survey: &Survey, ids: &HashSet<u64>) -> Result<IdMa
             _ => None,
         })
         .collect();
-    let arrays = fetch(path, &values.values().copied().collect())?;
+    let arrays = fetch(path, stamp, &values.values().copied().collect())?;
     for (&id, target) in &through {
         let Some(contents) = objects.get(target) else { continue };
         let text = match values.get(target).and_then(|v| arrays.get(v)) {

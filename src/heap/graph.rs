@@ -16,7 +16,7 @@ use super::hprof::{self, BasicType, ClassDump, RootKind, Visitor};
 use super::index::IdIndex;
 use super::slice::id_at;
 use super::spill::Spill;
-use super::{Error, read_file};
+use super::{Error, Stamp, read_file_since};
 use std::path::{Path, PathBuf};
 
 /// No vertex: unreachable objects have no immediate dominator.
@@ -43,6 +43,8 @@ pub struct TypeInfo {
 /// A dump's object graph with dominators and retained sizes.
 pub struct Graph {
     pub path: PathBuf,
+    /// The dump file as it was when the build began: later reads (fields, strings) check it.
+    pub stamp: Stamp,
     pub survey: Survey,
     index: IdIndex,
     pub types: Vec<TypeInfo>,
@@ -78,6 +80,7 @@ impl Graph {
         let started = std::time::Instant::now();
         let phase =
             |what: &str| tracing::debug!("graph {name}: {what} done at {:.2} s", started.elapsed().as_secs_f64());
+        let stamp = Stamp::of(path)?;
         let survey = survey_file(path, &mut step(progress, 1, "classes"))?;
         if let Some(problem) = &survey.partial {
             return Err(Error::Incomplete { path: name, problem: problem.clone() });
@@ -86,11 +89,11 @@ impl Graph {
         phase("pass 1 (classes)");
 
         let mut ids = Ids { index: IdIndex::new(8), aligned: true };
-        read_file(path, &mut ids, &mut step(progress, 2, "object ids"))?;
+        read_file_since(path, &stamp, &mut ids, &mut step(progress, 2, "object ids"))?;
         if !ids.aligned {
             // Not a HotSpot dump: ids are not 8-byte addresses. Index every byte position.
             ids = Ids { index: IdIndex::new(1), aligned: true };
-            read_file(path, &mut ids, &mut step(progress, 2, "object ids"))?;
+            read_file_since(path, &stamp, &mut ids, &mut step(progress, 2, "object ids"))?;
         }
         phase("pass 2 (ids)");
         let mut index = ids.index;
@@ -112,7 +115,7 @@ impl Graph {
             index: &index,
             sink: Count { type_of: spill(&name, n)?, shallow: spill(&name, n)?, start: spill(&name, n + 2)? },
         };
-        read_file(path, &mut counts, &mut step(progress, 3, "objects"))?;
+        read_file_since(path, &stamp, &mut counts, &mut step(progress, 3, "objects"))?;
         phase("pass 3 (objects)");
         let Count { type_of, shallow, mut start } = counts.sink;
         // Not needed again until the retained sizes.
@@ -132,10 +135,10 @@ impl Graph {
             survey: &survey,
             shapes: &shapes,
             index: &index,
-            sink: Fill { next: start, edges: spill(&name, total as usize)? },
+            sink: Fill { next: start, edges: spill(&name, total as usize)?, overflowed: false },
         };
-        read_file(path, &mut fill, &mut step(progress, 4, "references"))?;
-        let Fill { mut next, mut edges } = fill.sink;
+        read_file_since(path, &stamp, &mut fill, &mut step(progress, 4, "references"))?;
+        let Fill { mut next, mut edges, overflowed: fill_overflowed } = fill.sink;
         for &(root, _) in &roots {
             edges[next[n] as usize] = root;
             next[n] += 1;
@@ -160,8 +163,12 @@ impl Graph {
         let retained = dominators::retained(&tree, |v| if v as usize == n { 0 } else { shallow[v as usize] as u64 });
         phase("retained sizes");
         shallow.release_all();
+        if fill_overflowed {
+            return Err(Error::Changed { path: name, what: "it held more references when read again".into() });
+        }
         Ok(Graph {
             path: path.to_path_buf(),
+            stamp,
             survey,
             index,
             types: shapes.types,
@@ -451,6 +458,8 @@ struct Fill {
     /// Where vertex v's next edge goes.
     next: Spill,
     edges: Spill,
+    /// More edges came than pass 3 counted: the file changed between the passes.
+    overflowed: bool,
 }
 
 impl Sink for Fill {
@@ -458,8 +467,13 @@ impl Sink for Fill {
     #[inline]
     fn edge(&mut self, from: u32, to: u32) {
         let at = &mut self.next[from as usize];
-        self.edges[*at as usize] = to;
-        *at += 1;
+        match self.edges.get_mut(*at as usize) {
+            Some(slot) => {
+                *slot = to;
+                *at += 1;
+            }
+            None => self.overflowed = true,
+        }
     }
 }
 

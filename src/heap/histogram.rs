@@ -352,12 +352,15 @@ pub fn survey<R: Read>(source: R, path: &str, progress: &mut dyn FnMut(u64) -> b
 /// result), is read as a stream.
 pub fn survey_file(path: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result<Survey, Error> {
     let name = path.display().to_string();
-    if let Some((file, map)) = super::map_plain(path)? {
+    let stamp = super::Stamp::of(path)?;
+    if let Some(mapped) = super::map_plain(path)? {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut top = Census::default();
         let mut parts: Vec<Census> = (0..threads).map(|_| Census::default()).collect();
-        let release = super::release_pages(&map);
-        match hprof::read_parallel(&map, &file, &name, &mut top, &mut parts, progress, &release) {
+        let release = super::release_pages(&mapped.map);
+        let read = hprof::read_parallel(&mapped.map, &mapped.file, &name, &mut top, &mut parts, progress, &release);
+        mapped.unchanged()?;
+        match read {
             Ok(header) => {
                 for part in parts {
                     top.merge(part);
@@ -369,7 +372,9 @@ pub fn survey_file(path: &Path, progress: &mut dyn FnMut(u64) -> bool) -> Result
             Err(_) => {}
         }
     }
-    survey(super::open(path)?, &name, progress)
+    let survey = survey(super::open(path)?, &name, progress)?;
+    stamp.check(path)?;
+    Ok(survey)
 }
 
 /// The histogram of a dump file (see [`survey_file`]).

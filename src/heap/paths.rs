@@ -33,7 +33,7 @@ pub fn paths_to_roots(graph: &Graph, targets: &[u32]) -> Result<Vec<Option<RootP
     let chains = shortest(graph, targets);
     let wanted: HashSet<u64> =
         chains.iter().flatten().flat_map(|c| c.iter().rev().skip(1)).map(|&v| graph.id(v)).collect();
-    let contents = fetch::fetch(&graph.path, &wanted)?;
+    let contents = fetch::fetch(&graph.path, &graph.stamp, &wanted)?;
     Ok(chains
         .into_iter()
         .map(|chain| {

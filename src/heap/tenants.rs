@@ -233,7 +233,7 @@ fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
     };
     let named = |vertices: Vec<u32>, through: &dyn Fn(&Contents) -> Option<Value>| -> Result<_, Error> {
         let ids: HashSet<u64> = vertices.iter().map(|&v| graph.id(v)).collect();
-        let contents = fetch::fetch(&graph.path, &ids)?;
+        let contents = fetch::fetch(&graph.path, &graph.stamp, &ids)?;
         let mut targets: IdMap<u64> = IdMap::default();
         let mut out = HashMap::new();
         for &v in &vertices {
@@ -250,7 +250,7 @@ fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
                 _ => {}
             }
         }
-        let text = fetch::describe(&graph.path, survey, &targets.values().copied().collect())?;
+        let text = fetch::describe(&graph.path, &graph.stamp, survey, &targets.values().copied().collect())?;
         for &v in &vertices {
             if let Some(name) = targets.get(&graph.id(v)).and_then(|r| text.get(r)) {
                 out.insert(v, name.clone());
@@ -276,7 +276,7 @@ fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
             let map = static_reference(graph, class, field)?;
             let entries = map_entries(graph, map)?;
             let keys: HashSet<u64> = entries.iter().map(|e| e.0).collect();
-            let text = fetch::describe(&graph.path, survey, &keys)?;
+            let text = fetch::describe(&graph.path, &graph.stamp, survey, &keys)?;
             Ok(entries
                 .into_iter()
                 .filter_map(|(key, value)| Some((graph.vertex(value)?, text.get(&key)?.clone())))
@@ -287,7 +287,7 @@ fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
             let threads = graph.instances_of(&subclasses_of("java.lang.Thread")?);
             // Thread -> its ThreadLocalMap -> the map's table -> entries keyed (weakly) by ThreadLocal.
             let step = |ids: HashSet<u64>, name: &str| -> Result<IdMap<u64>, Error> {
-                let contents = fetch::fetch(&graph.path, &ids)?;
+                let contents = fetch::fetch(&graph.path, &graph.stamp, &ids)?;
                 Ok(contents
                     .iter()
                     .filter_map(|(&id, c)| match fetch::field(survey, c, name) {
@@ -298,7 +298,7 @@ fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
             };
             let maps = step(threads.iter().map(|&v| graph.id(v)).collect(), "threadLocals")?;
             let tables = step(maps.values().copied().collect(), "table")?;
-            let arrays = fetch::fetch(&graph.path, &tables.values().copied().collect())?;
+            let arrays = fetch::fetch(&graph.path, &graph.stamp, &tables.values().copied().collect())?;
             let entry_of_table: IdMap<u64> = arrays
                 .iter()
                 .flat_map(|(&table, c)| match c {
@@ -308,7 +308,7 @@ fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
                     _ => Vec::new(),
                 })
                 .collect();
-            let entries = fetch::fetch(&graph.path, &entry_of_table.keys().copied().collect())?;
+            let entries = fetch::fetch(&graph.path, &graph.stamp, &entry_of_table.keys().copied().collect())?;
             let mut value_of_table: IdMap<u64> = IdMap::default();
             for (id, c) in &entries {
                 let key = matches!(fetch::field(survey, c, "referent"), Some(Value::Ref(r)) if r == local);
@@ -316,7 +316,7 @@ fn anchors(graph: &Graph, rule: &Rule) -> Result<HashMap<u32, String>, Error> {
                     value_of_table.insert(entry_of_table[id], value);
                 }
             }
-            let text = fetch::describe(&graph.path, survey, &value_of_table.values().copied().collect())?;
+            let text = fetch::describe(&graph.path, &graph.stamp, survey, &value_of_table.values().copied().collect())?;
             let mut out = HashMap::new();
             for &thread in &threads {
                 let value = maps
@@ -352,7 +352,7 @@ fn map_entries(graph: &Graph, map: u64) -> Result<Vec<(u64, u64)>, Error> {
         if frontier.is_empty() {
             break;
         }
-        let contents = fetch::fetch(&graph.path, &frontier)?;
+        let contents = fetch::fetch(&graph.path, &graph.stamp, &frontier)?;
         let mut next = HashSet::new();
         for c in contents.values() {
             match c {

@@ -43,6 +43,9 @@ pub fn run(mut session: Session, width: fn() -> usize) -> u8 {
         println!("session log: {}", path.display());
     }
     loop {
+        if let Err(e) = session.seal_pending() {
+            eprintln!("deployclaw: sealing the session log: {e}");
+        }
         match editor.readline(PROMPT) {
             Ok(line) if line.trim().is_empty() => continue,
             Ok(line) => {

@@ -100,6 +100,8 @@ impl Sandbox {
         let mut logs: Vec<PathBuf> = std::fs::read_dir(self.home().join("sessions"))
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
+        // The machine's index of sealed sessions sits beside them.
+        logs.retain(|p| p.extension().is_some_and(|x| x == "jsonl"));
         logs.sort();
         logs
     }

@@ -222,6 +222,10 @@ impl Kernel {
         let result = self.session.eval(&code, &format!("In [{count}]"));
         self.session.set_print_sink(None);
         self.session.take_prints();
+        // The cell is done and the kernel waits: nothing of it stays unsealed meanwhile.
+        if let Err(e) = self.session.seal_pending() {
+            tracing::error!("sealing the session log: {e}");
+        }
         if let Some(text) = crate::notebook::findings_since(&self.session, findings_before).filter(|_| !silent) {
             self.iopub(msg, "stream", json!({"name": "stderr", "text": text}));
         }
