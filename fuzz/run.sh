@@ -63,7 +63,7 @@ mkdir -p "$corpus/durations"; for d in 5m 1h30m 28d 2w 250ms 90 1.5h; do printf 
 seed_into notebook ../notebooks/*.ipynb
 mkdir -p "$corpus/kernel_wire"
 printf 'id\xff<IDS|MSG>\xff\xff{"msg_type":"execute_request"}\xff{}\xff{}\xff{"code":"1"}' > "$corpus/kernel_wire/execute"
-seed_into log_verify "$scratch"/session.jsonl
+seed_into log_verify "$scratch"/session.jsonl "$scratch"/home/sessions/index.chain
 mkdir -p "$corpus/guard"; n=0
 grep -v '^#' $fixtures/guard/corpus.txt | grep ': ' | while IFS= read -r line; do n=$((n+1)); printf '%s' "${line#*: }" > "$corpus/guard/$n"; done
 

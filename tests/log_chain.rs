@@ -288,6 +288,31 @@ fn a_log_sealed_again_and_index_lines_changed_or_removed_are_named() {
 }
 
 #[test]
+fn logs_from_before_the_index_are_not_unindexed_but_later_ones_are() {
+    let m = Machine::new();
+    // Sealed before the machine kept an index: no line for it.
+    let mut old = m.start("old");
+    old.note("work").unwrap();
+    old.close().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    m.seal(m.start("indexed"));
+    let report = m.check();
+    assert!(report.is_ok(), "{:?}", report.faults);
+    assert_eq!(report.before_index.len(), 1);
+
+    // A sealed log that started after the index's first session, with no line: added here.
+    let mut added = m.start("added");
+    added.note("work").unwrap();
+    added.close().unwrap();
+    let report = m.check();
+    assert!(
+        matches!(&report.faults[..], [ChainFault::Unindexed { session, .. }] if session == "added"),
+        "{:?}",
+        report.faults
+    );
+}
+
+#[test]
 fn a_record_cut_off_by_a_crash_is_named_and_the_chain_goes_on() {
     let m = Machine::new();
     m.seal(m.start("one"));

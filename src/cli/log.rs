@@ -306,6 +306,12 @@ fn print_chain(dir: &Path, report: &evidence::ChainReport) {
     for pair in &report.concurrent {
         println!("  note: sessions {} and {} ran at the same time", pair.session, pair.with);
     }
+    if !report.before_index.is_empty() {
+        println!(
+            "  note: {} sealed log(s) are from before this machine kept an index: checked on their own and by their links only",
+            report.before_index.len()
+        );
+    }
     for log in &report.running {
         println!("  note: {} is still being written by a running session", super::printable(log));
     }

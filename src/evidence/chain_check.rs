@@ -115,6 +115,9 @@ pub struct ChainReport {
     pub concurrent: Vec<Concurrent>,
     /// Logs a live session still writes.
     pub running: Vec<String>,
+    /// Sealed logs of sessions that started before the index's first session: the machine kept
+    /// no index then. Their links are still checked.
+    pub before_index: Vec<String>,
     pub faults: Vec<ChainFault>,
 }
 
@@ -134,6 +137,7 @@ pub fn check_chain(index: Option<&[u8]>, logs: &[LogFile], trusted: &[TrustedKey
         head: None,
         concurrent: Vec::new(),
         running: Vec::new(),
+        before_index: Vec::new(),
         faults: Vec::new(),
     };
     let records = index.map(|bytes| read_index(bytes, trusted, &mut report)).unwrap_or_default();
@@ -242,12 +246,21 @@ fn match_logs(records: &[(usize, Record)], logs: &[LogFile], report: &mut ChainR
         } else if log.report.final_seal_digest.is_none() {
             explained.insert(i);
             report.faults.push(ChainFault::Crashed { log: shown(log), sealed_entries: log.report.sealed_entries });
+        } else if started_before(log, records.first().map(|(_, r)| r.start.as_str())) {
+            report.before_index.push(shown(log));
         } else if report.indexed {
             let session = log.report.session.as_ref().map_or_else(|| "(unknown)".into(), |m| m.id.clone());
             report.faults.push(ChainFault::Unindexed { session, log: shown(log) });
         }
     }
     explained
+}
+
+/// Whether the session of `log` started before `first` (the index's first session).
+fn started_before(log: &LogFile, first: Option<&str>) -> bool {
+    let time = |text: &str| chrono::DateTime::parse_from_rfc3339(text).ok();
+    let start = log.report.session.as_ref().and_then(|m| time(&m.start));
+    matches!((start, first.and_then(time)), (Some(s), Some(f)) if s < f)
 }
 
 /// Every session follows the seal of the session that sealed last before it started, or of one
