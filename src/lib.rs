@@ -9,6 +9,7 @@ pub mod collect;
 pub mod demo;
 pub mod engine;
 pub mod evidence;
+pub mod fleet;
 pub mod frame;
 pub mod fuzzing;
 pub mod hashing;

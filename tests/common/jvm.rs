@@ -19,12 +19,26 @@ impl Jvm {
 
     /// [`Jvm::start`] with these JVM flags (collector, layout) instead of G1's defaults.
     pub fn start_with(dir: &Path, class: &str, args: &[&str], flags: &[&str]) -> Jvm {
+        Jvm::start_via(&[], dir, class, args, flags)
+    }
+
+    /// [`Jvm::start_with`], launched through `launcher` (e.g. `ip netns exec NS`, which execs
+    /// java in place: the process id stays the JVM's).
+    pub fn start_via(launcher: &[&str], dir: &Path, class: &str, args: &[&str], flags: &[&str]) -> Jvm {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{class}.java"));
         let classes = dir.join("classes");
         let javac = Command::new("javac").arg("-d").arg(&classes).arg(&source).status().expect("javac is installed");
         assert!(javac.success(), "javac {}", source.display());
         let ready = dir.join(format!("{class}.ready"));
-        let child = Command::new("java")
+        let mut command = match launcher.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg("java");
+                c
+            }
+            None => Command::new("java"),
+        };
+        let child = command
             .arg("-Xmx128m")
             .args(flags)
             .arg("-cp")

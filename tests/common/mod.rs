@@ -4,6 +4,7 @@
 pub mod db;
 pub mod jvm;
 pub mod moto;
+pub mod netns;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,8 @@
+//! A service is a set of instances on hosts: where they run (an inventory), how commands reach
+//! them (this machine, SSH), and what their JVMs tell through `jcmd` there.
+//!
+//! Plain library: typed results, no printing, no Rhai.
+
+pub mod inventory;
+pub mod jvm;
+pub mod transport;

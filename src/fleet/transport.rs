@@ -1,0 +1,248 @@
+//! How a command reaches a host: on this machine, or over SSH with the OpenSSH client (the
+//! user's agent, keys and `~/.ssh/config` apply; host keys are always checked).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// What a command printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub success: bool,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Ran {
+    /// Both outputs as text, for messages and for jcmd (which prints errors on stdout).
+    pub fn text(&self) -> String {
+        format!("{}{}", String::from_utf8_lossy(&self.stdout), String::from_utf8_lossy(&self.stderr))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{host}: cannot run {program}: {source}")]
+    Spawn { host: String, program: String, source: std::io::Error },
+    #[error("{host}: {problem}")]
+    Connect { host: String, problem: String },
+    #[error("{host}: cannot copy {remote} to {local}: {problem}")]
+    Fetch { host: String, remote: String, local: String, problem: String },
+}
+
+/// A host commands run on.
+pub trait Transport: Send + Sync {
+    /// The host as messages name it: `local`, `ssh app@10.0.1.45:22`.
+    fn name(&self) -> String;
+    /// Run `program` with `args` there. Arguments are passed as they are: no shell on this side
+    /// and, over SSH, each one quoted for the remote shell, so no value becomes code.
+    fn run(&self, program: &str, args: &[&str]) -> Result<Ran, TransportError>;
+    /// Copy the file at `remote` there to `local` here (which must not exist, created private),
+    /// streamed. Returns the bytes copied.
+    fn fetch(&self, remote: &str, local: &Path) -> Result<u64, TransportError>;
+    /// Whether files there are files here too (no copy needed).
+    fn is_local(&self) -> bool {
+        false
+    }
+}
+
+/// This machine.
+#[derive(Debug, Clone, Default)]
+pub struct Local;
+
+impl Transport for Local {
+    fn name(&self) -> String {
+        "local".into()
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Result<Ran, TransportError> {
+        let out = Command::new(program).args(args).output().map_err(|source| TransportError::Spawn {
+            host: self.name(),
+            program: program.into(),
+            source,
+        })?;
+        Ok(Ran { success: out.status.success(), stdout: out.stdout, stderr: out.stderr })
+    }
+
+    fn fetch(&self, remote: &str, local: &Path) -> Result<u64, TransportError> {
+        let fail = |problem: String| TransportError::Fetch {
+            host: "local".into(),
+            remote: remote.into(),
+            local: local.display().to_string(),
+            problem,
+        };
+        let mut from = std::fs::File::open(remote).map_err(|e| fail(e.to_string()))?;
+        let mut to = create_private(local).map_err(|e| fail(e.to_string()))?;
+        std::io::copy(&mut from, &mut to).map_err(|e| fail(e.to_string()))
+    }
+
+    fn is_local(&self) -> bool {
+        true
+    }
+}
+
+/// A host reached with the OpenSSH client, non-interactively (`BatchMode`): a key from the
+/// agent or `identity`, and the host's key checked against `known_hosts` (or the user's own).
+#[derive(Debug, Clone)]
+pub struct Ssh {
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub identity: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub connect_timeout: Duration,
+}
+
+impl Ssh {
+    pub fn new(host: &str) -> Ssh {
+        Ssh {
+            host: host.into(),
+            port: 22,
+            user: None,
+            identity: None,
+            known_hosts: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut ssh = Command::new("ssh");
+        ssh.args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR"]);
+        ssh.arg("-o").arg(format!("ConnectTimeout={}", self.connect_timeout.as_secs().max(1)));
+        if let Some(file) = &self.known_hosts {
+            ssh.arg("-o").arg(format!("UserKnownHostsFile={}", file.display()));
+        }
+        if let Some(key) = &self.identity {
+            ssh.arg("-i").arg(key).args(["-o", "IdentitiesOnly=yes"]);
+        }
+        ssh.arg("-p").arg(self.port.to_string());
+        // `--` ends ssh's options: a host named `-oProxyCommand=...` is a host name, not an option.
+        ssh.arg("--").arg(match &self.user {
+            Some(user) => format!("{user}@{}", self.host),
+            None => self.host.clone(),
+        });
+        let mut line = quote(program);
+        for arg in args {
+            line.push(' ');
+            line.push_str(&quote(arg));
+        }
+        ssh.arg(line);
+        ssh.stdin(Stdio::null());
+        ssh
+    }
+
+    /// ssh exits 255 for its own failures (connection, authentication, host key), else with the
+    /// remote command's status.
+    fn connect_error(&self, stderr: &[u8]) -> TransportError {
+        let said = String::from_utf8_lossy(stderr).trim().to_string();
+        let hint = if said.contains("Host key verification failed") || said.contains("No matching host key") {
+            format!(
+                "; add the host's key to {} once you have checked its fingerprint (ssh-keyscan -p {} {} prints it)",
+                self.known_hosts.as_ref().map_or("~/.ssh/known_hosts".into(), |p| p.display().to_string()),
+                self.port,
+                self.host
+            )
+        } else if said.contains("Permission denied") {
+            "; load a key into ssh-agent or give one with identity = \"PATH\"".into()
+        } else {
+            String::new()
+        };
+        TransportError::Connect { host: self.name(), problem: format!("ssh failed: {said}{hint}") }
+    }
+}
+
+impl Transport for Ssh {
+    fn name(&self) -> String {
+        let user = self.user.as_ref().map_or(String::new(), |u| format!("{u}@"));
+        format!("ssh {user}{}:{}", self.host, self.port)
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Result<Ran, TransportError> {
+        let out = self.command(program, args).output().map_err(|source| TransportError::Spawn {
+            host: self.name(),
+            program: "ssh".into(),
+            source,
+        })?;
+        if out.status.code() == Some(255) {
+            return Err(self.connect_error(&out.stderr));
+        }
+        Ok(Ran { success: out.status.success(), stdout: out.stdout, stderr: out.stderr })
+    }
+
+    fn fetch(&self, remote: &str, local: &Path) -> Result<u64, TransportError> {
+        let fail = |problem: String| TransportError::Fetch {
+            host: self.name(),
+            remote: remote.into(),
+            local: local.display().to_string(),
+            problem,
+        };
+        let mut to = create_private(local).map_err(|e| fail(e.to_string()))?;
+        let mut child = self
+            .command("cat", &["--", remote])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| fail(format!("cannot run ssh: {e}")))?;
+        let copied = child.stdout.take().map(|mut out| std::io::copy(&mut out, &mut to));
+        let mut stderr = Vec::new();
+        if let Some(mut err) = child.stderr.take() {
+            let _ = err.read_to_end(&mut stderr);
+        }
+        let status = child.wait().map_err(|e| fail(e.to_string()))?;
+        let result = match copied {
+            Some(Ok(bytes)) if status.success() => Ok(bytes),
+            _ if status.code() == Some(255) => Err(self.connect_error(&stderr)),
+            Some(Err(e)) => Err(fail(e.to_string())),
+            _ => Err(fail(String::from_utf8_lossy(&stderr).trim().to_string())),
+        };
+        if result.is_err() {
+            // Nothing half-copied is left behind to be taken for the whole file.
+            let _ = std::fs::remove_file(local);
+        }
+        result
+    }
+}
+
+/// `text` as one word for a POSIX shell: in single quotes, each `'` written as `'\''`.
+pub fn quote(text: &str) -> String {
+    let safe = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b));
+    if safe {
+        return text.to_string();
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_words_reach_a_shell_as_they_are() {
+        let hostile = ["plain", "", "a b", "it's", "$(touch /tmp/x)", "`id`", "a\nb", "\\", "'", "-rf", "*"];
+        for word in hostile {
+            let out = Command::new("sh").arg("-c").arg(format!("printf %s {}", quote(word))).output().unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), word, "{word:?} as {}", quote(word));
+        }
+    }
+
+    #[test]
+    fn local_runs_and_copies() {
+        let ran = Local.run("sh", &["-c", "echo out; echo err >&2; exit 3"]).unwrap();
+        assert!(!ran.success);
+        assert_eq!(ran.text(), "out\nerr\n");
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("a");
+        std::fs::write(&from, b"dump").unwrap();
+        let to = dir.path().join("b");
+        assert_eq!(Local.fetch(from.to_str().unwrap(), &to).unwrap(), 4);
+        assert!(Local.fetch(from.to_str().unwrap(), &to).is_err(), "an existing file is not overwritten");
+    }
+}
