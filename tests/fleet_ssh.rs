@@ -6,8 +6,8 @@ mod common;
 use common::jvm::Jvm;
 use common::netns::{TestHost, available};
 use deployclaw::fleet::inventory::{self, discover};
-use deployclaw::fleet::jvm;
 use deployclaw::fleet::transport::{Ssh, Transport};
+use deployclaw::fleet::{gather, jvm, outlier};
 use std::path::Path;
 
 fn ssh_to(host: &TestHost) -> Ssh {
@@ -30,8 +30,8 @@ fn a_service_on_a_test_host_is_found_and_its_heap_brought_back_over_ssh() {
     // The JVM's command line holds its ready file, in this test's own folder.
     let pattern = dir.path().display().to_string();
     let text = format!(
-        "[services.api-svc]\nmatch = \"{pattern}\"\nhosts = [{}, {{ host = \"{}\", port = 2, user = \"root\", connect_timeout = 5 }}]\n",
-        host.inventory_entry(),
+        "[services.api-svc]\nhosts = [{}, {{ host = \"{}\", port = 2, user = \"root\", connect_timeout = 5 }}]\n",
+        host.inventory_entry(&pattern),
         host.address
     );
     let services = inventory::parse(&text, Path::new("/")).unwrap();
@@ -96,4 +96,59 @@ fn arguments_reach_the_remote_command_as_they_are() {
         assert_eq!(String::from_utf8_lossy(&ran.stdout), word);
     }
     assert!(!Path::new("/tmp/deployclaw-owned").exists());
+}
+
+#[test]
+fn three_instances_asked_at_once_and_the_one_that_grew_is_the_outlier() {
+    if !available() {
+        return;
+    }
+    let hosts: Vec<TestHost> = (0..3).map(|_| TestHost::start()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let jvms: Vec<Jvm> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let own = dir.path().join(i.to_string());
+            std::fs::create_dir_all(&own).unwrap();
+            Jvm::start_via(&host.launcher(), &own, "TenantLeak", &[], &["-XX:+UseG1GC"])
+        })
+        .collect();
+    // The third grows its sessions again: twice the others'.
+    let ready = jvms[2].dir.join("TenantLeak.ready");
+    std::fs::write(ready.with_extension("ready.go"), "").unwrap();
+    let grown = ready.with_extension("ready.2");
+    let started = std::time::Instant::now();
+    while !grown.exists() {
+        assert!(started.elapsed().as_secs() < 60, "the JVM did not grow");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let entries: Vec<String> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, host)| host.inventory_entry(&format!("{}/", dir.path().join(i.to_string()).display())))
+        .collect();
+    let text = format!("[services.api-svc]\nhosts = [{}]\n", entries.join(", "));
+    let services = inventory::parse(&text, Path::new("/")).unwrap();
+    let found = discover(&services[0]);
+    assert_eq!(found.instances.len(), 3, "failed: {:?}", found.failed.iter().map(|f| &f.0).collect::<Vec<_>>());
+
+    let progress = std::sync::Mutex::new(Vec::new());
+    let answers = gather::each(&found.instances, 3, |i| jvm::class_histogram(i.host.as_ref(), i.pid), &|p| {
+        if let gather::Progress::Finished(i, _, error) = p {
+            progress.lock().unwrap().push((i.label(), error.is_none()));
+        }
+    });
+    assert_eq!(progress.lock().unwrap().len(), 3);
+    let histograms: Vec<_> = answers.iter().map(|a| a.result.as_ref().unwrap()).collect();
+    let samples: Vec<outlier::Sample> = answers
+        .iter()
+        .zip(&histograms)
+        .map(|(a, rows)| outlier::Sample { label: a.instance.label(), classes: rows })
+        .collect();
+    let standings = outlier::standings(&samples, 0.10, 5);
+    let outliers: Vec<&str> = standings.iter().filter(|s| s.outlier).map(|s| s.label.as_str()).collect();
+    assert_eq!(outliers, ["api-svc[2]"], "{standings:?}");
+    let classes: Vec<&str> = standings[2].difference.iter().map(|(c, _)| c.as_str()).collect();
+    assert!(classes.contains(&"TenantLeak$Session"), "{classes:?}");
 }

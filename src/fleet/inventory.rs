@@ -5,7 +5,7 @@
 //! match = "com.example.Api"          # text in the JVM's command line (default: the service name)
 //! hosts = [
 //!   { host = "10.0.1.45", user = "app", identity = "keys/id_ed25519", known_hosts = "keys/known_hosts" },
-//!   { host = "local" },
+//!   { host = "local", match = "api-svc-canary" },   # this host's own match
 //! ]
 //! ```
 
@@ -34,20 +34,30 @@ struct ServiceEntry {
 #[serde(deny_unknown_fields)]
 struct HostEntry {
     host: String,
+    /// Text the service's JVMs hold on this host, where it differs from the service's.
+    #[serde(rename = "match")]
+    pattern: Option<String>,
     user: Option<String>,
     port: Option<u16>,
     identity: Option<String>,
     known_hosts: Option<String>,
     /// Seconds to wait for the SSH connection.
     connect_timeout: Option<u64>,
+    /// Seconds one command there may run (a heap dump of a large heap takes minutes).
+    timeout: Option<u64>,
 }
 
 /// A service and the hosts its instances run on.
 pub struct Service {
     pub name: String,
-    /// Text the command line of each of its JVMs holds.
+    pub hosts: Vec<Host>,
+}
+
+/// A host of a service: how to reach it, and which of its JVMs belong to the service.
+pub struct Host {
+    pub transport: Arc<dyn Transport>,
+    /// Text the command line of each of the service's JVMs there holds.
     pub pattern: String,
-    pub hosts: Vec<Arc<dyn Transport>>,
 }
 
 /// Read an inventory. Relative key and known-hosts paths are taken from `base` (the file's folder).
@@ -58,16 +68,23 @@ pub fn parse(text: &str, base: &Path) -> Result<Vec<Service>, String> {
         if entry.hosts.is_empty() {
             return Err(format!("service {name:?} lists no hosts"));
         }
-        let hosts = entry.hosts.into_iter().map(|h| transport(h, base)).collect();
         let pattern = entry.pattern.unwrap_or_else(|| name.clone());
-        services.push(Service { name, pattern, hosts });
+        let hosts = entry
+            .hosts
+            .into_iter()
+            .map(|h| Host {
+                pattern: h.pattern.clone().unwrap_or_else(|| pattern.clone()),
+                transport: transport(h, base),
+            })
+            .collect();
+        services.push(Service { name, hosts });
     }
     Ok(services)
 }
 
 fn transport(entry: HostEntry, base: &Path) -> Arc<dyn Transport> {
     if entry.host == "local" || (entry.host == "localhost" && entry.user.is_none()) {
-        return Arc::new(Local);
+        return Arc::new(Local { timeout: entry.timeout.map(std::time::Duration::from_secs) });
     }
     let mut ssh = Ssh::new(&entry.host);
     ssh.port = entry.port.unwrap_or(22);
@@ -77,6 +94,7 @@ fn transport(entry: HostEntry, base: &Path) -> Arc<dyn Transport> {
     if let Some(secs) = entry.connect_timeout {
         ssh.connect_timeout = std::time::Duration::from_secs(secs);
     }
+    ssh.timeout = entry.timeout.map(std::time::Duration::from_secs);
     Arc::new(ssh)
 }
 
@@ -109,7 +127,7 @@ pub struct Discovery {
 /// The JVMs of `service` on each of its hosts.
 pub fn discover(service: &Service) -> Discovery {
     let mut found = Discovery { instances: Vec::new(), failed: Vec::new() };
-    for host in &service.hosts {
+    for Host { transport: host, pattern } in &service.hosts {
         let jvms = match jvm::list(host.as_ref()) {
             Ok(jvms) => jvms,
             Err(e) => {
@@ -117,7 +135,7 @@ pub fn discover(service: &Service) -> Discovery {
                 continue;
             }
         };
-        let mut mine: Vec<_> = jvms.into_iter().filter(|j| j.command.contains(&service.pattern)).collect();
+        let mut mine: Vec<_> = jvms.into_iter().filter(|j| j.command.contains(pattern.as_str())).collect();
         mine.sort_by_key(|j| j.pid);
         for jvm in mine {
             let version = jvm::system_properties(host.as_ref(), jvm.pid).ok().and_then(|p| jvm::service_version(&p));
@@ -143,11 +161,12 @@ mod tests {
         let text = r#"
 [services.api-svc]
 match = "Api"
-hosts = [{ host = "10.0.1.45", user = "app", port = 2222, identity = "keys/id" }, { host = "local" }]
+hosts = [{ host = "10.0.1.45", user = "app", port = 2222, identity = "keys/id" }, { host = "local", match = "ApiLocal" }]
 "#;
         let services = parse(text, Path::new("/etc/dc")).unwrap();
-        assert_eq!(services[0].pattern, "Api");
-        let names: Vec<String> = services[0].hosts.iter().map(|h| h.name()).collect();
+        let patterns: Vec<&str> = services[0].hosts.iter().map(|h| h.pattern.as_str()).collect();
+        assert_eq!(patterns, ["Api", "ApiLocal"]);
+        let names: Vec<String> = services[0].hosts.iter().map(|h| h.transport.name()).collect();
         assert_eq!(names, ["ssh app@10.0.1.45:2222", "local"]);
 
         let err = parse("[services.x]\nhosts = []\n", Path::new(".")).err().unwrap();

@@ -3,6 +3,8 @@
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
+pub mod gather;
 pub mod inventory;
 pub mod jvm;
+pub mod outlier;
 pub mod transport;

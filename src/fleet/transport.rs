@@ -27,6 +27,8 @@ pub enum TransportError {
     Spawn { host: String, program: String, source: std::io::Error },
     #[error("{host}: {problem}")]
     Connect { host: String, problem: String },
+    #[error("{host}: {program} did not finish in {secs} s and was stopped")]
+    Timeout { host: String, program: String, secs: u64 },
     #[error("{host}: cannot copy {remote} to {local}: {problem}")]
     Fetch { host: String, remote: String, local: String, problem: String },
 }
@@ -47,9 +49,55 @@ pub trait Transport: Send + Sync {
     }
 }
 
+/// Run `command` to its end, or stop it after `timeout`.
+fn run_bounded(
+    mut command: Command,
+    timeout: Option<Duration>,
+    host: &str,
+    program: &str,
+) -> Result<std::process::Output, TransportError> {
+    let spawn_error = |source| TransportError::Spawn { host: host.into(), program: program.into(), source };
+    let Some(timeout) = timeout else { return command.output().map_err(spawn_error) };
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(spawn_error)?;
+    // Both pipes drained as they fill, so a chatty command cannot block on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().map_err(spawn_error)? {
+            Some(status) => break status,
+            None if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(TransportError::Timeout {
+                    host: host.into(),
+                    program: program.into(),
+                    secs: timeout.as_secs(),
+                });
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(std::process::Output { status, stdout, stderr })
+}
+
 /// This machine.
 #[derive(Debug, Clone, Default)]
-pub struct Local;
+pub struct Local {
+    /// How long one command may run before it is stopped.
+    pub timeout: Option<Duration>,
+}
 
 impl Transport for Local {
     fn name(&self) -> String {
@@ -57,11 +105,9 @@ impl Transport for Local {
     }
 
     fn run(&self, program: &str, args: &[&str]) -> Result<Ran, TransportError> {
-        let out = Command::new(program).args(args).output().map_err(|source| TransportError::Spawn {
-            host: self.name(),
-            program: program.into(),
-            source,
-        })?;
+        let mut command = Command::new(program);
+        command.args(args).stdin(Stdio::null());
+        let out = run_bounded(command, self.timeout, &self.name(), program)?;
         Ok(Ran { success: out.status.success(), stdout: out.stdout, stderr: out.stderr })
     }
 
@@ -92,6 +138,8 @@ pub struct Ssh {
     pub identity: Option<PathBuf>,
     pub known_hosts: Option<PathBuf>,
     pub connect_timeout: Duration,
+    /// How long one command may run, connection included, before it is stopped.
+    pub timeout: Option<Duration>,
 }
 
 impl Ssh {
@@ -103,6 +151,7 @@ impl Ssh {
             identity: None,
             known_hosts: None,
             connect_timeout: Duration::from_secs(10),
+            timeout: None,
         }
     }
 
@@ -159,11 +208,7 @@ impl Transport for Ssh {
     }
 
     fn run(&self, program: &str, args: &[&str]) -> Result<Ran, TransportError> {
-        let out = self.command(program, args).output().map_err(|source| TransportError::Spawn {
-            host: self.name(),
-            program: "ssh".into(),
-            source,
-        })?;
+        let out = run_bounded(self.command(program, args), self.timeout, &self.name(), program)?;
         if out.status.code() == Some(255) {
             return Err(self.connect_error(&out.stderr));
         }
@@ -235,14 +280,20 @@ mod tests {
 
     #[test]
     fn local_runs_and_copies() {
-        let ran = Local.run("sh", &["-c", "echo out; echo err >&2; exit 3"]).unwrap();
+        let ran = Local::default().run("sh", &["-c", "echo out; echo err >&2; exit 3"]).unwrap();
         assert!(!ran.success);
         assert_eq!(ran.text(), "out\nerr\n");
         let dir = tempfile::tempdir().unwrap();
         let from = dir.path().join("a");
         std::fs::write(&from, b"dump").unwrap();
         let to = dir.path().join("b");
-        assert_eq!(Local.fetch(from.to_str().unwrap(), &to).unwrap(), 4);
-        assert!(Local.fetch(from.to_str().unwrap(), &to).is_err(), "an existing file is not overwritten");
+        assert_eq!(Local::default().fetch(from.to_str().unwrap(), &to).unwrap(), 4);
+        assert!(Local::default().fetch(from.to_str().unwrap(), &to).is_err(), "an existing file is not overwritten");
+
+        let bounded = Local { timeout: Some(Duration::from_millis(300)) };
+        let started = std::time::Instant::now();
+        let err = bounded.run("sleep", &["30"]).unwrap_err();
+        assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

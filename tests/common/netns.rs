@@ -114,10 +114,12 @@ impl TestHost {
         ["ip", "netns", "exec", self.namespace.as_str()]
     }
 
-    /// This host in an inventory file.
-    pub fn inventory_entry(&self) -> String {
+    /// This host in an inventory file, where the service's JVMs hold `pattern`. Test hosts
+    /// share this machine's process ids, so every host's jcmd lists every test's JVMs: the
+    /// pattern (a folder of the test's own) picks the ones that play this host's part.
+    pub fn inventory_entry(&self, pattern: &str) -> String {
         format!(
-            "{{ host = \"{}\", user = \"root\", identity = \"{}\", known_hosts = \"{}\", connect_timeout = 5 }}",
+            "{{ host = \"{}\", match = \"{pattern}\", user = \"root\", identity = \"{}\", known_hosts = \"{}\", connect_timeout = 5 }}",
             self.address,
             self.identity.display(),
             self.known_hosts.display()
