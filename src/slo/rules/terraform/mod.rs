@@ -2,6 +2,7 @@
 //! (evaluated by [`module`]), and the JSON of `terraform show -json` (plans and state), whose
 //! resource values have the same shape.
 
+mod depth;
 mod eval;
 mod functions;
 pub mod module;

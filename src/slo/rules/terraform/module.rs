@@ -77,7 +77,7 @@ pub fn resources(files: Vec<File>, tfvars: Vec<File>, dir: Option<&Path>, kind: 
     let budget = Cell::new(BUDGET);
     let mut inputs = HashMap::new();
     for file in &tfvars {
-        let body = hcl_edit::parser::parse_body(&file.text).map_err(|e| parse_error(&file.origin, &e))?;
+        let body = super::depth::parse(&file.origin, &file.text)?;
         let texts = [file.text.clone()];
         let empty = Module::new(&texts, &budget);
         for attr in body.attributes() {
@@ -100,11 +100,6 @@ pub fn resources(files: Vec<File>, tfvars: Vec<File>, dir: Option<&Path>, kind: 
     Ok(loaded)
 }
 
-fn parse_error(origin: &str, e: &hcl_edit::parser::Error) -> String {
-    let at = e.location();
-    format!("{origin}:{}:{}: {}", at.line(), at.column(), e.message())
-}
-
 /// A module's files, parsed.
 struct Parsed {
     files: Vec<File>,
@@ -116,7 +111,7 @@ impl Parsed {
     fn new(files: Vec<File>) -> Result<Parsed, String> {
         let mut bodies = Vec::with_capacity(files.len());
         for file in &files {
-            bodies.push(hcl_edit::parser::parse_body(&file.text).map_err(|e| parse_error(&file.origin, &e))?);
+            bodies.push(super::depth::parse(&file.origin, &file.text)?);
         }
         let texts = files.iter().map(|f| f.text.clone()).collect();
         Ok(Parsed { files, texts, bodies })
