@@ -17,6 +17,9 @@ pub fn documents(text: &str, origin: &str) -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
+/// What a key that is a list, a mapping or a tagged value becomes.
+const COMPLEX_KEY: &str = "<complex key>";
+
 fn to_json(value: yaml_serde::Value) -> Value {
     use yaml_serde::Value as Y;
     match value {
@@ -38,7 +41,12 @@ fn to_json(value: yaml_serde::Value) -> Value {
             for (k, v) in map {
                 let key = match k {
                     Y::String(s) => s,
-                    other => serde_json::to_string(&to_json(other)).unwrap_or_default().trim_matches('"').to_string(),
+                    scalar @ (Y::Null | Y::Bool(_) | Y::Number(_)) => {
+                        serde_json::to_string(&to_json(scalar)).unwrap_or_default()
+                    }
+                    // No rule or SLO format has a list or mapping as a key; as JSON text it would
+                    // be escaped again at every level, doubling in size (a key of a key of a key).
+                    _ => COMPLEX_KEY.to_string(),
                 };
                 out.insert(key, to_json(v));
             }
@@ -68,6 +76,18 @@ fn to_json(value: yaml_serde::Value) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keys_that_are_mappings_do_not_grow_with_their_depth() {
+        let text = format!("{}{}\n", "{".repeat(40), "}".repeat(40));
+        let started = std::time::Instant::now();
+        let docs = super::documents(&text, "keys.yaml").unwrap();
+        assert!(started.elapsed().as_secs() < 5);
+        assert!(docs[0].as_object().unwrap().contains_key(super::COMPLEX_KEY), "{}", docs[0]);
+        let scalars = super::documents("1: a\ntrue: b\n~: c\n", "scalars.yaml").unwrap();
+        let keys: Vec<&String> = scalars[0].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["1", "true", "null"]);
+    }
+
     use super::*;
 
     #[test]
