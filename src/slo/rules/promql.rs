@@ -39,6 +39,7 @@ pub struct Tier {
 /// The tiers of an alert expression, or why it is not PromQL.
 pub fn tiers(expr: &str) -> Result<Vec<Tier>, String> {
     check_size(expr)?;
+    check_duration_numbers(expr)?;
     let tree = parser::parse(expr)?;
     let mut branches = Vec::new();
     split(&tree, "or", &mut branches);
@@ -66,6 +67,76 @@ fn check_size(expr: &str) -> Result<(), String> {
         return Err(format!("{operators} operators; deployclaw reads at most {MAX_OPERATORS}"));
     }
     Ok(())
+}
+
+/// Longest duration written as a plain number of seconds that is read (about 31,700 years).
+const MAX_DURATION_SECS: f64 = 1e12;
+
+/// promql-parser 0.11 turns a plain number where a duration goes (`x[300]`, `[1h:30]`,
+/// `offset 60`) into a `Duration` with `from_secs_f64`, which panics on `Inf`, `NaN` and numbers
+/// past `u64::MAX` seconds (found by fuzzing). Such numbers are refused here first. Strings are
+/// skipped; numbers elsewhere (thresholds) are not durations and may be anything.
+fn check_duration_numbers(expr: &str) -> Result<(), String> {
+    let mut chars = expr.char_indices().peekable();
+    let mut before = String::new();
+    while let Some((start, c)) = chars.next() {
+        if matches!(c, '"' | '\'' | '`') {
+            while let Some((_, d)) = chars.next() {
+                if d == '\\' && c != '`' {
+                    chars.next();
+                } else if d == c {
+                    break;
+                }
+            }
+            before = c.to_string();
+            continue;
+        }
+        if c.is_whitespace() {
+            continue;
+        }
+        if !(c.is_alphanumeric() || c == '_' || c == '.') {
+            before = c.to_string();
+            continue;
+        }
+        let mut end = start + c.len_utf8();
+        let mut previous = c;
+        while let Some(&(at, d)) = chars.peek() {
+            let exponent_sign = matches!(d, '+' | '-') && matches!(previous, 'e' | 'E') && c.is_ascii_digit();
+            if !(d.is_alphanumeric() || d == '_' || d == '.' || d == ':' && !c.is_ascii_digit() || exponent_sign) {
+                break;
+            }
+            chars.next();
+            end = at + d.len_utf8();
+            previous = d;
+        }
+        let token = expr.get(start..end).unwrap_or_default();
+        let duration_place = matches!(before.as_str(), "[" | ":" | "offset") || before.eq_ignore_ascii_case("offset");
+        if duration_place && let Some(seconds) = plain_number(token) {
+            if !(0.0..=MAX_DURATION_SECS).contains(&seconds) {
+                return Err(format!(
+                    "{token} is no duration deployclaw can read (at most {MAX_DURATION_SECS} seconds)"
+                ));
+            }
+        }
+        before = token.to_string();
+    }
+    Ok(())
+}
+
+/// The value of a PromQL number literal (`300`, `1.5e3`, `0x1f`, `Inf`, `NaN`), or `None` for
+/// anything else (a duration with units, a name).
+fn plain_number(token: &str) -> Option<f64> {
+    let lower = token.to_ascii_lowercase();
+    if matches!(lower.as_str(), "inf" | "+inf" | "nan") {
+        return Some(f64::NAN);
+    }
+    if let Some(hex) = lower.strip_prefix("0x") {
+        return Some(u128::from_str_radix(hex, 16).map_or(f64::INFINITY, |v| v as f64));
+    }
+    if token.starts_with(|c: char| c.is_ascii_digit() || c == '.') && token.parse::<f64>().is_ok() {
+        return token.parse().ok();
+    }
+    None
 }
 
 /// The operands of a chain of `op` (`a or b or c`), parentheses around the whole looked through.
@@ -220,6 +291,30 @@ fn selectors<'e>(expr: &'e Expr, visit: &mut dyn FnMut(Selector<'e>)) {
         Expr::Call(c) => c.args.args.iter().for_each(|a| selectors(a, visit)),
         Expr::Unary(u) => selectors(&u.expr, visit),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod duration_number_tests {
+    use super::*;
+
+    #[test]
+    fn plain_numbers_where_durations_go_are_bounded_before_the_parser_sees_them() {
+        for expr in [
+            "rate(x[666666666666666666666666666666666])",
+            "rate(x[5m:666666666666666666666666666666666])",
+            "x offset 1e30",
+            "rate(x[Inf])",
+            "rate(x[NaN])",
+            "x offset 0xffffffffffffffffffffff",
+        ] {
+            let err = tiers(expr).unwrap_err();
+            assert!(err.contains("no duration deployclaw can read"), "{expr}: {err}");
+        }
+        // Thresholds, strings and durations with units are not plain-number durations.
+        assert!(tiers("rate(x{a=\"[1e300\"}[5m]) > 1e300").is_ok());
+        assert!(tiers("rate(x[300] offset 60) > 0").is_ok());
+        assert!(tiers("sum(rate(x[5m:30s]))").is_ok());
     }
 }
 
