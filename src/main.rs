@@ -461,7 +461,7 @@ fn main() -> ExitCode {
         Some(Command::Log(LogCommand::Verify { file, chain, pubkey, kms, json })) => {
             let only_kms_key = cli.session.kms_key.as_deref();
             match (file, chain) {
-                (_, Some(dir)) => cli::log::verify_chain(dir.as_deref(), &pubkey, kms, only_kms_key, json),
+                (_, Some(dir)) => cli::chain::verify_chain(dir.as_deref(), &pubkey, kms, only_kms_key, json),
                 (Some(file), None) => cli::log::verify(&file, &pubkey, kms, only_kms_key, json),
                 // clap requires one of them.
                 (None, None) => cli::exit::USAGE,

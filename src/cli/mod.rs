@@ -1,6 +1,7 @@
 //! Command bodies for the binary: each returns its exit code.
 
 pub mod audit;
+pub mod chain;
 pub mod demo;
 pub mod guard;
 pub mod heap;

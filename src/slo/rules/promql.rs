@@ -110,13 +110,12 @@ fn check_duration_numbers(expr: &str) -> Result<(), String> {
             previous = d;
         }
         let token = expr.get(start..end).unwrap_or_default();
-        let duration_place = matches!(before.as_str(), "[" | ":" | "offset") || before.eq_ignore_ascii_case("offset");
-        if duration_place && let Some(seconds) = plain_number(token) {
-            if !(0.0..=MAX_DURATION_SECS).contains(&seconds) {
-                return Err(format!(
-                    "{token} is no duration deployclaw can read (at most {MAX_DURATION_SECS} seconds)"
-                ));
-            }
+        let duration_place = matches!(before.as_str(), "[" | ":") || before.eq_ignore_ascii_case("offset");
+        if duration_place
+            && let Some(seconds) = plain_number(token)
+            && !(0.0..=MAX_DURATION_SECS).contains(&seconds)
+        {
+            return Err(format!("{token} is no duration deployclaw can read (at most {MAX_DURATION_SECS} seconds)"));
         }
         before = token.to_string();
     }
