@@ -155,7 +155,47 @@ fn open_index(path: &Path) -> Result<std::fs::File, Error> {
 
 /// The seal of the last readable record of the index at `path`: the previous seal of the next
 /// session. `None` if there is no index or no readable record.
+/// Only the end of the index is read: every session start asks, and the index only grows.
 pub fn last_seal(path: &Path) -> Option<String> {
-    let text = std::fs::read(path).ok()?;
+    // Far more than a record (a few hundred bytes and the log's path).
+    const TAIL: u64 = 64 << 10;
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(std::io::SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let mut text = Vec::new();
+    file.take(TAIL).read_to_end(&mut text).ok()?;
+    // A tail that starts mid-record has that piece first; it does not parse and is passed over.
     text.split(|&b| b == b'\n').rev().find_map(|l| serde_json::from_slice::<Record>(l).ok()).map(|r| r.seal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_seal_is_read_from_the_end_of_a_long_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(INDEX_FILE);
+        let record = |n: u64| {
+            let r = Record {
+                seq: n,
+                prev: GENESIS.into(),
+                session: format!("s{n}"),
+                log: "/x".repeat(300),
+                seal: format!("{n:064}"),
+                previous_seal: None,
+                start: String::new(),
+                sealed: String::new(),
+                entries: 1,
+                key_id: String::new(),
+                sig: String::new(),
+            };
+            format!("{}\n", serde_json::to_string(&r).unwrap())
+        };
+        let text: String = (0..400).map(record).collect();
+        assert!(text.len() as u64 > 2 * (64 << 10));
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(last_seal(&path), Some(format!("{:064}", 399)));
+        assert_eq!(last_seal(&dir.path().join("none")), None);
+    }
 }
