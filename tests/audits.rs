@@ -307,7 +307,7 @@ fn memory_leaks_snapshots_a_running_jvm_by_name() {
     assert!(text.contains("TenantLeak unknown leaks") && text.contains("tenant tenant-07 holds the growth"), "{text}");
     let r = report(&out);
     assert_valid(&out);
-    assert_eq!(r["sections"][0]["table"]["rows"][0][2], 2, "two snapshots: {:#}", r["sections"][0]);
+    assert_eq!(r["sections"][0]["table"]["rows"][0][3], 2, "two snapshots: {:#}", r["sections"][0]);
     if pg.is_some() {
         assert!(titles(&r).contains(&"Connection-pool samples".to_string()), "{:?}", titles(&r));
     }

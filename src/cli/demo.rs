@@ -44,6 +44,8 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
         let args = audit::MemoryLeaks {
             services: Vec::new(),
             dumps: Some(s.dumps.clone()),
+            inventory: None,
+            concurrency: 4,
             snapshots: 1,
             interval: "1s".into(),
             baseline_profile: None,
@@ -51,6 +53,8 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
             threshold_delta: "15%".into(),
             tenant_rule: Some(s.tenant_rule.into()),
             pool_db: None,
+            pool_tenant_by: None,
+            pool_tenant_pattern: None,
             pool_samples: Some(s.pool_samples.clone()),
             pool_max: Some(s.pool_max),
             cloudwatch_namespace: None,

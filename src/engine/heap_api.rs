@@ -51,7 +51,7 @@ pub fn heap_error(e: heap::Error) -> Box<EvalAltResult> {
 }
 
 /// Read a dump's histogram, stopping on Ctrl-C; a partial read is recorded as a warning finding.
-fn read_histogram(s: &Shared, path: &str, mut progress: Progress) -> Result<heap::histogram::Histogram> {
+pub(super) fn read_histogram(s: &Shared, path: &str, mut progress: Progress) -> Result<heap::histogram::Histogram> {
     if heap::v8::is_snapshot(Path::new(path)) {
         let snapshot = heap::v8::read(Path::new(path)).map_err(rt_error)?;
         let rows = heap::v8::histogram(&snapshot);

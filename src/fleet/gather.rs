@@ -66,6 +66,7 @@ mod tests {
                 pid: 100 + index as u32,
                 command: String::new(),
                 version: None,
+                task: None,
             })
             .collect()
     }

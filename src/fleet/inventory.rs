@@ -7,8 +7,16 @@
 //!   { host = "10.0.1.45", user = "app", identity = "keys/id_ed25519", known_hosts = "keys/known_hosts" },
 //!   { host = "local", match = "api-svc-canary" },   # this host's own match
 //! ]
+//!
+//! # Services whose hosts are the running tasks of an ECS service of the same name.
+//! [ecs]
+//! cluster = "prod"
+//! services = ["worker-svc"]
+//! reach = { user = "app", identity = "keys/id_ed25519", known_hosts = "keys/known_hosts" }
+//! addresses = { "10.0.1.46" = "127.0.0.1:2201" }   # a task's address as reached from here
 //! ```
 
+use super::ecs;
 use super::jvm::{self, JvmError};
 use super::transport::{Local, Ssh, Transport};
 use serde::Deserialize;
@@ -19,7 +27,9 @@ use std::sync::Arc;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
+    #[serde(default)]
     services: BTreeMap<String, ServiceEntry>,
+    ecs: Option<EcsEntry>,
 }
 
 #[derive(Deserialize)]
@@ -27,12 +37,27 @@ struct File {
 struct ServiceEntry {
     #[serde(rename = "match")]
     pattern: Option<String>,
+    #[serde(default)]
     hosts: Vec<HostEntry>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct EcsEntry {
+    cluster: String,
+    services: Vec<String>,
+    /// How every task's address is reached: the keys of a host entry, without `host`.
+    #[serde(default)]
+    reach: HostEntry,
+    /// A task's address as it is reached from here (`HOST` or `HOST:PORT`), where it differs.
+    #[serde(default)]
+    addresses: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
 struct HostEntry {
+    #[serde(default)]
     host: String,
     /// Text the service's JVMs hold on this host, where it differs from the service's.
     #[serde(rename = "match")]
@@ -58,28 +83,123 @@ pub struct Host {
     pub transport: Arc<dyn Transport>,
     /// Text the command line of each of the service's JVMs there holds.
     pub pattern: String,
+    /// The ECS task this host is, when it came from ECS.
+    pub task: Option<ecs::Task>,
+}
+
+/// An inventory: services with their hosts, and services whose hosts ECS knows.
+pub struct Inventory {
+    pub services: Vec<Service>,
+    pub ecs: Option<Ecs>,
+    base: std::path::PathBuf,
+}
+
+/// Where ECS services run, and how their tasks are reached.
+pub struct Ecs {
+    pub cluster: String,
+    pub services: Vec<String>,
+    reach: HostEntry,
+    addresses: BTreeMap<String, String>,
+    /// Each ECS service's `match`, from its `[services.NAME]` entry (default: its name).
+    patterns: BTreeMap<String, String>,
+}
+
+/// Read the inventory file at `path`; relative key and known-hosts paths are taken from its folder.
+pub fn read(path: &Path) -> Result<Inventory, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("inventory {}: {e}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse_inventory(&text, base).map_err(|e| format!("inventory {}: {e}", path.display()))
+}
+
+/// Read an inventory with hosts only (no `[ecs]`).
+pub fn parse(text: &str, base: &Path) -> Result<Vec<Service>, String> {
+    let inventory = parse_inventory(text, base)?;
+    if inventory.ecs.is_some() {
+        return Err("[ecs] needs AWS: read this inventory with inventory::read and add the tasks".into());
+    }
+    Ok(inventory.services)
 }
 
 /// Read an inventory. Relative key and known-hosts paths are taken from `base` (the file's folder).
-pub fn parse(text: &str, base: &Path) -> Result<Vec<Service>, String> {
+pub fn parse_inventory(text: &str, base: &Path) -> Result<Inventory, String> {
     let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+    let from_ecs: Vec<String> = file.ecs.as_ref().map(|e| e.services.clone()).unwrap_or_default();
     let mut services = Vec::new();
+    let mut patterns = BTreeMap::new();
     for (name, entry) in file.services {
-        if entry.hosts.is_empty() {
-            return Err(format!("service {name:?} lists no hosts"));
-        }
         let pattern = entry.pattern.unwrap_or_else(|| name.clone());
+        if from_ecs.contains(&name) {
+            if !entry.hosts.is_empty() {
+                return Err(format!("service {name:?} lists hosts and is in [ecs]: its hosts are its ECS tasks"));
+            }
+            patterns.insert(name, pattern);
+            continue;
+        }
+        if entry.hosts.is_empty() {
+            return Err(format!("service {name:?} lists no hosts (and [ecs] does not name it)"));
+        }
         let hosts = entry
             .hosts
             .into_iter()
-            .map(|h| Host {
-                pattern: h.pattern.clone().unwrap_or_else(|| pattern.clone()),
-                transport: transport(h, base),
+            .map(|h| {
+                if h.host.is_empty() {
+                    return Err(format!("service {name:?}: a host entry without `host`"));
+                }
+                Ok(Host {
+                    pattern: h.pattern.clone().unwrap_or_else(|| pattern.clone()),
+                    transport: transport(h, base),
+                    task: None,
+                })
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         services.push(Service { name, hosts });
     }
-    Ok(services)
+    let ecs = match file.ecs {
+        None => None,
+        Some(e) => {
+            if e.services.is_empty() {
+                return Err("[ecs] names no services".into());
+            }
+            if !e.reach.host.is_empty() {
+                return Err("[ecs] reach: tasks are reached at their own addresses; leave out `host`".into());
+            }
+            for name in &e.services {
+                patterns.entry(name.clone()).or_insert_with(|| name.clone());
+            }
+            Some(Ecs { cluster: e.cluster, services: e.services, reach: e.reach, addresses: e.addresses, patterns })
+        }
+    };
+    Ok(Inventory { services, ecs, base: base.to_path_buf() })
+}
+
+impl Inventory {
+    /// Add an ECS service and its running tasks as hosts, each reached at its address (or the
+    /// address `[ecs] addresses` maps it to). Tasks with no address are returned, not added.
+    pub fn add_ecs_service(&mut self, name: &str, tasks: Vec<ecs::Task>) -> Vec<ecs::Task> {
+        let Some(ecs) = &self.ecs else { return tasks };
+        let pattern = ecs.patterns.get(name).cloned().unwrap_or_else(|| name.to_string());
+        let mut hosts = Vec::new();
+        let mut unreachable = Vec::new();
+        for task in tasks {
+            let Some(address) = task.address.clone() else {
+                unreachable.push(task);
+                continue;
+            };
+            let mut entry = ecs.reach.clone();
+            let reached = ecs.addresses.get(&address).cloned().unwrap_or(address);
+            // `HOST:PORT` (an IPv6 address stays whole: it has more than one colon).
+            match reached.rsplit_once(':') {
+                Some((host, port)) if !host.contains(':') && port.parse::<u16>().is_ok() => {
+                    entry.host = host.to_string();
+                    entry.port = port.parse().ok();
+                }
+                _ => entry.host = reached,
+            }
+            hosts.push(Host { pattern: pattern.clone(), transport: transport(entry, &self.base), task: Some(task) });
+        }
+        self.services.push(Service { name: name.to_string(), hosts });
+        unreachable
+    }
 }
 
 fn transport(entry: HostEntry, base: &Path) -> Arc<dyn Transport> {
@@ -107,8 +227,11 @@ pub struct Instance {
     pub host: Arc<dyn Transport>,
     pub pid: u32,
     pub command: String,
-    /// From `-Dservice.version` (or `app.version`), when the JVM was started with one.
+    /// From `-Dservice.version` (or `app.version`), when the JVM was started with one, else
+    /// the tag of its ECS task's image.
     pub version: Option<String>,
+    /// The ECS task it runs in, when ECS named its host.
+    pub task: Option<String>,
 }
 
 impl Instance {
@@ -127,7 +250,7 @@ pub struct Discovery {
 /// The JVMs of `service` on each of its hosts.
 pub fn discover(service: &Service) -> Discovery {
     let mut found = Discovery { instances: Vec::new(), failed: Vec::new() };
-    for Host { transport: host, pattern } in &service.hosts {
+    for Host { transport: host, pattern, task } in &service.hosts {
         let jvms = match jvm::list(host.as_ref()) {
             Ok(jvms) => jvms,
             Err(e) => {
@@ -138,7 +261,11 @@ pub fn discover(service: &Service) -> Discovery {
         let mut mine: Vec<_> = jvms.into_iter().filter(|j| j.command.contains(pattern.as_str())).collect();
         mine.sort_by_key(|j| j.pid);
         for jvm in mine {
-            let version = jvm::system_properties(host.as_ref(), jvm.pid).ok().and_then(|p| jvm::service_version(&p));
+            // The version the JVM was started with, else the ECS task's image tag.
+            let version = jvm::system_properties(host.as_ref(), jvm.pid)
+                .ok()
+                .and_then(|p| jvm::service_version(&p))
+                .or_else(|| task.as_ref().and_then(|t| t.image.as_deref()).and_then(ecs::image_tag).map(String::from));
             found.instances.push(Instance {
                 service: service.name.clone(),
                 index: found.instances.len(),
@@ -146,6 +273,7 @@ pub fn discover(service: &Service) -> Discovery {
                 pid: jvm.pid,
                 command: jvm.command,
                 version,
+                task: task.as_ref().map(|t| t.id.clone()),
             });
         }
     }
@@ -173,5 +301,43 @@ hosts = [{ host = "10.0.1.45", user = "app", port = 2222, identity = "keys/id" }
         assert!(err.contains("lists no hosts"), "{err}");
         let err = parse("[services.x]\nhosts = [{ hots = \"a\" }]\n", Path::new(".")).err().unwrap();
         assert!(err.contains("hots"), "{err}");
+    }
+
+    #[test]
+    fn ecs_tasks_become_hosts_reached_at_their_mapped_addresses() {
+        let text = r#"
+[services.api-svc]
+match = "Api"
+[ecs]
+cluster = "prod"
+services = ["api-svc", "worker"]
+reach = { user = "app", identity = "keys/id" }
+addresses = { "10.0.1.45" = "127.0.0.1:2201" }
+"#;
+        let mut inventory = parse_inventory(text, Path::new("/etc/dc")).unwrap();
+        assert!(inventory.services.is_empty(), "ECS services have no hosts until their tasks are read");
+        let task = |id: &str, address: Option<&str>| ecs::Task {
+            id: id.into(),
+            address: address.map(String::from),
+            image: Some("repo/api:2.4.1".into()),
+        };
+        let left = inventory.add_ecs_service(
+            "api-svc",
+            vec![task("a", Some("10.0.1.45")), task("b", Some("10.0.1.46")), task("c", None)],
+        );
+        assert_eq!(left, vec![task("c", None)], "a task without an address is handed back");
+        let hosts = &inventory.services[0].hosts;
+        let names: Vec<String> = hosts.iter().map(|h| h.transport.name()).collect();
+        assert_eq!(names, ["ssh app@127.0.0.1:2201", "ssh app@10.0.1.46:22"]);
+        assert!(hosts.iter().all(|h| h.pattern == "Api"));
+        assert_eq!(hosts[1].task.as_ref().map(|t| t.id.as_str()), Some("b"));
+        inventory.add_ecs_service("worker", vec![]);
+        assert_eq!(inventory.services[1].hosts.len(), 0);
+
+        let both = "[services.a]\nhosts = [{ host = \"h\" }]\n[ecs]\ncluster = \"c\"\nservices = [\"a\"]\n";
+        assert!(parse_inventory(both, Path::new(".")).err().unwrap().contains("its hosts are its ECS tasks"));
+        assert!(
+            parse("[ecs]\ncluster = \"c\"\nservices = [\"a\"]\n", Path::new(".")).err().unwrap().contains("needs AWS")
+        );
     }
 }

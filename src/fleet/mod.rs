@@ -3,8 +3,10 @@
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
+pub mod ecs;
 pub mod gather;
 pub mod inventory;
 pub mod jvm;
 pub mod outlier;
+pub mod snapshot;
 pub mod transport;

@@ -124,12 +124,69 @@ fn via(graph: &Graph, from: u32, to: u32, contents: Option<&Contents>) -> String
 
 /// A path as one line: `LeakSim (static REGISTRY) -> java.util.LinkedHashMap (table) -> ...`.
 pub fn describe(path: &RootPath) -> String {
-    path.hops
+    // From the last static field on the way, where there is one: what comes before it is how
+    // its class stays loaded (`LauncherHelper.appClass`, class loaders), not what holds the data.
+    let anchor = path
+        .hops
+        .iter()
+        .rposition(|h| h.class.starts_with("class ") && h.via.as_deref().is_some_and(|v| v.starts_with("static ")));
+    let hops = path.hops[anchor.unwrap_or(0)..]
         .iter()
         .map(|h| match &h.via {
             Some(via) => format!("{} ({via})", h.class),
             None => h.class.clone(),
         })
         .collect::<Vec<_>>()
-        .join(" -> ")
+        .join(" -> ");
+    match root_holder(path.root_kind) {
+        Some(holder) if anchor.is_none() => format!("{holder}: {hops}"),
+        _ => hops,
+    }
+}
+
+/// What holds a root whose first hop does not say it itself (a class's static field does).
+fn root_holder(kind: RootKind) -> Option<&'static str> {
+    Some(match kind {
+        RootKind::JavaFrame => "a local variable of a running method",
+        RootKind::NativeStack => "a native stack",
+        RootKind::JniGlobal => "a JNI global reference",
+        RootKind::JniLocal => "a JNI local reference",
+        RootKind::ThreadObject => "a live thread",
+        RootKind::ThreadBlock => "a thread block",
+        RootKind::MonitorUsed => "a held monitor",
+        RootKind::Finalizing => "the finalizer queue",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hop(class: &str, via: Option<&str>) -> Hop {
+        Hop { object: 1, class: class.into(), via: via.map(String::from), shallow_bytes: 0, retained_bytes: 0 }
+    }
+
+    #[test]
+    fn a_description_starts_at_the_static_field_that_holds_the_data() {
+        let hops = vec![
+            hop("class sun.launcher.LauncherHelper", Some("static appClass")),
+            hop("class App", Some("static REGISTRY")),
+            hop("java.util.HashMap", Some("table")),
+            hop("java.util.HashMap$Node[]", None),
+        ];
+        let path = RootPath { root_kind: RootKind::StickyClass, hops };
+        assert_eq!(
+            describe(&path),
+            "class App (static REGISTRY) -> java.util.HashMap (table) -> java.util.HashMap$Node[]"
+        );
+
+        // A local variable holds it: said, since the first hop does not say it.
+        let path = RootPath {
+            root_kind: RootKind::JavaFrame,
+            hops: vec![hop("App$Tenant", Some("sessions")), hop("java.util.HashMap", None)],
+        };
+        assert_eq!(describe(&path), "a local variable of a running method: App$Tenant (sessions) -> java.util.HashMap");
+        assert_eq!(describe(&RootPath { root_kind: RootKind::Unknown, hops: vec![] }), "");
+    }
 }

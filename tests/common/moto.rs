@@ -34,6 +34,16 @@ impl Moto {
         Moto::spawn(false)
     }
 
+    /// An empty server whose ECS tasks can be read by the SDK for Rust: moto 5.2 writes a task's
+    /// container cpu and memory as numbers where ECS has strings, and the SDK then fails on the
+    /// whole DescribeTasks answer; tests/fixtures/aws/moto_ecs_server.py writes them as strings.
+    pub fn start_for_ecs() -> Option<Moto> {
+        let server = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/moto_ecs_server.py");
+        let mut command = Command::new("python3");
+        command.arg(server);
+        Moto::spawn_command(command, false)
+    }
+
     /// Create a KMS key (e.g. "ECC_NIST_P256", "SIGN_VERIFY") and return its ARN.
     pub fn kms_key(&self, spec: &str, usage: &str) -> String {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/kms_key.py");
@@ -52,8 +62,11 @@ impl Moto {
     }
 
     fn spawn(auth: bool) -> Option<Moto> {
+        Moto::spawn_command(Command::new("moto_server"), auth)
+    }
+
+    fn spawn_command(mut command: Command, auth: bool) -> Option<Moto> {
         let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-        let mut command = Command::new("moto_server");
         command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
         if auth {
             command.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");

@@ -1,6 +1,9 @@
 //! Test hosts: a network namespace per host, joined to this one by a veth pair (addresses only
-//! inside 10.231.0.0/16, which nothing else uses), running Debian's sshd. Processes in it share
-//! this machine's file system and process ids, so a JVM started there is reached over SSH.
+//! inside 10.231.0.0/16, which nothing else uses), running Debian's sshd. Each host also has a
+//! mount namespace of its own with a private `/tmp/hsperfdata_root`, where JVMs announce
+//! themselves: `jcmd -l` there lists the JVMs started on that host ([`TestHost::launcher`]) and
+//! no others, as on a machine of its own. The rest of the file system and the process ids are
+//! this machine's.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -16,6 +19,9 @@ pub struct TestHost {
     pub identity: PathBuf,
     pub known_hosts: PathBuf,
     sshd: Option<Child>,
+    /// sshd's process id: its namespaces are the host's.
+    sshd_pid: String,
+    authorized: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -85,13 +91,18 @@ impl TestHost {
         )
         .unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
+        std::fs::create_dir_all("/tmp/hsperfdata_root").unwrap();
+        // ip execs unshare, which execs sh, which execs sshd: the child's id is sshd's.
         let sshd = Command::new("ip")
-            .args(["netns", "exec", &namespace, "/usr/sbin/sshd", "-D", "-e", "-f"])
+            .args(["netns", "exec", &namespace, "unshare", "--mount", "--propagation", "private", "sh", "-c"])
+            .arg("mount -t tmpfs -o mode=0755 hsperf /tmp/hsperfdata_root && exec /usr/sbin/sshd -D -e -f \"$0\"")
             .arg(&config)
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let host = TestHost { namespace, address, identity, known_hosts, sshd: Some(sshd), _dir: dir };
+        let sshd_pid = sshd.id().to_string();
+        let host =
+            TestHost { namespace, address, identity, known_hosts, sshd: Some(sshd), sshd_pid, authorized, _dir: dir };
         host.wait_for_sshd();
         host
     }
@@ -109,9 +120,18 @@ impl TestHost {
         }
     }
 
-    /// `ip netns exec NS`: the launcher of a process inside this host.
-    pub fn launcher(&self) -> [&str; 4] {
-        ["ip", "netns", "exec", self.namespace.as_str()]
+    /// The launcher of a process inside this host: `nsenter` into sshd's network and mount
+    /// namespaces (it execs the program in place: the process id stays the program's).
+    pub fn launcher(&self) -> [&str; 6] {
+        ["nsenter", "--target", self.sshd_pid.as_str(), "--net", "--mount", "--"]
+    }
+
+    /// Let the holder of `identity` (a private key beside its `.pub`) log in here too.
+    pub fn authorize(&self, identity: &Path) {
+        let key = std::fs::read_to_string(identity.with_extension("pub")).unwrap();
+        let mut keys = std::fs::read_to_string(&self.authorized).unwrap();
+        keys.push_str(&key);
+        std::fs::write(&self.authorized, keys).unwrap();
     }
 
     /// This host in an inventory file, where the service's JVMs hold `pattern`. Test hosts

@@ -9,14 +9,22 @@ use super::{out_dir, param, text};
 /// What `audit memory-leaks` is given.
 #[derive(clap::Args, Debug)]
 pub struct MemoryLeaks {
-    /// The services, comma-separated: running JVMs found by name (main class, jar, script), or
-    /// with --dumps the subfolders to read.
+    /// The services, comma-separated: running JVMs found by name (main class, jar, script), with
+    /// --inventory the services of the inventory to audit (default all), or with --dumps the
+    /// subfolders to read.
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub services: Vec<String>,
     /// Read dumps from disk instead: a folder with a subfolder of .hprof dumps per service,
     /// named so they sort oldest first, and optionally a VERSION file in each.
     #[arg(long, value_name = "DIR")]
     pub dumps: Option<PathBuf>,
+    /// An inventory file (TOML) of services and the hosts their instances run on, reached here or
+    /// over SSH: every instance is dumped, and the one that stands out from its siblings is named.
+    #[arg(long, value_name = "FILE", conflicts_with = "dumps")]
+    pub inventory: Option<PathBuf>,
+    /// With --inventory: how many instances are dumped at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
     /// Live snapshots per service.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub snapshots: u32,
@@ -41,6 +49,13 @@ pub struct MemoryLeaks {
     /// Recorded connection-pool samples: a CSV with connections and optionally ts, tenant, waiting.
     #[arg(long, value_name = "FILE")]
     pub pool_samples: Option<PathBuf>,
+    /// With --pool-db: the connection field that names the tenant (user, application_name,
+    /// database, client); connections per tenant are then set beside the leaking tenant.
+    #[arg(long, value_name = "FIELD")]
+    pub pool_tenant_by: Option<String>,
+    /// With --pool-tenant-by: a regular expression whose first group is the tenant.
+    #[arg(long, value_name = "REGEX", requires = "pool_tenant_by")]
+    pub pool_tenant_pattern: Option<String>,
     /// The pool's size: a peak at it means the pool ran out.
     #[arg(long, value_name = "N")]
     pub pool_max: Option<u32>,
@@ -58,14 +73,15 @@ pub struct MemoryLeaks {
 }
 
 pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
-    if args.services.is_empty() && args.dumps.is_none() {
+    if args.services.is_empty() && args.dumps.is_none() && args.inventory.is_none() {
         error(
-            "give the services: --services api-svc,worker-svc (running JVMs) or --dumps DIR (a folder of dumps per service)",
+            "give the services: --services api-svc,worker-svc (running JVMs), --inventory FILE (their hosts) or --dumps DIR (a folder of dumps per service)",
         );
         return exit::USAGE;
     }
     let checks = [
         ("--dumps", &args.dumps),
+        ("--inventory", &args.inventory),
         ("--baseline-profile", &args.baseline_profile),
         ("--pool-samples", &args.pool_samples),
     ];
@@ -101,6 +117,7 @@ pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
     }
     let paths = [
         ("DUMPS", &args.dumps),
+        ("INVENTORY", &args.inventory),
         ("BASELINE_PROFILE", &args.baseline_profile),
         ("SAVE_BASELINE", &args.save_baseline),
         ("POOL_SAMPLES", &args.pool_samples),
@@ -110,8 +127,13 @@ pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
             params.push(param(name, text(path)));
         }
     }
-    let strings =
-        [("TENANT_RULE", &args.tenant_rule), ("POOL_DB", &args.pool_db), ("CW_NAMESPACE", &args.cloudwatch_namespace)];
+    let strings = [
+        ("TENANT_RULE", &args.tenant_rule),
+        ("POOL_DB", &args.pool_db),
+        ("POOL_TENANT_BY", &args.pool_tenant_by),
+        ("POOL_TENANT_PATTERN", &args.pool_tenant_pattern),
+        ("CW_NAMESPACE", &args.cloudwatch_namespace),
+    ];
     for (name, value) in strings {
         if let Some(value) = value {
             params.push(param(name, value.clone()));
@@ -120,6 +142,9 @@ pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
     if args.cloudwatch_namespace.is_some() {
         params.push(param("CW_METRIC", args.cloudwatch_metric.clone()));
         params.push(param("CW_DIMENSION", args.cloudwatch_dimension.clone()));
+    }
+    if args.inventory.is_some() {
+        params.push(param("CONCURRENCY", i64::from(args.concurrency)));
     }
     if let Some(max) = args.pool_max {
         params.push(param("POOL_MAX", i64::from(max)));

@@ -1,0 +1,237 @@
+//! The memory-leak audit across a fleet, end to end through the CLI: three instances of one
+//! service on three test hosts (network namespaces running sshd), reached over real SSH. A
+//! baseline is saved from version 2.4.0; then 2.4.1 runs, and one instance leaks for one tenant
+//! while that tenant holds connections on PostgreSQL. The audit must name the outlier
+//! instance, the tenant, what retains the growth, the tenant's connections, and "roll back to"
+//! the baseline's version.
+
+mod common;
+use common::jvm::Jvm;
+use common::netns::{TestHost, available};
+use common::{Sandbox, code, stderr, stdout};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// Start FleetLeak at `version` on each host; `leak` names the host (by index) and tenant that leak.
+fn start(hosts: &[TestHost], root: &Path, version: &str, leak: Option<(usize, &str)>) -> Vec<Jvm> {
+    let flag = format!("-Dservice.version={version}");
+    hosts
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let dir = root.join(format!("{version}-{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let args: Vec<&str> = match leak {
+                Some((at, tenant)) if at == i => vec![tenant],
+                _ => vec![],
+            };
+            Jvm::start_via(&host.launcher(), &dir, "FleetLeak", &args, &["-XX:+UseG1GC", &flag])
+        })
+        .collect()
+}
+
+/// An inventory where each host's instance is the JVM started in that host's folder.
+fn inventory(sandbox: &Sandbox, hosts: &[TestHost], root: &Path, version: &str) -> String {
+    let entries: Vec<String> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, host)| host.inventory_entry(&format!("{}/", root.join(format!("{version}-{i}")).display())))
+        .collect();
+    let text = format!("[services.api-svc]\nhosts = [{}]\n", entries.join(", "));
+    sandbox.write(&format!("inventory-{version}.toml"), &text).display().to_string()
+}
+
+/// A connection held open by `psql` with the tenant in its application name, inside a
+/// transaction that holds a lock and sleeps.
+fn hold_connection(url: &str, tenant: &str) -> Child {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Command::new("psql")
+        .arg(format!("{url}{separator}application_name=api-svc.{tenant}"))
+        .args(["-q", "-c", "BEGIN; LOCK TABLE held IN SHARE MODE; SELECT pg_sleep(120); COMMIT;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("psql is installed")
+}
+
+#[test]
+fn the_outlier_instance_its_tenant_what_retains_it_and_the_rollback_are_named() {
+    if !available() {
+        return;
+    }
+    let Some(pg) = common::db::TestDb::postgres() else { return };
+    pg.exec("CREATE TABLE held (id integer)");
+    let sandbox = Sandbox::new();
+    let hosts: Vec<TestHost> = (0..3).map(|_| TestHost::start()).collect();
+    let root = sandbox.path("jvms");
+
+    // Version 2.4.0 on all three: one snapshot each, saved as the baseline.
+    let old = start(&hosts, &root, "2.4.0", None);
+    let base = sandbox.path("baseline.json");
+    let first = sandbox.run(&[
+        "audit",
+        "memory-leaks",
+        "--inventory",
+        &inventory(&sandbox, &hosts, &root, "2.4.0"),
+        "--snapshots",
+        "1",
+        "--save-baseline",
+        base.to_str().unwrap(),
+        "--out",
+        sandbox.path("r1").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&first), 0, "{}\n{}", stdout(&first), stderr(&first));
+    assert!(stdout(&first).contains("3 instance(s) of 1 service(s) audited"), "{}", stdout(&first));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    assert_eq!(saved["services"]["api-svc"]["version"], "2.4.0", "one profile per service, not per instance");
+    drop(old);
+
+    // Version 2.4.1: the third instance leaks for tenant-07, which holds three connections.
+    let _new = start(&hosts, &root, "2.4.1", Some((2, "tenant-07")));
+    let mut held: Vec<Child> = (0..3).map(|_| hold_connection(&pg.url, "tenant-07")).collect();
+    held.push(hold_connection(&pg.url, "tenant-01"));
+    let out = sandbox.path("r2");
+    let run = sandbox.run(&[
+        "audit",
+        "memory-leaks",
+        "--inventory",
+        &inventory(&sandbox, &hosts, &root, "2.4.1"),
+        "--snapshots",
+        "3",
+        "--interval",
+        "2s",
+        "--concurrency",
+        "3",
+        "--baseline-profile",
+        base.to_str().unwrap(),
+        "--tenant-rule",
+        "FleetLeak$Tenant.name",
+        "--pool-db",
+        &pg.url,
+        "--pool-tenant-by",
+        "application_name",
+        "--pool-tenant-pattern",
+        r"^api-svc\.(.+)$",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    for mut child in held {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (text, err) = (stdout(&run), stderr(&run));
+    assert_eq!(code(&run), 3, "the leak is an error finding: {text}\n{err}");
+    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let summary: Vec<String> =
+        report["summary"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
+
+    let conclusion = &summary[0];
+    assert!(
+        conclusion.starts_with(
+            "Memory leak confirmed in api-svc 2.4.1 on api-svc[2] for tenant tenant-07, retained by class FleetLeak (static REGISTRY) -> java.util.LinkedHashMap"
+        ),
+        "{summary:#?}"
+    );
+    assert!(conclusion.ends_with("Roll back to 2.4.0 (the baseline's version)."), "{conclusion}");
+    assert!(summary.iter().any(|l| l == "3 instance(s) dumped; outlier: api-svc[2]"), "{summary:#?}");
+    let pool =
+        summary.iter().find(|l| l.contains("belong to tenant tenant-07")).unwrap_or_else(|| panic!("{summary:#?}"));
+    assert!(pool.starts_with("3 of ") && pool.contains("(api-svc[2] holds its heap growth)"), "{pool}");
+    assert!(pool.contains("3 holding locks"), "{pool}");
+
+    let findings = report["findings"].to_string();
+    assert!(
+        findings.contains(&format!("api-svc[2] on ssh root@{}:22 is the outlier of api-svc", hosts[2].address)),
+        "{findings}"
+    );
+    assert!(findings.contains("never released across 3 snapshots"), "no GC release: {findings}");
+    assert!(
+        !summary.iter().any(|l| l.starts_with("api-svc[0] ") || l.starts_with("api-svc[1] ")),
+        "the siblings do not leak: {summary:#?}"
+    );
+    // One progress line per instance and round.
+    assert_eq!(err.matches("fleet: api-svc[1] on ssh").count(), 3, "{err}");
+    // The dumps crossed the network compressed, and each is recorded with its size.
+    let dumps: Vec<_> = std::fs::read_dir(out.join("dumps/api-svc")).unwrap().collect();
+    assert_eq!(dumps.len(), 9, "three rounds of three instances");
+}
+
+/// ECS names the hosts: the running tasks of the service in moto, each task's address mapped
+/// to a test host (`[ecs] addresses`), the version from the task's image tag. A task whose
+/// host cannot be reached is named and the others are still found; a task of another service
+/// is not taken.
+#[test]
+fn the_running_tasks_of_an_ecs_service_are_its_instances() {
+    if !available() {
+        return;
+    }
+    let Some(moto) = common::moto::Moto::start_for_ecs() else { return };
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/ecs_tasks.py");
+    let out = Command::new("python3")
+        .args([seed, &moto.url, "prod", "api-svc", "registry.example:5000/api-svc:2.4.1", "3"])
+        .envs(common::moto::ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let addresses: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+
+    let sandbox = Sandbox::new();
+    let hosts: Vec<TestHost> = (0..2).map(|_| TestHost::start()).collect();
+    // One key and one known_hosts file reach every task, as `[ecs] reach` has it.
+    hosts[1].authorize(&hosts[0].identity);
+    let known: String = hosts.iter().map(|h| std::fs::read_to_string(&h.known_hosts).unwrap()).collect();
+    let known_hosts = sandbox.write("known_hosts", &known);
+    let root = sandbox.path("jvms");
+    let _jvms: Vec<Jvm> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let dir = root.join(i.to_string());
+            std::fs::create_dir_all(&dir).unwrap();
+            Jvm::start_via(&host.launcher(), &dir, "FleetLeak", &[], &["-XX:+UseG1GC"])
+        })
+        .collect();
+    // The third task's host refuses connections (port 2 of the first test host).
+    let reached = [hosts[0].address.clone(), hosts[1].address.clone(), format!("{}:2", hosts[0].address)];
+    let map: Vec<String> = addresses.iter().zip(&reached).map(|(a, r)| format!("\"{a}\" = \"{r}\"")).collect();
+    let inventory = sandbox.write(
+        "fleet.toml",
+        &format!(
+            "[services.api-svc]\nmatch = \"FleetLeak\"\n\n[ecs]\ncluster = \"prod\"\nservices = [\"api-svc\"]\nreach = {{ user = \"root\", identity = \"{}\", known_hosts = \"{}\", connect_timeout = 5 }}\naddresses = {{ {} }}\n",
+            hosts[0].identity.display(),
+            known_hosts.display(),
+            map.join(", ")
+        ),
+    );
+    let script = sandbox.write(
+        "ecs.rhai",
+        "let found = fleet::instances(INV);\n#{instances: found.select([\"instance\", \"host\", \"version\", \"task\"]).rows(), findings: evidence::findings().col(\"title\")}\n",
+    );
+    let run = sandbox
+        .command()
+        .args(["run", "--json", script.to_str().unwrap(), "-p", &format!("INV={}", inventory.display())])
+        .envs(common::moto::ENV.iter().copied())
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), 0, "{}\n{}", stdout(&run), stderr(&run));
+    let got: Value = serde_json::from_str(stdout(&run).trim()).unwrap();
+    let instances = got["instances"].as_array().unwrap();
+    let hosts_found: Vec<&str> = instances.iter().map(|i| i["host"].as_str().unwrap()).collect();
+    let expected: Vec<String> = hosts.iter().map(|h| format!("ssh root@{}:22", h.address)).collect();
+    let mut sorted_found = hosts_found.clone();
+    sorted_found.sort();
+    let mut sorted_expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    sorted_expected.sort();
+    assert_eq!(sorted_found, sorted_expected, "one instance per reachable task: {got:#}");
+    assert_eq!(instances[0]["instance"], "api-svc[0]");
+    for i in instances {
+        assert_eq!(i["version"], "2.4.1", "the image tag: {i}");
+        assert!(i["task"].as_str().is_some_and(|t| t.len() > 8), "the task id: {i}");
+    }
+    let findings = got["findings"].to_string();
+    assert!(findings.contains(&format!("host ssh root@{}:2 could not be asked", hosts[0].address)), "{findings}");
+    assert!(stderr(&run).contains("fleet: ECS cluster prod: api-svc has 3 running task(s)"), "{}", stderr(&run));
+}
