@@ -212,6 +212,23 @@ enum AuditCommand {
     /// transaction, rolled back unless --execute. Writes the report to --out.
     #[command(after_help = EXIT_CODES)]
     TenantIsolation(cli::audit::TenantIsolation),
+    /// Check an audit's execution record (audit-record.json, from --output-format json-audit):
+    /// its signature against the keys trusted here (the local key, keys you trusted, or
+    /// --pubkey), and that the report.json beside it is the one it signed. Exit 1 naming what
+    /// is wrong.
+    #[command(
+        after_help = "Example:\n  deployclaw audit verify memory-leaks-report/audit-record.json --pubkey signer.pem"
+    )]
+    Verify {
+        /// The record.
+        file: PathBuf,
+        /// A PEM public key to trust (repeatable); without it, the keys trusted on this machine.
+        #[arg(long, value_name = "PEM")]
+        pubkey: Vec<PathBuf>,
+        /// Print the result and the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -415,6 +432,7 @@ fn main() -> ExitCode {
         Some(Command::Audit(AuditCommand::TenantIsolation(args))) => {
             cli::audit::tenant_isolation(&cli.session.into(), &args)
         }
+        Some(Command::Audit(AuditCommand::Verify { file, pubkey, json })) => cli::audit::verify(&file, &pubkey, json),
         Some(Command::Demo { dir }) => cli::demo::demo(&cli.session.into(), &dir),
         Some(Command::Notebook(NotebookCommand::Run(args))) => cli::notebook::run(&cli.session.into(), &args),
         Some(Command::Kernel { action: Some(KernelCommand::Install { user, prefix }), .. }) => {

@@ -407,6 +407,8 @@ fn memory_leaks_with_cloudwatch_memory_and_a_kms_signed_log() {
             "ECS/ContainerInsights",
             "--sign-with",
             &format!("kms://{key}"),
+            "--output-format",
+            "json-audit",
             "--out",
             report_dir.to_str().unwrap(),
         ])
@@ -431,6 +433,59 @@ fn memory_leaks_with_cloudwatch_memory_and_a_kms_signed_log() {
         base64::engine::general_purpose::STANDARD.decode(seal["envelope"]["payload"].as_str().unwrap()).unwrap();
     let predicate: Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(predicate["predicate"]["signer"]["key"], key.as_str(), "the final seal is signed by the KMS key");
+
+    // The execution record is signed by the same KMS key, and this machine (which signed with it)
+    // trusts it.
+    let envelope: Value = serde_json::from_str(&stdout(&run)).unwrap();
+    let statement: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(statement["predicate"]["signer"]["key"], key.as_str());
+    let verified = sandbox.run(&["audit", "verify", report_dir.join("audit-record.json").to_str().unwrap()]);
+    assert_eq!(code(&verified), 0, "{}\n{}", stdout(&verified), stderr(&verified));
+}
+
+/// `--rds-instances`: each instance as RDS describes it, max_connections from its parameter
+/// group, and its peak DatabaseConnections from CloudWatch, from moto; an instance the account
+/// does not have is named.
+#[test]
+fn memory_leaks_sets_rds_instances_beside_the_heap() {
+    let Some(moto) = common::moto::Moto::start() else { return };
+    let sandbox = Sandbox::new();
+    let dir = dumps(&sandbox, "dumps", &[("api-svc", &[10, 30])]);
+    let out = sandbox.path("report");
+    let run = sandbox
+        .command()
+        .args(["audit", "memory-leaks", "--dumps", dir.to_str().unwrap(), "--rds-instances", "orders-db,gone-db"])
+        .args(["--rds-window", "30m", "--json", "--out", out.to_str().unwrap()])
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .envs(common::moto::ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), 3, "{}\n{}", stdout(&run), stderr(&run));
+    let r: Value = serde_json::from_str(&stdout(&run)).unwrap();
+    let summary = r["summary"].to_string();
+    assert!(
+        summary.contains("RDS orders-db (postgres db.r6g.large): peak 110.0 of max_connections 150 (73%)"),
+        "{summary}"
+    );
+    let findings = r["findings"].to_string();
+    assert!(findings.contains("RDS instance gone-db: not found in this account and region"), "{findings}");
+    let section =
+        r["sections"].as_array().unwrap().iter().find(|s| s["title"] == "RDS instances").expect("an RDS section");
+    assert_eq!(section["table"]["rows"].as_array().unwrap().len(), 1, "{section}");
+    let bad = sandbox.run(&[
+        "audit",
+        "memory-leaks",
+        "--dumps",
+        dir.to_str().unwrap(),
+        "--rds-instances",
+        "x",
+        "--rds-window",
+        "soon",
+    ]);
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
 }
 
 /// What an audit says on input with nothing to find: a clean verdict (0) or an error about the
@@ -626,4 +681,100 @@ fn error_budget_on_sources_with_nothing_to_find() {
     assert!(matches!(code(&out), 2 | 3), "an SLO and an empty rule file: {}\n{}", stdout(&out), stderr(&out));
     let out = audit(&slo, &no_rules, "r4");
     assert!(matches!(code(&out), 0 | 3), "an SLO and no rules: {}\n{}", stdout(&out), stderr(&out));
+}
+
+/// `--output-format json-audit`: the signed execution record (steps, durations, conclusion, the
+/// report's digest), checked by `audit verify`; a changed report, a changed record and a key
+/// not trusted are each named. `md` prints report.md.
+#[test]
+fn the_execution_record_verifies_and_any_change_is_named() {
+    let sandbox = Sandbox::new();
+    let root = dumps(&sandbox, "dumps", &[("api-svc", &[10, 30])]);
+    let out = sandbox.path("r");
+    let run = sandbox.run(&[
+        "audit",
+        "memory-leaks",
+        "--dumps",
+        root.to_str().unwrap(),
+        "--tenant-rule",
+        "com.acme.Tenant.name",
+        "--output-format",
+        "json-audit",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&run), 3, "{}", stderr(&run));
+    let printed: Value = serde_json::from_str(&stdout(&run)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&run)));
+    let record_file = out.join("audit-record.json");
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&record_file).unwrap()).unwrap();
+    assert_eq!(printed, written, "what is printed is what is written");
+
+    let verify = |args: &[&str]| {
+        let mut all = vec!["audit", "verify", record_file.to_str().unwrap()];
+        all.extend_from_slice(args);
+        sandbox.run(&all)
+    };
+    let ok = verify(&["--json"]);
+    assert_eq!(code(&ok), 0, "{}\n{}", stdout(&ok), stderr(&ok));
+    let checked: Value = serde_json::from_str(&stdout(&ok)).unwrap();
+    let record = &checked["record"];
+    assert_eq!(record["audit"], "memory-leaks");
+    let actions: Vec<&str> =
+        record["steps"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["read dumps from disk", "heaps against the first snapshot and the baseline", "write the report"]
+    );
+    assert!(record["steps"].as_array().unwrap().iter().all(|s| s["duration_ms"].is_u64()));
+    assert!(record["conclusion"].as_str().unwrap().starts_with("Memory leak confirmed in api-svc unknown"), "{record}");
+    assert_eq!(record["verdict"], "findings");
+    assert!(record["total_duration_ms"].as_u64().unwrap() > 0);
+    // The same execution as the session log the report names.
+    let report_json: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(record["session_log"], report_json["session_log"]["path"]);
+    assert_eq!(report_json["session_log"]["verified"], true);
+
+    // A key this verifier does not trust.
+    let other = Sandbox::new();
+    let stranger = other.public_key();
+    let untrusted = verify(&["--pubkey", stranger.to_str().unwrap()]);
+    assert_eq!(code(&untrusted), 1);
+    assert!(stderr(&untrusted).contains("not among the keys trusted here"), "{}", stderr(&untrusted));
+
+    // The report changed after the record was signed.
+    let report = out.join("report.json");
+    let original = std::fs::read_to_string(&report).unwrap();
+    std::fs::write(&report, original.replace("Memory leak confirmed", "No leak found")).unwrap();
+    let changed = verify(&[]);
+    assert_eq!(code(&changed), 1);
+    assert!(stderr(&changed).contains("is not the report the record signed"), "{}", stderr(&changed));
+    std::fs::write(&report, &original).unwrap();
+
+    // The record's conclusion changed.
+    let mut forged = written.clone();
+    let payload = forged["payload"].as_str().unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let statement =
+        String::from_utf8(b64.decode(payload).unwrap()).unwrap().replace("Memory leak confirmed", "Nothing");
+    forged["payload"] = b64.encode(statement).into();
+    std::fs::write(&record_file, serde_json::to_string(&forged).unwrap()).unwrap();
+    let bad = verify(&[]);
+    assert_eq!(code(&bad), 1);
+    assert!(stderr(&bad).contains("does not verify"), "{}", stderr(&bad));
+
+    let md = sandbox.run(&[
+        "audit",
+        "memory-leaks",
+        "--dumps",
+        root.to_str().unwrap(),
+        "--output-format",
+        "md",
+        "--out",
+        sandbox.path("m").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&md), 3);
+    assert_eq!(stdout(&md), std::fs::read_to_string(sandbox.path("m/report.md")).unwrap());
+    let nonsense = sandbox.run(&["audit", "verify", report.to_str().unwrap()]);
+    assert_eq!(code(&nonsense), 2, "{}", stderr(&nonsense));
 }

@@ -113,7 +113,8 @@ fn the_outlier_instance_its_tenant_what_retains_it_and_the_rollback_are_named() 
         "application_name",
         "--pool-tenant-pattern",
         r"^api-svc\.(.+)$",
-        "--json",
+        "--output-format",
+        "json-audit",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -123,7 +124,18 @@ fn the_outlier_instance_its_tenant_what_retains_it_and_the_rollback_are_named() 
     }
     let (text, err) = (stdout(&run), stderr(&run));
     assert_eq!(code(&run), 3, "the leak is an error finding: {text}\n{err}");
-    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    // stdout is the signed execution record; the report is in the folder.
+    let envelope: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+    let verified = sandbox.run(&["audit", "verify", out.join("audit-record.json").to_str().unwrap()]);
+    let said = stdout(&verified);
+    assert_eq!(code(&verified), 0, "{said}\n{}", stderr(&verified));
+    assert!(
+        said.contains("step dump every instance: ok")
+            && said.contains("conclusion: Memory leak confirmed in api-svc 2.4.1"),
+        "{said}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let summary: Vec<String> =
         report["summary"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
 
@@ -151,6 +163,13 @@ fn the_outlier_instance_its_tenant_what_retains_it_and_the_rollback_are_named() 
         !summary.iter().any(|l| l.starts_with("api-svc[0] ") || l.starts_with("api-svc[1] ")),
         "the siblings do not leak: {summary:#?}"
     );
+    // Snapshots at wall-clock time: minutes since the first, 2 s apart.
+    let chart =
+        report["sections"].as_array().unwrap().iter().find(|s| s["title"] == "Heap per service").unwrap()["chart"]
+            .clone();
+    assert_eq!(chart["x_label"], "minutes since the first snapshot", "{chart}");
+    let last_x = chart["series"][0]["points"][2][0].as_f64().unwrap();
+    assert!(last_x >= 0.06, "the third round is 4 s or more after the first: {chart}");
     // One progress line per instance and round.
     assert_eq!(err.matches("fleet: api-svc[1] on ssh").count(), 3, "{err}");
     // The dumps crossed the network compressed, and each is recorded with its size.

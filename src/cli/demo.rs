@@ -57,6 +57,8 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
             pool_tenant_pattern: None,
             pool_samples: Some(s.pool_samples.clone()),
             pool_max: Some(s.pool_max),
+            rds_instances: Vec::new(),
+            rds_window: "1h".into(),
             cloudwatch_namespace: None,
             cloudwatch_metric: "MemoryUtilization".into(),
             cloudwatch_dimension: "ServiceName".into(),

@@ -516,14 +516,15 @@ pub fn time(text: &str) -> Result<DateTime, Error> {
         let split = ago.find(|c: char| !c.is_ascii_digit()).unwrap_or(ago.len());
         let (n, unit) = ago.split_at(split);
         let n: i64 = n.parse().map_err(|_| Error::Input(format!("{text:?} is not a time like -15m, -2h or -1d")))?;
-        let secs = match unit {
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86400,
+        let per = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86400,
             _ => return Err(Error::Input(format!("{text:?}: use s, m, h or d after the number"))),
         };
-        return Ok(DateTime::from_secs(now - secs));
+        let secs = n.checked_mul(per).and_then(|s| now.checked_sub(s));
+        return secs.map(DateTime::from_secs).ok_or_else(|| Error::Input(format!("{text:?} is too far back")));
     }
     if let Ok(secs) = t.parse::<i64>() {
         return Ok(DateTime::from_secs(secs));
@@ -535,6 +536,12 @@ pub fn time(text: &str) -> Result<DateTime, Error> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_too_far_back_are_refused_not_overflowed() {
+        assert!(super::time("-99999999999999999d").unwrap_err().to_string().contains("too far back"));
+        assert!(super::time("-2h").is_ok());
+    }
+
     #[test]
     fn only_our_query_ids_name_a_series() {
         assert_eq!(super::series_index("s12"), Some(12));

@@ -69,6 +69,31 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
 
     let s = shared.clone();
     api.add(
+        FnDoc::new("step")
+            .usage("evidence::step(action: string, result: string, details: any)")
+            .summary(
+                "Record the end of a step of this run (discovery, snapshots, analysis, report...): its action, result, \
+                 details and how long it took since the previous step. The steps make the execution record that \
+                 `--output-format json-audit` signs; each is also a note in the session log.",
+            )
+            .param("action", "what the step did, e.g. \"snapshot 3 instances\"")
+            .param("result", "\"ok\", \"failed\", \"skipped\" or a word of the script's own")
+            .param("details", "any value kept as JSON (counts, names)")
+            .returns("the step's duration in milliseconds")
+            .example(r#"evidence::step("read dumps", "ok", #{dumps: 2}) >= 0"#, "true")
+            .volatile(),
+        move |action: &str, result: &str, details: Dynamic| -> Result<i64> {
+            let mut details = to_json(&details);
+            crate::evidence::redact_json(&mut details);
+            let step = s.add_step(action, result, details);
+            let line = serde_json::to_string(&step).unwrap_or_default();
+            s.record(|log| log.note(&format!("step: {line}")))?;
+            Ok(i64::try_from(step.duration_ms).unwrap_or(i64::MAX))
+        },
+    );
+
+    let s = shared.clone();
+    api.add(
         FnDoc::new("log_path")
             .usage("evidence::log_path() -> string")
             .summary("Where this session's signed log is being written.")

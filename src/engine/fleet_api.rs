@@ -31,6 +31,7 @@ const SNAPSHOT_COLUMNS: &[&str] = &[
     "task",
     "round",
     "taken_at",
+    "taken_ms",
     "path",
     "bytes_moved",
     "seconds",
@@ -160,7 +161,7 @@ fn plan_of(s: &Shared, options: &Map) -> Result<Plan> {
 fn taken_row(t: &Taken) -> Value {
     json!({
         "service": t.service, "instance": t.label, "host": t.host, "pid": t.pid, "version": t.version,
-        "task": t.task, "round": t.round, "taken_at": t.taken_at, "path": t.path.as_ref().map(|p| p.display().to_string()),
+        "task": t.task, "round": t.round, "taken_at": t.taken_at, "taken_ms": t.taken_ms, "path": t.path.as_ref().map(|p| p.display().to_string()),
         "bytes_moved": t.bytes_moved, "seconds": (t.seconds * 1000.0).round() / 1000.0,
         "error": t.error.as_deref().map(crate::evidence::redact),
     })

@@ -106,6 +106,8 @@ pub struct Shared {
     print_sink: Mutex<Option<PrintSink>>,
     /// Why the session log could not be written, once it could not: from then on nothing runs.
     log_broken: Mutex<Option<String>>,
+    /// The steps the run reported (`evidence::step`), and when the last one ended.
+    steps: Mutex<(Vec<evidence::record::Step>, std::time::Instant)>,
 }
 
 impl Shared {
@@ -124,7 +126,24 @@ impl Shared {
             captured: Mutex::new(None),
             print_sink: Mutex::new(None),
             log_broken: Mutex::new(None),
+            steps: Mutex::new((Vec::new(), std::time::Instant::now())),
         }
+    }
+
+    /// A step ended now: kept for the execution record, timed from the previous one.
+    fn add_step(&self, action: &str, result: &str, details: serde_json::Value) -> evidence::record::Step {
+        let mut steps = self.steps.locked();
+        let now = std::time::Instant::now();
+        let step = evidence::record::Step {
+            action: evidence::redact(action).into_owned(),
+            result: result.to_string(),
+            details,
+            duration_ms: u64::try_from(now.duration_since(steps.1).as_millis()).unwrap_or(u64::MAX),
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        steps.0.push(step.clone());
+        steps.1 = now;
+        step
     }
 
     /// How databases opened in this session run statements: stopped by this session's

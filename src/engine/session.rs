@@ -455,6 +455,28 @@ impl Session {
         self.shared.log_path()
     }
 
+    /// What the execution record of this run as an audit is made of, taken before the log is
+    /// sealed (`--output-format json-audit`): the steps the script reported, its findings, and
+    /// the signer of this session's log, which signs the record once the report is final. None
+    /// when the session keeps no log: nothing would sign it.
+    pub fn record_parts(&self) -> Option<evidence::record::Parts> {
+        let log = self.shared.log.locked();
+        let recorder = log.as_ref()?;
+        let findings = self
+            .findings()
+            .iter()
+            .map(|f| serde_json::json!({"severity": f.severity.to_string(), "title": evidence::redact(&f.title)}))
+            .collect();
+        Some(evidence::record::Parts {
+            execution_id: recorder.meta().id.clone(),
+            started_at: recorder.meta().start.clone(),
+            steps: self.shared.steps.locked().0.clone(),
+            findings,
+            session_log: Some(recorder.path().display().to_string()),
+            signer: recorder.signer_handle(),
+        })
+    }
+
     /// Seal what the log holds unsealed, as the REPL and the kernel do while they wait for
     /// input: an idle session leaves nothing unsealed for a crash to lose.
     pub fn seal_pending(&mut self) -> Result<(), evidence::Error> {

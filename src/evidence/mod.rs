@@ -8,6 +8,7 @@ pub mod chain;
 mod chain_check;
 mod dsse;
 mod entry;
+pub mod record;
 mod recorder;
 mod redact;
 mod signer;

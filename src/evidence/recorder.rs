@@ -117,6 +117,11 @@ impl Recorder {
         self.signer.as_ref()
     }
 
+    /// The signer, to sign what the session leaves behind after the log is sealed.
+    pub fn signer_handle(&self) -> Arc<dyn Signer> {
+        self.signer.clone()
+    }
+
     /// Entries written so far, seals included.
     pub fn len(&self) -> u64 {
         self.next_seq

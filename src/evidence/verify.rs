@@ -488,8 +488,8 @@ fn check_seal(line: &Line, trusted: &[TrustedKey]) -> SealCheck {
     check
 }
 
-/// The public key a seal of a remote signer carries, with where the private key lives.
-fn carried_key(signer: &Value) -> Option<(String, TrustedKey)> {
+/// The public key a remote signer put into a seal (or an audit record), with where its private key lives.
+pub(crate) fn carried_key(signer: &Value) -> Option<(String, TrustedKey)> {
     use base64::Engine as _;
     let der = base64::engine::general_purpose::STANDARD.decode(signer["public_key"].as_str()?).ok()?;
     let key = TrustedKey::from_der(&der).ok()?;

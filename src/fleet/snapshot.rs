@@ -21,8 +21,9 @@ pub struct Taken {
     pub task: Option<String>,
     /// 1 for the first round.
     pub round: u32,
-    /// When the dump was asked for, RFC 3339 UTC.
+    /// When the dump was asked for, RFC 3339 UTC, and as milliseconds since the epoch.
     pub taken_at: String,
+    pub taken_ms: i64,
     /// Where the dump is on this machine (gzip'd HPROF), when it was taken.
     pub path: Option<PathBuf>,
     pub bytes_moved: u64,
@@ -50,7 +51,7 @@ pub fn round(
     limit: usize,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Vec<Taken> {
-    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let started = chrono::Utc::now();
     let answers = gather::each(
         instances,
         limit,
@@ -59,7 +60,7 @@ pub fn round(
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
             }
-            let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let at = chrono::Utc::now();
             jvm::heap_dump(instance.host.as_ref(), instance.pid, &path)
                 .map(|fetched| (path, fetched.bytes_moved, at))
                 .map_err(|e| e.to_string())
@@ -78,7 +79,8 @@ pub fn round(
                 version: i.version.clone(),
                 task: i.task.clone(),
                 round,
-                taken_at: started_at.clone(),
+                taken_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                taken_ms: started.timestamp_millis(),
                 path: None,
                 bytes_moved: 0,
                 seconds: answer.elapsed.as_secs_f64(),
@@ -88,7 +90,8 @@ pub fn round(
                 Ok((path, bytes, at)) => {
                     taken.path = Some(path);
                     taken.bytes_moved = bytes;
-                    taken.taken_at = at;
+                    taken.taken_at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                    taken.taken_ms = at.timestamp_millis();
                 }
                 Err(e) => taken.error = Some(e),
             }

@@ -59,6 +59,13 @@ pub struct MemoryLeaks {
     /// The pool's size: a peak at it means the pool ran out.
     #[arg(long, value_name = "N")]
     pub pool_max: Option<u32>,
+    /// RDS instances, comma-separated: each one's engine, class, endpoint, max_connections (from
+    /// its parameter group) and peak CloudWatch DatabaseConnections over --rds-window, in the report.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub rds_instances: Vec<String>,
+    /// How far back --rds-instances reads DatabaseConnections.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub rds_window: String,
     /// Also chart each service's CloudWatch memory metric of the last 3 hours from this namespace.
     #[arg(long, value_name = "NAMESPACE")]
     pub cloudwatch_namespace: Option<String>,
@@ -145,6 +152,17 @@ pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
     }
     if args.inventory.is_some() {
         params.push(param("CONCURRENCY", i64::from(args.concurrency)));
+    }
+    if !args.rds_instances.is_empty() {
+        let window = match deployclaw::units::parse_duration(&args.rds_window) {
+            Ok(w) => w,
+            Err(e) => {
+                error(format!("--rds-window {}: {e}", args.rds_window));
+                return exit::USAGE;
+            }
+        };
+        params.push(param("RDS_INSTANCES", args.rds_instances.join(",")));
+        params.push(param("RDS_SINCE", format!("-{}s", window.as_secs().max(60))));
     }
     if let Some(max) = args.pool_max {
         params.push(param("POOL_MAX", i64::from(max)));

@@ -6,11 +6,14 @@ mod budget;
 mod ci;
 mod isolation;
 mod memory;
+mod record;
+mod verify;
 
 pub use budget::{ErrorBudget, error_budget};
 pub use ci::{CiFailure, ci_failure};
 pub use isolation::{TenantIsolation, tenant_isolation};
 pub use memory::{MemoryLeaks, memory_leaks};
+pub use verify::verify;
 
 use std::path::{Path, PathBuf};
 
@@ -18,23 +21,55 @@ use rhai::Dynamic;
 
 use super::session::{Settings, run_session_sealed};
 use super::{error, exit};
-use deployclaw::engine::{Mode, Param};
+use deployclaw::engine::{Mode, Output, Param};
 
 /// A built-in audit script.
 pub struct Script {
+    /// The audit, as `deployclaw audit NAME` and its record name it.
+    pub audit: &'static str,
     /// Its path in the repository, as the session log names it.
     pub path: &'static str,
     pub text: &'static str,
 }
 
-pub const MEMORY_LEAK: Script =
-    Script { path: "scripts/memory-leak.rhai", text: include_str!("../../../scripts/memory-leak.rhai") };
-pub const CI_FAILURE: Script =
-    Script { path: "scripts/ci-failure.rhai", text: include_str!("../../../scripts/ci-failure.rhai") };
-pub const TENANT_ISOLATION: Script =
-    Script { path: "scripts/tenant-isolation.rhai", text: include_str!("../../../scripts/tenant-isolation.rhai") };
-pub const ERROR_BUDGET: Script =
-    Script { path: "scripts/error-budget.rhai", text: include_str!("../../../scripts/error-budget.rhai") };
+pub const MEMORY_LEAK: Script = Script {
+    audit: "memory-leaks",
+    path: "scripts/memory-leak.rhai",
+    text: include_str!("../../../scripts/memory-leak.rhai"),
+};
+pub const CI_FAILURE: Script = Script {
+    audit: "ci-failure",
+    path: "scripts/ci-failure.rhai",
+    text: include_str!("../../../scripts/ci-failure.rhai"),
+};
+pub const TENANT_ISOLATION: Script = Script {
+    audit: "tenant-isolation",
+    path: "scripts/tenant-isolation.rhai",
+    text: include_str!("../../../scripts/tenant-isolation.rhai"),
+};
+pub const ERROR_BUDGET: Script = Script {
+    audit: "error-budget",
+    path: "scripts/error-budget.rhai",
+    text: include_str!("../../../scripts/error-budget.rhai"),
+};
+
+/// What an audit prints on stdout.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// The audit's summary, for people.
+    #[default]
+    Text,
+    /// report.json (for ci-failure and error-budget, the whole triage or attestation).
+    Json,
+    /// The execution record: steps, durations, findings, conclusion and the report's digest,
+    /// signed by the session's signer (also written to audit-record.json; check it with
+    /// `deployclaw audit verify`).
+    JsonAudit,
+    /// report.md.
+    Md,
+    /// report.html (self-contained).
+    Html,
+}
 
 pub(crate) fn text(path: &Path) -> Dynamic {
     path.display().to_string().into()
@@ -55,9 +90,12 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub script: Option<PathBuf>,
     /// Print the result as JSON on stdout instead of text (report.json, or for ci-failure and
-    /// error-budget the whole triage or attestation).
-    #[arg(long)]
+    /// error-budget the whole triage or attestation): --output-format json.
+    #[arg(long, conflicts_with = "output_format")]
     pub json: bool,
+    /// What to print on stdout: text, json, json-audit (the signed execution record), md or html.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t)]
+    pub output_format: OutputFormat,
     /// Print nothing on stdout (the demo prints its own summary).
     #[arg(skip)]
     pub quiet: bool,
@@ -80,9 +118,12 @@ pub(crate) fn must_exist<'a>(flag: &str, paths: impl IntoIterator<Item = &'a Pat
 }
 
 /// Run `script` (or the `--script` file) with `params` plus OUT and JSON, then put the sealed
-/// log's path and verification into the report in `out`.
+/// log's path and verification into the report in `out`, and print what --output-format asks.
 pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, mut params: Vec<Param>, flags: &ReportArgs) -> u8 {
-    let (json, quiet) = (flags.json, flags.quiet);
+    let format = if flags.json { OutputFormat::Json } else { flags.output_format };
+    // The script's own value is printed for text and json; the others print files afterwards.
+    let json = format == OutputFormat::Json;
+    let quiet = flags.quiet || !matches!(format, OutputFormat::Text | OutputFormat::Json);
     let (label, source) = match flags.script.as_deref() {
         None => (PathBuf::from(script.path), script.text.to_string()),
         Some(path) => match std::fs::read_to_string(path) {
@@ -101,11 +142,20 @@ pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, mut params: 
     };
     options.script = Some((label.clone(), source.clone().into_bytes()));
     options.params = params;
+    if format != OutputFormat::Text {
+        // stdout is the format's alone: what the script prints goes to stderr.
+        options.output = Output::Stderr;
+    }
     let mut attach_failed = false;
+    let mut parts = None;
     let code = run_session_sealed(
         options,
         json,
-        |session| session.run_script(&label, &source).map(|v| if quiet { Dynamic::UNIT } else { v }),
+        |session| {
+            let value = session.run_script(&label, &source);
+            parts = session.record_parts();
+            value.map(|v| if quiet { Dynamic::UNIT } else { v })
+        },
         |sealed| {
             if !out.join("report.json").exists() {
                 return;
@@ -113,7 +163,7 @@ pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, mut params: 
             let log = super::log::verify_sealed(&sealed.path, sealed.entries as usize);
             let verified = log.verified;
             match deployclaw::report::attach_log(out, log) {
-                Ok(written) if !json && !quiet => {
+                Ok(written) if format == OutputFormat::Text && !flags.quiet => {
                     eprintln!("report: {} (and report.md, report.json)", written.html.display());
                     if !verified {
                         error(format!("the session log {} did not verify", sealed.path.display()));
@@ -127,5 +177,26 @@ pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, mut params: 
             }
         },
     );
-    if attach_failed && code == exit::OK { exit::FAILED } else { code }
+    if attach_failed && code == exit::OK {
+        return exit::FAILED;
+    }
+    let printed = match format {
+        OutputFormat::Text | OutputFormat::Json => Ok(()),
+        OutputFormat::Md => print_file(&out.join("report.md")),
+        OutputFormat::Html => print_file(&out.join("report.html")),
+        OutputFormat::JsonAudit => record::write(script.audit, out, parts),
+    };
+    match printed {
+        Ok(()) => code,
+        Err(message) => {
+            error(message);
+            if code == exit::OK { exit::FAILED } else { code }
+        }
+    }
+}
+
+/// Print a report file the audit wrote.
+fn print_file(path: &Path) -> Result<(), String> {
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e} (the audit wrote no report)", path.display()))?;
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &text).map_err(|e| format!("writing to stdout: {e}"))
 }
