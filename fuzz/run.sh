@@ -102,7 +102,9 @@ for t in "${targets[@]}"; do
     cov=$({ grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" || true; } | tail -1)
     runs=$({ grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" || true; } | grep -oE '[0-9]+$' || true)
     if [ "$rc" -eq 0 ]; then
-        echo "$t: ran ${ran} s, ${runs:-?} runs, ${cov:-no coverage line}, last new edge at ${last_edge} s, last new feature ${last_new:+at $last_new s}${last_new:-none}, $(find "$corpus/$t" -type f | wc -l) corpus entries, no crash"
+        feature="none"
+        [ -n "$last_new" ] && feature="at $last_new s"
+        echo "$t: ran ${ran} s, ${runs:-?} runs, ${cov:-no coverage line}, last new edge at ${last_edge} s, last new feature ${feature}, $(find "$corpus/$t" -type f | wc -l) corpus entries, no crash"
     else
         status=1
         echo "$t: FOUND a crash after ${ran} s: $(ls -t "$artifacts/$t" | head -1) (log: $log)"

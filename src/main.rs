@@ -322,6 +322,23 @@ enum HeapCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What the memory-leak audit needs of one instance's dumps (totals, latest histogram, growth,
+    /// tenants, what holds the growth), as one answer: run where the dumps are (near-data mode).
+    #[command(after_help = EXIT_CODES)]
+    Analyze {
+        /// The instance's dumps, oldest first.
+        #[arg(required = true, value_name = "DUMP")]
+        dumps: Vec<PathBuf>,
+        /// The tenant rule, as for `heap tenants`.
+        #[arg(long, value_name = "RULE")]
+        rule: Option<String>,
+        /// "15%": a class grows when its bytes grow more than that (classes under 0.1% of the heap ignored).
+        #[arg(long, value_name = "P", default_value = "15%")]
+        threshold_delta: String,
+        /// Print the answer as JSON on stdout, and nothing else.
+        #[arg(long)]
+        json: bool,
+    },
     /// Secrets (AWS keys, private keys, JWTs, URL passwords) left in the heap, shown redacted; exits 3 if any.
     #[command(after_help = EXIT_CODES)]
     Secrets {
@@ -459,6 +476,9 @@ fn main() -> ExitCode {
         }
         Some(Command::Heap(HeapCommand::Tenants { dumps, rule, json })) => {
             cli::heap::tenants(&cli.session.into(), &dumps, &rule, json)
+        }
+        Some(Command::Heap(HeapCommand::Analyze { dumps, rule, threshold_delta, json })) => {
+            cli::heap::analyze(&cli.session.into(), &dumps, rule.as_deref(), &threshold_delta, json)
         }
         Some(Command::Heap(HeapCommand::Secrets { file, json })) => {
             cli::heap::secrets(&cli.session.into(), &file, json)

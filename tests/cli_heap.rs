@@ -105,3 +105,31 @@ fn a_dump_can_be_piped_in() {
     let out = sb.run(&["heap", "histogram", dump.to_str().unwrap(), "--json"]);
     assert_eq!(piped, serde_json::from_str::<Value>(&stdout(&out)).unwrap(), "a mapped file reads the same");
 }
+
+#[test]
+fn analyze_answers_in_one_json_document_and_refuses_bad_options() {
+    let sb = Sandbox::new();
+    let dump = demo(&sb);
+    let d = dump.to_str().unwrap();
+    let out = sb.run(&["heap", "analyze", d, "--rule", "com.acme.Tenant.name", "--json"]);
+    assert_eq!(code(&out), 3, "the demo's cross-tenant reference is an error finding: {}", stderr(&out));
+    let answer: Value = serde_json::from_str(&stdout(&out)).expect("only JSON on stdout");
+    assert_eq!(answer["format"], "deployclaw.heap-analysis/1");
+    assert_eq!(answer["dumps"], json!([d]));
+    assert_eq!(answer["grown"], Value::Null, "one dump: nothing to compare");
+    assert!(answer["latest"]["columns"].as_array().unwrap().contains(&json!("shallow_bytes")), "{answer}");
+    assert!(!answer["tenants"]["rows"].as_array().unwrap().is_empty(), "{answer}");
+    assert!(
+        answer["findings"][0]["title"].as_str().unwrap().starts_with("cross-tenant reference"),
+        "it travels: {answer}"
+    );
+
+    let bad = sb.run(&["heap", "analyze", d, "--threshold-delta", "lots"]);
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("--threshold-delta lots: give a percentage such as 15%"), "{}", stderr(&bad));
+    let bad = sb.run(&["heap", "analyze", d, "--rule", "nodot"]);
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    let missing = sb.run(&["heap", "analyze", "nowhere.hprof", "--json"]);
+    assert_eq!(code(&missing), 2);
+    assert!(stderr(&missing).contains("cannot read heap dump nowhere.hprof"), "{}", stderr(&missing));
+}

@@ -88,7 +88,7 @@ fn the_outlier_instance_its_tenant_what_retains_it_and_the_rollback_are_named() 
     drop(old);
 
     // Version 2.4.1: the third instance leaks for tenant-07, which holds three connections.
-    let _new = start(&hosts, &root, "2.4.1", Some((2, "tenant-07")));
+    let new = start(&hosts, &root, "2.4.1", Some((2, "tenant-07")));
     let mut held: Vec<Child> = (0..3).map(|_| hold_connection(&pg.url, "tenant-07")).collect();
     held.push(hold_connection(&pg.url, "tenant-01"));
     let out = sandbox.path("r2");
@@ -175,6 +175,90 @@ fn the_outlier_instance_its_tenant_what_retains_it_and_the_rollback_are_named() 
     // The dumps crossed the network compressed, and each is recorded with its size.
     let dumps: Vec<_> = std::fs::read_dir(out.join("dumps/api-svc")).unwrap().collect();
     assert_eq!(dumps.len(), 9, "three rounds of three instances");
+
+    drop(new);
+
+    near_data_reaches_the_same_conclusion(&sandbox, &hosts, &root.join("near"), &base);
+}
+
+/// The same fleet in near-data mode: deployclaw "installed" on each host (the test binary, run
+/// there over SSH with a home of its own) analyses the dumps where they are; only its answers
+/// come back, and the audit concludes as it does with the dumps brought here.
+fn near_data_reaches_the_same_conclusion(sandbox: &Sandbox, hosts: &[TestHost], root: &Path, base: &Path) {
+    // Fresh instances: the earlier leak has reached FleetLeak's cap and no longer grows.
+    let _jvms = start(hosts, root, "2.4.1", Some((2, "tenant-07")));
+    let remote_homes = sandbox.path("remote-homes");
+    std::fs::create_dir_all(&remote_homes).unwrap();
+    let wrapper = sandbox.write(
+        "remote-deployclaw",
+        &format!(
+            "#!/bin/sh\nDEPLOYCLAW_HOME=$(mktemp -d {}/h.XXXXXX) exec {} \"$@\"\n",
+            remote_homes.display(),
+            common::BIN
+        ),
+    );
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let plain = inventory(sandbox, hosts, root, "2.4.1");
+    let text = std::fs::read_to_string(&plain)
+        .unwrap()
+        .replace("connect_timeout = 5 }", &format!("connect_timeout = 5, deployclaw = \"{}\" }}", wrapper.display()));
+    let near = sandbox.write("inventory-near.toml", &text);
+    let out = sandbox.path("r3");
+    let run = sandbox.run(&[
+        "audit",
+        "memory-leaks",
+        "--inventory",
+        near.to_str().unwrap(),
+        "--near-data",
+        "--snapshots",
+        "2",
+        "--interval",
+        "1s",
+        "--baseline-profile",
+        base.to_str().unwrap(),
+        "--tenant-rule",
+        "FleetLeak$Tenant.name",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (text, err) = (stdout(&run), stderr(&run));
+    assert_eq!(code(&run), 3, "{text}\n{err}");
+    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let summary: Vec<&str> = report["summary"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(
+        summary[0].starts_with(
+            "Memory leak confirmed in api-svc 2.4.1 on api-svc[2] for tenant tenant-07, retained by class FleetLeak (static REGISTRY)"
+        ) && summary[0].ends_with("Roll back to 2.4.0 (the baseline's version)."),
+        "{summary:#?}\n{err}"
+    );
+    assert!(summary.contains(&"3 instance(s) dumped; outlier: api-svc[2]"), "{summary:#?}");
+    assert_eq!(err.matches("analysis there done").count(), 3, "{err}");
+    let findings = report["findings"].to_string();
+    assert!(
+        findings.contains("api-svc[2] on ssh root@") && findings.contains(": tenant tenant-07 grew by"),
+        "{findings}"
+    );
+
+    // Only the answers came back: no dump here, and far fewer bytes than the dumps hold.
+    let near_line = summary.iter().find(|l| l.starts_with("near-data: 6 of 6 dump(s) analysed on their hosts; "));
+    let near_line = near_line.unwrap_or_else(|| panic!("{summary:#?}"));
+    let numbers: Vec<u64> = near_line.split(' ').filter_map(|w| w.parse().ok()).collect();
+    let (moved, dumped) = (numbers[numbers.len() - 2], numbers[numbers.len() - 1]);
+    assert!(moved > 0 && moved * 5 < dumped, "{near_line}");
+    let mut here: Vec<String> = std::fs::read_dir(out.join("dumps/api-svc"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    here.sort();
+    assert_eq!(here, ["0.analysis.json", "1.analysis.json", "2.analysis.json"]);
+    // ... and the dumps left on the hosts are gone with their folders.
+    for dir in std::fs::read_dir("/tmp").unwrap().flatten() {
+        let name = dir.file_name().to_string_lossy().into_owned();
+        if name.starts_with("deployclaw-dump.") {
+            assert!(!dir.path().join("1.hprof.gz").exists(), "{name} was left behind");
+        }
+    }
 }
 
 /// ECS names the hosts: the running tasks of the service in moto, each task's address mapped
@@ -224,19 +308,12 @@ fn the_running_tasks_of_an_ecs_service_are_its_instances() {
             map.join(", ")
         ),
     );
-    let script = sandbox.write(
-        "ecs.rhai",
-        "let found = fleet::instances(INV);\n#{instances: found.select([\"instance\", \"host\", \"version\", \"task\"]).rows(), findings: evidence::findings().col(\"title\")}\n",
+    let (got, run) = instances_through_moto(
+        &sandbox,
+        &moto,
+        &inventory,
+        "#{instances: found.select([\"instance\", \"host\", \"version\", \"task\"]).rows(), findings: evidence::findings().col(\"title\")}",
     );
-    let run = sandbox
-        .command()
-        .args(["run", "--json", script.to_str().unwrap(), "-p", &format!("INV={}", inventory.display())])
-        .envs(common::moto::ENV.iter().copied())
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .output()
-        .unwrap();
-    assert_eq!(code(&run), 0, "{}\n{}", stdout(&run), stderr(&run));
-    let got: Value = serde_json::from_str(stdout(&run).trim()).unwrap();
     let instances = got["instances"].as_array().unwrap();
     let hosts_found: Vec<&str> = instances.iter().map(|i| i["host"].as_str().unwrap()).collect();
     let expected: Vec<String> = hosts.iter().map(|h| format!("ssh root@{}:22", h.address)).collect();
@@ -253,4 +330,57 @@ fn the_running_tasks_of_an_ecs_service_are_its_instances() {
     let findings = got["findings"].to_string();
     assert!(findings.contains(&format!("host ssh root@{}:2 could not be asked", hosts[0].address)), "{findings}");
     assert!(stderr(&run).contains("fleet: ECS cluster prod: api-svc has 3 running task(s)"), "{}", stderr(&run));
+}
+
+/// `fleet::instances` of `inventory` in `deployclaw run --json` with AWS at moto; `result` is
+/// the script's last expression over `found`. Its JSON answer, and the run.
+fn instances_through_moto(
+    sandbox: &Sandbox,
+    moto: &common::moto::Moto,
+    inventory: &Path,
+    result: &str,
+) -> (Value, std::process::Output) {
+    let script = sandbox.write("instances.rhai", &format!("let found = fleet::instances(INV);\n{result}\n"));
+    let run = sandbox
+        .command()
+        .args(["run", "--json", script.to_str().unwrap(), "-p", &format!("INV={}", inventory.display())])
+        .envs(common::moto::ENV.iter().copied())
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), 0, "{}\n{}", stdout(&run), stderr(&run));
+    let got: Value = serde_json::from_str(stdout(&run).trim()).unwrap();
+    (got, run)
+}
+
+/// SSM Run Command as the transport to an EC2 instance, against moto. moto records the command
+/// (document, instance, the command line) and answers every invocation with success and no
+/// output: it runs nothing, so no JVM is found there, and the audit says so. What this checks
+/// is that the calls are made as AWS takes them and read back to their end.
+#[test]
+fn a_host_reached_by_ssm_run_command_is_asked_through_aws_run_shell_script() {
+    let Some(moto) = common::moto::Moto::start_empty() else { return };
+    let sandbox = Sandbox::new();
+    let inventory =
+        sandbox.write("fleet.toml", "[services.api-svc]\nhosts = [{ ssm = \"i-0123456789abcdef0\", timeout = 30 }]\n");
+    let (got, _) = instances_through_moto(
+        &sandbox,
+        &moto,
+        &inventory,
+        "#{instances: found.len(), findings: evidence::findings().col(\"title\")}",
+    );
+    assert_eq!(got["instances"], 0);
+    assert!(
+        got["findings"].to_string().contains("api-svc: no running instance found on any of its 1 host(s)"),
+        "{got}"
+    );
+
+    let listed = Command::new("python3")
+        .args(["-c", "import boto3, json, sys\nc = boto3.client('ssm', endpoint_url=sys.argv[1]).list_commands()['Commands']\nprint(json.dumps([[x['DocumentName'], x['InstanceIds'], x['Parameters']['commands']] for x in c]))", &moto.url])
+        .envs(common::moto::ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let commands: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(commands, serde_json::json!([["AWS-RunShellScript", ["i-0123456789abcdef0"], ["jcmd -l"]]]));
 }

@@ -46,6 +46,7 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
             dumps: Some(s.dumps.clone()),
             inventory: None,
             concurrency: 4,
+            near_data: false,
             snapshots: 1,
             interval: "1s".into(),
             baseline_profile: None,

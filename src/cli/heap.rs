@@ -96,6 +96,27 @@ pub fn tenants(settings: &Settings, dumps: &[PathBuf], rule: &str, json: bool) -
     run(settings, dumps, params, "heap::tenants(DUMPS, RULE)", json)
 }
 
+/// `deployclaw heap analyze DUMP... [--rule RULE] [--threshold-delta P] [--json]`: memory::analysis.
+pub fn analyze(settings: &Settings, dumps: &[PathBuf], rule: Option<&str>, threshold: &str, json: bool) -> u8 {
+    if let Some(rule) = rule
+        && let Err(e) = deployclaw::heap::tenants::Rule::parse(rule)
+    {
+        error(format!("--rule: {e}"));
+        return exit::USAGE;
+    }
+    let pct = threshold.trim().strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok());
+    let Some(pct) = pct.filter(|p| p.is_finite() && *p >= 0.0) else {
+        error(format!("--threshold-delta {threshold}: give a percentage such as 15%"));
+        return exit::USAGE;
+    };
+    let params = vec![
+        Param { name: "DUMPS".into(), value: dumps.iter().map(|d| text(d)).collect::<Vec<_>>().into() },
+        Param { name: "RULE".into(), value: rule.unwrap_or_default().into() },
+        Param { name: "PCT".into(), value: pct.into() },
+    ];
+    run(settings, dumps, params, "import \"memory\" as memory; memory::analysis(DUMPS, RULE, PCT)", json)
+}
+
 /// `deployclaw heap secrets FILE [--json]`.
 pub fn secrets(settings: &Settings, file: &Path, json: bool) -> u8 {
     run(settings, &[file.to_path_buf()], dump_param(file), "heap::secrets(DUMP)", json)

@@ -87,6 +87,10 @@ impl Aws {
     pub(crate) fn ecs(&self) -> aws_sdk_ecs::Client {
         aws_sdk_ecs::Client::new(&self.config)
     }
+
+    pub(crate) fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.config)
+    }
 }
 
 /// An SDK error as one of ours, naming the call and the resource. The error code and message

@@ -5,13 +5,14 @@ use super::api::{Api, FnDoc};
 use super::heap_api::{dump_label, read_histogram};
 use super::live_api::{duration, wait};
 use super::progress::Progress;
-use super::{Shared, block, frame_of, input_error, rt_error};
+use super::{Shared, block, fleet_near, frame_of, input_error, rt_error};
 use crate::evidence::{Finding, Severity};
 use crate::fleet::inventory::{self, Instance};
 use crate::fleet::outlier::{self, Sample};
 use crate::fleet::snapshot::{self, Taken};
 use crate::fleet::{ecs, gather};
 use crate::frame::Frame;
+use crate::heap::histogram::ClassRow;
 use rhai::{Array, EvalAltResult, Map};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -33,7 +34,10 @@ const SNAPSHOT_COLUMNS: &[&str] = &[
     "taken_at",
     "taken_ms",
     "path",
+    "remote",
+    "dump_bytes",
     "bytes_moved",
+    "analysis",
     "seconds",
     "error",
 ];
@@ -113,6 +117,10 @@ struct Plan {
     count: u32,
     every: Duration,
     concurrency: usize,
+    /// Analyse dumps on their hosts where deployclaw is installed there.
+    near_data: bool,
+    rule: Option<String>,
+    threshold: String,
 }
 
 fn plan_of(s: &Shared, options: &Map) -> Result<Plan> {
@@ -155,31 +163,43 @@ fn plan_of(s: &Shared, options: &Map) -> Result<Plan> {
         ),
         None => s.temp_path("fleet").map_err(rt_error)?,
     };
-    Ok(Plan { services, dir, count, every, concurrency })
+    let text = |key: &str| -> Result<Option<String>> {
+        options
+            .get(key)
+            .map(|v| {
+                v.clone().into_string().map_err(|t| input_error(format!("fleet::snapshots: {key} is text, not {t}")))
+            })
+            .transpose()
+    };
+    let near_data = match options.get("near_data") {
+        None => false,
+        Some(v) => {
+            v.as_bool().map_err(|t| input_error(format!("fleet::snapshots: near_data is true or false, not {t}")))?
+        }
+    };
+    let threshold = text("threshold")?.unwrap_or_else(|| "15%".into());
+    percent(&threshold)?;
+    let rule = text("rule")?.filter(|r| !r.is_empty());
+    Ok(Plan { services, dir, count, every, concurrency, near_data, rule, threshold })
 }
 
 fn taken_row(t: &Taken) -> Value {
     json!({
         "service": t.service, "instance": t.label, "host": t.host, "pid": t.pid, "version": t.version,
         "task": t.task, "round": t.round, "taken_at": t.taken_at, "taken_ms": t.taken_ms, "path": t.path.as_ref().map(|p| p.display().to_string()),
-        "bytes_moved": t.bytes_moved, "seconds": (t.seconds * 1000.0).round() / 1000.0,
+        "remote": t.remote, "dump_bytes": t.dump_bytes, "bytes_moved": t.bytes_moved, "analysis": null, "seconds": (t.seconds * 1000.0).round() / 1000.0,
         "error": t.error.as_deref().map(crate::evidence::redact),
     })
 }
 
 /// A line per instance as it finishes, on stderr, so a long round shows where it is.
-fn report(p: gather::Progress, round: u32, count: u32) {
+pub(super) fn report(p: gather::Progress, step: &str) {
     if let gather::Progress::Finished(i, elapsed, error) = p {
         let what = match error {
-            None => "dumped".to_string(),
+            None => "done".to_string(),
             Some(e) => format!("failed: {}", crate::evidence::redact(e)),
         };
-        eprintln!(
-            "fleet: {} on {}: round {round} of {count} {what} ({:.1} s)",
-            i.label(),
-            i.host.name(),
-            elapsed.as_secs_f64()
-        );
+        eprintln!("fleet: {} on {}: {step} {what} ({:.1} s)", i.label(), i.host.name(), elapsed.as_secs_f64());
     }
 }
 
@@ -192,6 +212,9 @@ fn snapshots(s: &Shared, inventory_path: &str, options: &Map) -> Result<Frame> {
     }
     let labels: Vec<String> = instances.iter().map(|i| format!("{} ({})", i.label(), i.host.name())).collect();
     eprintln!("fleet: {} instance(s): {}", instances.len(), labels.join(", "));
+    let there = if plan.near_data { Some(fleet_near::folders(&instances, plan.concurrency)) } else { None };
+    let empty = BTreeMap::new();
+    let keep = snapshot::Keep { dir: &plan.dir, there: there.as_ref().map_or(&empty, |f| &f.by_label) };
     for round in 1..=plan.count {
         if round > 1 {
             wait(s, plan.every)?;
@@ -199,7 +222,9 @@ fn snapshots(s: &Shared, inventory_path: &str, options: &Map) -> Result<Frame> {
         if s.bridge.cancelled() {
             return Err(Box::new(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE)));
         }
-        let taken = snapshot::round(&instances, &plan.dir, round, plan.concurrency, &|p| report(p, round, plan.count));
+        let taken = snapshot::round(&instances, &keep, round, plan.concurrency, &|p| {
+            report(p, &format!("dump {round} of {}", plan.count))
+        });
         for t in &taken {
             let row = taken_row(t);
             s.record(|log| log.note(&format!("fleet heap dump: {row}")))?;
@@ -211,10 +236,26 @@ fn snapshots(s: &Shared, inventory_path: &str, options: &Map) -> Result<Frame> {
             rows.push(row);
         }
     }
+    if let Some(folders) = &there {
+        let options = fleet_near::Options {
+            rule: plan.rule.as_deref(),
+            threshold: &plan.threshold,
+            concurrency: plan.concurrency,
+            dir: &plan.dir,
+        };
+        fleet_near::analyse(s, folders, &mut rows, &options)?;
+    }
     frame_of(&rows, SNAPSHOT_COLUMNS)
 }
 
-/// The latest dump of each instance in a `fleet::snapshots` Frame, per service, in order.
+/// An instance's label and its class histogram.
+type Histogram = (String, Vec<ClassRow>);
+
+/// Marks a saved near-data answer among dump paths.
+const ANSWER: &str = "analysis:";
+
+/// The latest dump of each instance in a `fleet::snapshots` Frame, per service, in order (or,
+/// for an instance analysed on its host, `analysis:` and the answer saved here).
 fn latest_dumps(snapshots: &Frame) -> Result<BTreeMap<String, Vec<(String, String)>>> {
     let mut latest: BTreeMap<(String, String), (i64, String)> = BTreeMap::new();
     for row in snapshots.to_records() {
@@ -224,7 +265,8 @@ fn latest_dumps(snapshots: &Frame) -> Result<BTreeMap<String, Vec<(String, Strin
                 "fleet::outliers: give the Frame fleet::snapshots returns (service, instance, round, path)",
             ));
         };
-        let Some(path) = text("path") else { continue };
+        // A dump analysed on its host: the answer saved here holds its histogram.
+        let Some(path) = text("path").or_else(|| text("analysis").map(|a| format!("{ANSWER}{a}"))) else { continue };
         let round = row.get("round").and_then(Value::as_i64).unwrap_or(0);
         let slot = latest.entry((service, instance)).or_insert((round, path.clone()));
         if round >= slot.0 {
@@ -247,20 +289,55 @@ fn percent(text: &str) -> Result<f64> {
         .ok_or_else(|| input_error(format!("threshold {text:?}: give a percentage such as \"15%\"")))
 }
 
-fn outliers(s: &Shared, snapshots: &Frame, threshold: &str) -> Result<Frame> {
+/// Each instance's class histogram, per service: read from the latest dump of each instance
+/// in a `fleet::snapshots` Frame, or taken as they are from a `fleet::histograms` Frame.
+fn histograms_by_service(s: &Shared, frame: &Frame) -> Result<BTreeMap<String, Vec<Histogram>>> {
+    let mut out: BTreeMap<String, Vec<Histogram>> = BTreeMap::new();
+    if !frame.column_names().iter().any(|c| c == "class") {
+        for (service, dumps) in latest_dumps(frame)? {
+            for (instance, path) in dumps {
+                if let Some(answer) = path.strip_prefix(ANSWER) {
+                    out.entry(service.clone())
+                        .or_default()
+                        .push((instance, fleet_near::latest_histogram(answer).map_err(input_error)?));
+                    continue;
+                }
+                let (label, total) = dump_label(&path);
+                let rows = read_histogram(s, &path, Progress::new(&label, total))?.rows;
+                out.entry(service.clone()).or_default().push((instance, rows));
+            }
+        }
+        return Ok(out);
+    }
+    let mut by: BTreeMap<(String, String), Vec<ClassRow>> = BTreeMap::new();
+    for row in frame.to_records() {
+        let text = |key: &str| row.get(key).and_then(Value::as_str).map(str::to_string);
+        let number = |key: &str| row.get(key).and_then(Value::as_u64).unwrap_or(0);
+        let (Some(service), Some(instance), Some(class)) = (text("service"), text("instance"), text("class")) else {
+            return Err(input_error(
+                "fleet::outliers: a histogram Frame has service, instance, class, instances, shallow_bytes",
+            ));
+        };
+        let bytes = number("shallow_bytes");
+        by.entry((service, instance)).or_default().push(ClassRow {
+            class,
+            instances: number("instances"),
+            shallow_bytes: bytes,
+            largest: 0,
+        });
+    }
+    for ((service, instance), rows) in by {
+        out.entry(service).or_default().push((instance, rows));
+    }
+    Ok(out)
+}
+
+fn outliers(s: &Shared, frame: &Frame, threshold: &str) -> Result<Frame> {
     let threshold = percent(threshold)?;
     let mut rows = Vec::new();
-    for (service, dumps) in latest_dumps(snapshots)? {
-        let mut histograms = Vec::new();
-        for (_, path) in &dumps {
-            let (label, total) = dump_label(path);
-            histograms.push(read_histogram(s, path, Progress::new(&label, total))?.rows);
-        }
-        let samples: Vec<Sample> = dumps
-            .iter()
-            .zip(&histograms)
-            .map(|((label, _), classes)| Sample { label: label.clone(), classes })
-            .collect();
+    for (service, histograms) in histograms_by_service(s, frame)? {
+        let samples: Vec<Sample> =
+            histograms.iter().map(|(label, classes)| Sample { label: label.clone(), classes }).collect();
         for standing in outlier::standings(&samples, threshold, 5) {
             let classes: Vec<String> = standing.difference.iter().map(|(c, b)| format!("{c} +{b}")).collect();
             rows.push(json!({
@@ -273,6 +350,37 @@ fn outliers(s: &Shared, snapshots: &Frame, threshold: &str) -> Result<Frame> {
         }
     }
     frame_of(&rows, OUTLIER_COLUMNS)
+}
+
+const HISTOGRAM_COLUMNS: &[&str] = &["service", "instance", "host", "pid", "class", "instances", "shallow_bytes"];
+
+/// `jcmd GC.class_histogram` of every instance, a few at a time: no dump, and nothing but text
+/// crosses the network (SSM hosts too).
+fn histograms(s: &Shared, inventory_path: &str, options: &Map) -> Result<Frame> {
+    let plan = plan_of(s, options)?;
+    let instances = discover(s, inventory_path, &plan.services)?;
+    let answers = gather::each(
+        &instances,
+        plan.concurrency,
+        |i| crate::fleet::jvm::class_histogram(i.host.as_ref(), i.pid),
+        &|p| report(p, "class histogram"),
+    );
+    let mut rows = Vec::new();
+    for answer in answers {
+        let i = &answer.instance;
+        match answer.result {
+            Ok(classes) => rows.extend(classes.iter().map(|c| {
+                json!({"service": i.service, "instance": i.label(), "host": i.host.name(), "pid": i.pid, "class": c.class,
+                       "instances": c.instances, "shallow_bytes": c.shallow_bytes})
+            })),
+            Err(e) => {
+                let title = format!("{} on {}: no class histogram", i.label(), i.host.name());
+                let details = json!({ "instance": i.label(), "error": crate::evidence::redact(&e) });
+                s.add_finding(Finding { severity: Severity::Warning, title, details })?;
+            }
+        }
+    }
+    frame_of(&rows, HISTOGRAM_COLUMNS)
 }
 
 pub fn register(api: &mut Api, shared: &Arc<Shared>) {
@@ -333,10 +441,14 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .param(
                 "options",
                 "#{services: [names] (default all), dir: folder for the dumps (default a temporary one), count: \
-                 rounds (1), every: time between rounds (\"30s\"), concurrency: instances at once (4)}",
+                 rounds (1), every: time between rounds (\"30s\"), concurrency: instances at once (4), near_data: \
+                 leave the dumps on hosts whose inventory entry names their `deployclaw` and bring back only its \
+                 analysis (false), rule: tenant rule for that analysis, threshold: its growth threshold (\"15%\")}",
             )
             .returns(&format!(
-                "a Frame ({}), one row per instance and round; bytes_moved is what crossed the network (0 on this machine)",
+                "a Frame ({}), one row per instance and round; path is the dump here, remote the dump left on its host \
+                 (near-data), analysis the answer about it saved here; bytes_moved is what crossed the network (0 on \
+                 this machine)",
                 SNAPSHOT_COLUMNS.join(", ")
             ))
             .example(
@@ -345,6 +457,26 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             )
             .volatile(),
         move |path: &str, options: Map| snapshots(&s, path, &options),
+    );
+
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("histograms")
+            .usage("fleet::histograms(inventory: string, options: map) -> Frame")
+            .summary(
+                "The class histogram of every instance (`jcmd GC.class_histogram` there, a few at a time): no dump is \
+                 taken and only text crosses the network, so it also works where files cannot be brought back (SSM \
+                 hosts). fleet::outliers takes the result as it takes dumps. An instance that fails is a warning finding.",
+            )
+            .param("inventory", "the inventory file, as for fleet::instances")
+            .param("options", "#{services: [names] (default all), concurrency: instances at once (4)}")
+            .returns(&format!("a Frame ({}), one row per instance and class", HISTOGRAM_COLUMNS.join(", ")))
+            .example(
+                &format!("{inventory} let h = fleet::histograms(inv, #{{}}); h.filter(`pid = ${{JAVA_PID}} AND class = 'Probe'`).col(\"instances\")"),
+                "[1000]",
+            )
+            .volatile(),
+        move |path: &str, options: Map| histograms(&s, path, &options),
     );
 
     let s = shared.clone();
@@ -360,7 +492,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
                  the median and, where the others vary, more than 3.5 robust deviations above it; a service needs \
                  three or more instances to have one.",
             )
-            .param("snapshots", "the Frame fleet::snapshots returns (service, instance, round, path)")
+            .param("snapshots", "the Frame fleet::snapshots returns (service, instance, round, path), or fleet::histograms")
             .param("threshold", "how far over the median an outlier is (\"15%\")")
             .returns(&format!("a Frame ({})", OUTLIER_COLUMNS.join(", ")))
             .example(

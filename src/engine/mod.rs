@@ -11,6 +11,7 @@ mod core_api;
 mod display;
 mod evidence_api;
 mod fleet_api;
+mod fleet_near;
 mod frame_api;
 mod heap_api;
 mod heap_graph_api;

@@ -67,6 +67,7 @@ mod tests {
                 command: String::new(),
                 version: None,
                 task: None,
+                deployclaw: None,
             })
             .collect()
     }

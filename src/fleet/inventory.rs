@@ -6,6 +6,8 @@
 //! hosts = [
 //!   { host = "10.0.1.45", user = "app", identity = "keys/id_ed25519", known_hosts = "keys/known_hosts" },
 //!   { host = "local", match = "api-svc-canary" },   # this host's own match
+//!   { ssm = "i-0123456789abcdef0" },                 # an EC2 instance, by SSM Run Command
+//!   { host = "10.0.1.46", deployclaw = "/usr/local/bin/deployclaw" },  # dumps analysed there
 //! ]
 //!
 //! # Services whose hosts are the running tasks of an ECS service of the same name.
@@ -59,6 +61,8 @@ struct EcsEntry {
 struct HostEntry {
     #[serde(default)]
     host: String,
+    /// An EC2 instance id reached with SSM Run Command instead of SSH.
+    ssm: Option<String>,
     /// Text the service's JVMs hold on this host, where it differs from the service's.
     #[serde(rename = "match")]
     pattern: Option<String>,
@@ -70,6 +74,9 @@ struct HostEntry {
     connect_timeout: Option<u64>,
     /// Seconds one command there may run (a heap dump of a large heap takes minutes).
     timeout: Option<u64>,
+    /// Where deployclaw is installed on the host: dumps are then analysed there and only the
+    /// results come back (near-data mode).
+    deployclaw: Option<String>,
 }
 
 /// A service and the hosts its instances run on.
@@ -85,6 +92,8 @@ pub struct Host {
     pub pattern: String,
     /// The ECS task this host is, when it came from ECS.
     pub task: Option<ecs::Task>,
+    /// deployclaw on the host, where the inventory says it is installed.
+    pub deployclaw: Option<String>,
 }
 
 /// An inventory: services with their hosts, and services whose hosts ECS knows.
@@ -142,11 +151,14 @@ pub fn parse_inventory(text: &str, base: &Path) -> Result<Inventory, String> {
             .hosts
             .into_iter()
             .map(|h| {
-                if h.host.is_empty() {
-                    return Err(format!("service {name:?}: a host entry without `host`"));
+                if h.host.is_empty() == h.ssm.is_none() {
+                    return Err(format!(
+                        "service {name:?}: each host entry has `host` or `ssm` (an instance id), not both"
+                    ));
                 }
                 Ok(Host {
                     pattern: h.pattern.clone().unwrap_or_else(|| pattern.clone()),
+                    deployclaw: h.deployclaw.clone().filter(|d| !d.is_empty()),
                     transport: transport(h, base),
                     task: None,
                 })
@@ -160,8 +172,10 @@ pub fn parse_inventory(text: &str, base: &Path) -> Result<Inventory, String> {
             if e.services.is_empty() {
                 return Err("[ecs] names no services".into());
             }
-            if !e.reach.host.is_empty() {
-                return Err("[ecs] reach: tasks are reached at their own addresses; leave out `host`".into());
+            if !e.reach.host.is_empty() || e.reach.ssm.is_some() {
+                return Err(
+                    "[ecs] reach: tasks are reached over SSH at their own addresses; leave out `host` and `ssm`".into(),
+                );
             }
             for name in &e.services {
                 patterns.entry(name.clone()).or_insert_with(|| name.clone());
@@ -195,7 +209,12 @@ impl Inventory {
                 }
                 _ => entry.host = reached,
             }
-            hosts.push(Host { pattern: pattern.clone(), transport: transport(entry, &self.base), task: Some(task) });
+            hosts.push(Host {
+                pattern: pattern.clone(),
+                deployclaw: entry.deployclaw.clone().filter(|d| !d.is_empty()),
+                transport: transport(entry, &self.base),
+                task: Some(task),
+            });
         }
         self.services.push(Service { name: name.to_string(), hosts });
         unreachable
@@ -203,6 +222,13 @@ impl Inventory {
 }
 
 fn transport(entry: HostEntry, base: &Path) -> Arc<dyn Transport> {
+    if let Some(instance) = &entry.ssm {
+        let mut ssm = super::ssm::Ssm::new(instance);
+        if let Some(secs) = entry.timeout {
+            ssm.timeout = std::time::Duration::from_secs(secs);
+        }
+        return Arc::new(ssm);
+    }
     if entry.host == "local" || (entry.host == "localhost" && entry.user.is_none()) {
         return Arc::new(Local { timeout: entry.timeout.map(std::time::Duration::from_secs) });
     }
@@ -232,6 +258,8 @@ pub struct Instance {
     pub version: Option<String>,
     /// The ECS task it runs in, when ECS named its host.
     pub task: Option<String>,
+    /// deployclaw on its host, for near-data analysis.
+    pub deployclaw: Option<String>,
 }
 
 impl Instance {
@@ -250,7 +278,7 @@ pub struct Discovery {
 /// The JVMs of `service` on each of its hosts.
 pub fn discover(service: &Service) -> Discovery {
     let mut found = Discovery { instances: Vec::new(), failed: Vec::new() };
-    for Host { transport: host, pattern, task } in &service.hosts {
+    for Host { transport: host, pattern, task, deployclaw } in &service.hosts {
         let jvms = match jvm::list(host.as_ref()) {
             Ok(jvms) => jvms,
             Err(e) => {
@@ -274,6 +302,7 @@ pub fn discover(service: &Service) -> Discovery {
                 command: jvm.command,
                 version,
                 task: task.as_ref().map(|t| t.id.clone()),
+                deployclaw: deployclaw.clone(),
             });
         }
     }
@@ -289,13 +318,21 @@ mod tests {
         let text = r#"
 [services.api-svc]
 match = "Api"
-hosts = [{ host = "10.0.1.45", user = "app", port = 2222, identity = "keys/id" }, { host = "local", match = "ApiLocal" }]
+hosts = [
+  { host = "10.0.1.45", user = "app", port = 2222, identity = "keys/id", deployclaw = "/opt/dc/deployclaw" },
+  { host = "local", match = "ApiLocal" },
+  { ssm = "i-0abc" },
+]
 "#;
         let services = parse(text, Path::new("/etc/dc")).unwrap();
         let patterns: Vec<&str> = services[0].hosts.iter().map(|h| h.pattern.as_str()).collect();
-        assert_eq!(patterns, ["Api", "ApiLocal"]);
+        assert_eq!(patterns, ["Api", "ApiLocal", "Api"]);
         let names: Vec<String> = services[0].hosts.iter().map(|h| h.transport.name()).collect();
-        assert_eq!(names, ["ssh app@10.0.1.45:2222", "local"]);
+        assert_eq!(names, ["ssh app@10.0.1.45:2222", "local", "ssm i-0abc"]);
+        let near: Vec<Option<&str>> = services[0].hosts.iter().map(|h| h.deployclaw.as_deref()).collect();
+        assert_eq!(near, [Some("/opt/dc/deployclaw"), None, None]);
+        let err = parse("[services.x]\nhosts = [{ host = \"h\", ssm = \"i-1\" }]\n", Path::new(".")).err().unwrap();
+        assert!(err.contains("has `host` or `ssm`"), "{err}");
 
         let err = parse("[services.x]\nhosts = []\n", Path::new(".")).err().unwrap();
         assert!(err.contains("lists no hosts"), "{err}");

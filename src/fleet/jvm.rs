@@ -11,6 +11,8 @@ pub enum JvmError {
     Transport(#[from] TransportError),
     #[error("{host}: jcmd {command} failed: {output}")]
     Jcmd { host: String, command: String, output: String },
+    #[error("{host}: {command} failed: {output}")]
+    Command { host: String, command: String, output: String },
 }
 
 /// A JVM as `jcmd -l` lists it.
@@ -130,33 +132,57 @@ pub fn class_histogram(host: &dyn Transport, pid: u32) -> Result<Vec<ClassRow>, 
 pub struct Fetched {
     /// Bytes that crossed the network (0 on this machine): the gzip'd dump.
     pub bytes_moved: u64,
+    /// The dump's size on its host.
+    pub dump_bytes: u64,
 }
 
-/// `jcmd PID GC.heap_dump -gz=1` into a private temporary file on `host`, copied to `local`
-/// (which must not exist) and removed there.
-pub fn heap_dump(host: &dyn Transport, pid: u32, local: &Path) -> Result<Fetched, JvmError> {
-    // A fresh, private directory on the host: the dump holds the heap's secrets.
+/// A fresh, private folder on `host` for its dumps: they hold the heap's secrets. jcmd attaches
+/// only as the JVM's own user, who owns this folder too, so it stays 0700.
+pub fn private_dir(host: &dyn Transport) -> Result<String, JvmError> {
     let made = host.run("mktemp", &["-d", "/tmp/deployclaw-dump.XXXXXXXX"])?;
     let dir = String::from_utf8_lossy(&made.stdout).trim().to_string();
     if !made.success || !dir.starts_with("/tmp/deployclaw-dump.") {
         return Err(JvmError::Jcmd { host: host.name(), command: "mktemp -d".into(), output: made.text() });
     }
-    let remote = format!("{dir}/heap.hprof.gz");
-    // jcmd attaches only as the JVM's own user, who owns this directory too: it stays 0700.
-    let dumped = host.run("jcmd", &[&pid.to_string(), "GC.heap_dump", "-gz=1", &remote]);
-    let result = match dumped {
-        Ok(ran) if ran.text().contains("Heap dump file created") => host
-            .fetch(&remote, local)
-            .map(|bytes| Fetched { bytes_moved: if host.is_local() { 0 } else { bytes } })
-            .map_err(JvmError::from),
-        Ok(ran) => Err(JvmError::Jcmd {
+    Ok(dir)
+}
+
+/// Remove a folder [`private_dir`] made, and the dumps in it. Best effort: a host that went
+/// away keeps it until its /tmp is cleaned.
+pub fn remove_dir(host: &dyn Transport, dir: &str) {
+    if dir.starts_with("/tmp/deployclaw-dump.") {
+        let _ = host.run("rm", &["-rf", "--", dir]);
+    }
+}
+
+/// `jcmd PID GC.heap_dump -gz=1 REMOTE` on `host`: the dump stays there. Returns its size.
+pub fn dump_there(host: &dyn Transport, pid: u32, remote: &str) -> Result<u64, JvmError> {
+    let ran = host.run("jcmd", &[&pid.to_string(), "GC.heap_dump", "-gz=1", remote])?;
+    if !ran.text().contains("Heap dump file created") {
+        return Err(JvmError::Jcmd {
             host: host.name(),
             command: "GC.heap_dump".into(),
             output: ran.text().trim().to_string(),
-        }),
-        Err(e) => Err(e.into()),
-    };
-    let _ = host.run("rm", &["-rf", "--", &dir]);
+        });
+    }
+    let stat = host.run("stat", &["-c", "%s", "--", remote])?;
+    String::from_utf8_lossy(&stat.stdout).trim().parse().map_err(|_| JvmError::Jcmd {
+        host: host.name(),
+        command: format!("stat {remote}"),
+        output: stat.text().trim().to_string(),
+    })
+}
+
+/// `jcmd PID GC.heap_dump -gz=1` into a private temporary file on `host`, copied to `local`
+/// (which must not exist) and removed there.
+pub fn heap_dump(host: &dyn Transport, pid: u32, local: &Path) -> Result<Fetched, JvmError> {
+    let dir = private_dir(host)?;
+    let remote = format!("{dir}/heap.hprof.gz");
+    let result = dump_there(host, pid, &remote).and_then(|dump_bytes| {
+        let bytes = host.fetch(&remote, local)?;
+        Ok(Fetched { bytes_moved: if host.is_local() { 0 } else { bytes }, dump_bytes })
+    });
+    remove_dir(host, &dir);
     result
 }
 

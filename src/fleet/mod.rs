@@ -1,5 +1,5 @@
 //! A service is a set of instances on hosts: where they run (an inventory), how commands reach
-//! them (this machine, SSH), and what their JVMs tell through `jcmd` there.
+//! them (this machine, SSH, SSM Run Command), and what their JVMs tell through `jcmd` there.
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
@@ -7,6 +7,8 @@ pub mod ecs;
 pub mod gather;
 pub mod inventory;
 pub mod jvm;
+pub mod near;
 pub mod outlier;
 pub mod snapshot;
+pub mod ssm;
 pub mod transport;

@@ -5,6 +5,7 @@
 use super::gather::{self, Progress};
 use super::inventory::Instance;
 use super::jvm;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// One instance's dump in one round.
@@ -24,8 +25,12 @@ pub struct Taken {
     /// When the dump was asked for, RFC 3339 UTC, and as milliseconds since the epoch.
     pub taken_at: String,
     pub taken_ms: i64,
-    /// Where the dump is on this machine (gzip'd HPROF), when it was taken.
+    /// Where the dump is on this machine (gzip'd HPROF), when it was brought here.
     pub path: Option<PathBuf>,
+    /// Where the dump is on its host, when it was left there (near-data mode).
+    pub remote: Option<String>,
+    /// The dump's size (gzip'd), wherever it is.
+    pub dump_bytes: u64,
     pub bytes_moved: u64,
     pub seconds: f64,
     pub error: Option<String>,
@@ -43,10 +48,23 @@ pub fn dump_path(dir: &Path, instance: &Instance, round: u32) -> PathBuf {
     dir.join(folder).join(format!("{}-{round}.hprof.gz", instance.index))
 }
 
-/// Dump every instance once, at most `limit` at a time, into `dir`.
+/// Where a round's dumps go: each brought here under `dir`, or, for the instances that have a
+/// folder in `there` (by label, `api-svc[2]`), left in that folder on their host.
+pub struct Keep<'a> {
+    pub dir: &'a Path,
+    pub there: &'a BTreeMap<String, String>,
+}
+
+/// Where one dump ended up.
+enum Put {
+    Here(PathBuf),
+    There(String),
+}
+
+/// Dump every instance once, at most `limit` at a time.
 pub fn round(
     instances: &[Instance],
-    dir: &Path,
+    keep: &Keep,
     round: u32,
     limit: usize,
     progress: &(dyn Fn(Progress) + Sync),
@@ -56,13 +74,19 @@ pub fn round(
         instances,
         limit,
         |instance| {
-            let path = dump_path(dir, instance, round);
+            let at = chrono::Utc::now();
+            let host = instance.host.as_ref();
+            if let Some(folder) = keep.there.get(&instance.label()) {
+                let remote = format!("{folder}/{round}.hprof.gz");
+                let size = jvm::dump_there(host, instance.pid, &remote).map_err(|e| e.to_string())?;
+                return Ok((Put::There(remote), 0, size, at));
+            }
+            let path = dump_path(keep.dir, instance, round);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
             }
-            let at = chrono::Utc::now();
-            jvm::heap_dump(instance.host.as_ref(), instance.pid, &path)
-                .map(|fetched| (path, fetched.bytes_moved, at))
+            jvm::heap_dump(host, instance.pid, &path)
+                .map(|fetched| (Put::Here(path), fetched.bytes_moved, fetched.dump_bytes, at))
                 .map_err(|e| e.to_string())
         },
         progress,
@@ -82,14 +106,20 @@ pub fn round(
                 taken_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 taken_ms: started.timestamp_millis(),
                 path: None,
+                remote: None,
+                dump_bytes: 0,
                 bytes_moved: 0,
                 seconds: answer.elapsed.as_secs_f64(),
                 error: None,
             };
             match answer.result {
-                Ok((path, bytes, at)) => {
-                    taken.path = Some(path);
-                    taken.bytes_moved = bytes;
+                Ok((put, moved, size, at)) => {
+                    match put {
+                        Put::Here(path) => taken.path = Some(path),
+                        Put::There(remote) => taken.remote = Some(remote),
+                    }
+                    taken.bytes_moved = moved;
+                    taken.dump_bytes = size;
                     taken.taken_at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
                     taken.taken_ms = at.timestamp_millis();
                 }
@@ -116,6 +146,7 @@ mod tests {
             command: String::new(),
             version: None,
             task: None,
+            deployclaw: None,
         };
         let path = dump_path(Path::new("/d"), &instance, 3);
         assert_eq!(path, Path::new("/d/.._.._etc_x_y/2-3.hprof.gz"));
@@ -134,9 +165,10 @@ mod tests {
             command: String::new(),
             version: Some("1.0".into()),
             task: None,
+            deployclaw: None,
         };
         let dir = tempfile::tempdir().unwrap();
-        let rows = round(&[instance], dir.path(), 1, 2, &|_| {});
+        let rows = round(&[instance], &Keep { dir: dir.path(), there: &BTreeMap::new() }, 1, 2, &|_| {});
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].label, "api[0]");
         assert!(rows[0].path.is_none());

@@ -25,6 +25,10 @@ pub struct MemoryLeaks {
     /// With --inventory: how many instances are dumped at once.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// With --inventory: leave the dumps on each host whose inventory entry names its
+    /// `deployclaw` and analyse them there; only the answers cross the network.
+    #[arg(long, requires = "inventory")]
+    pub near_data: bool,
     /// Live snapshots per service.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub snapshots: u32,
@@ -152,6 +156,7 @@ pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
     }
     if args.inventory.is_some() {
         params.push(param("CONCURRENCY", i64::from(args.concurrency)));
+        params.push(param("NEAR_DATA", args.near_data));
     }
     if !args.rds_instances.is_empty() {
         let window = match deployclaw::units::parse_duration(&args.rds_window) {

@@ -1,0 +1,182 @@
+//! Near-data mode of `fleet::snapshots`: each instance whose host has deployclaw installed gets
+//! a private folder there; its dumps stay in it, that deployclaw analyses them at the end, the
+//! answer is saved here beside the other dumps, and the folder is removed, also when the
+//! statement fails or is interrupted.
+
+use super::Shared;
+use crate::evidence::{Finding, Severity};
+use crate::fleet::gather;
+use crate::fleet::inventory::Instance;
+use crate::fleet::jvm;
+use crate::fleet::near::{self, Ask};
+use crate::heap::histogram::ClassRow;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+type Result<T> = std::result::Result<T, Box<rhai::EvalAltResult>>;
+
+/// The private folders on the hosts, by instance label; removed when dropped.
+pub struct Folders<'a> {
+    instances: &'a [Instance],
+    pub by_label: BTreeMap<String, String>,
+}
+
+impl Drop for Folders<'_> {
+    fn drop(&mut self) {
+        for i in self.instances {
+            if let Some(dir) = self.by_label.get(&i.label()) {
+                jvm::remove_dir(i.host.as_ref(), dir);
+            }
+        }
+    }
+}
+
+/// A folder on the host of each instance whose inventory entry names its deployclaw. The others
+/// (and any whose folder cannot be made) have their dumps brought here, as without near-data.
+pub fn folders<'a>(instances: &'a [Instance], concurrency: usize) -> Folders<'a> {
+    let answers = gather::each(
+        instances,
+        concurrency,
+        |i| match &i.deployclaw {
+            Some(_) => jvm::private_dir(i.host.as_ref()).map(Some),
+            None => Ok(None),
+        },
+        &|_| {},
+    );
+    let mut by_label = BTreeMap::new();
+    for answer in answers {
+        let i = &answer.instance;
+        match answer.result {
+            Ok(Some(dir)) => {
+                by_label.insert(i.label(), dir);
+            }
+            Ok(None) => eprintln!(
+                "fleet: {} on {}: the inventory names no `deployclaw` there: its dumps are brought here",
+                i.label(),
+                i.host.name()
+            ),
+            Err(e) => eprintln!(
+                "fleet: {} on {}: no folder for near-data analysis ({}): its dumps are brought here",
+                i.label(),
+                i.host.name(),
+                crate::evidence::redact(&e)
+            ),
+        }
+    }
+    Folders { instances, by_label }
+}
+
+/// What the analysis is asked.
+pub struct Options<'a> {
+    pub rule: Option<&'a str>,
+    pub threshold: &'a str,
+    pub concurrency: usize,
+    /// Where the answers are saved (the dumps folder).
+    pub dir: &'a Path,
+}
+
+/// Analyse each instance's dumps on its host and complete its rows of `rows` (the Frame's rows):
+/// `analysis` (the saved answer) on each, the answer's bytes added to `bytes_moved` of the last.
+pub fn analyse(s: &Shared, folders: &Folders, rows: &mut [Value], options: &Options) -> Result<()> {
+    let mut dumps: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for row in rows.iter() {
+        if let (Some(label), Some(remote)) = (row["instance"].as_str(), row["remote"].as_str()) {
+            dumps.entry(label.to_string()).or_default().push((row["round"].as_i64().unwrap_or(0), remote.to_string()));
+        }
+    }
+    let wanted: Vec<Instance> = folders
+        .instances
+        .iter()
+        .filter(|i| dumps.contains_key(&i.label()) && i.deployclaw.is_some())
+        .cloned()
+        .collect();
+    let answers = gather::each(
+        &wanted,
+        options.concurrency,
+        |i| {
+            let mut mine = dumps.get(&i.label()).cloned().unwrap_or_default();
+            mine.sort();
+            let paths: Vec<String> = mine.into_iter().map(|(_, p)| p).collect();
+            let deployclaw = i.deployclaw.as_deref().unwrap_or("deployclaw");
+            let ask = Ask { deployclaw, dumps: &paths, rule: options.rule, threshold: options.threshold };
+            near::analyze(i.host.as_ref(), &ask).map_err(|e| e.to_string())
+        },
+        &|p| super::fleet_api::report(p, "analysis there"),
+    );
+    for answer in answers {
+        let i = &answer.instance;
+        let label = i.label();
+        let analysis = match answer.result {
+            Ok(a) => a,
+            Err(e) => {
+                let title = format!("{label} on {}: its dumps could not be analysed there", i.host.name());
+                let details = json!({ "instance": label, "error": crate::evidence::redact(&e) });
+                s.add_finding(Finding { severity: Severity::Warning, title, details })?;
+                continue;
+            }
+        };
+        forward_findings(s, i, &analysis.json)?;
+        let path = answer_path(options.dir, i);
+        save(&path, &analysis.json).map_err(super::rt_error)?;
+        let dump_bytes: u64 =
+            rows.iter().filter(|r| r["instance"] == label.as_str()).filter_map(|r| r["dump_bytes"].as_u64()).sum();
+        let note = json!({ "instance": label, "host": i.host.name(), "dump_bytes": dump_bytes,
+                           "bytes_moved": analysis.bytes_moved, "saved": path.display().to_string() });
+        s.record(|log| log.note(&format!("fleet near-data analysis: {note}")))?;
+        let last = rows.iter().rposition(|r| r["instance"] == label.as_str() && r["remote"].is_string());
+        for (n, row) in rows.iter_mut().enumerate().filter(|(_, r)| r["instance"] == label.as_str()) {
+            row["analysis"] = json!(path.display().to_string());
+            if Some(n) == last {
+                row["bytes_moved"] = json!(row["bytes_moved"].as_u64().unwrap_or(0) + analysis.bytes_moved);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The findings the analysis made on the host, as findings here naming the instance.
+fn forward_findings(s: &Shared, i: &Instance, answer: &Value) -> Result<()> {
+    for f in answer["findings"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let severity = f["severity"].as_str().and_then(|v| v.parse().ok()).unwrap_or(Severity::Warning);
+        let title = format!("{} on {}: {}", i.label(), i.host.name(), f["title"].as_str().unwrap_or("(untitled)"));
+        let said = f["details"].as_str().and_then(|d| serde_json::from_str::<Value>(d).ok()).unwrap_or(Value::Null);
+        let details = json!({ "instance": i.label(), "host": i.host.name(), "analysed_there": said });
+        s.add_finding(Finding { severity, title, details })?;
+    }
+    Ok(())
+}
+
+/// `dir/api-svc/2.analysis.json`, beside where the instance's dumps would be.
+fn answer_path(dir: &Path, instance: &Instance) -> PathBuf {
+    crate::fleet::snapshot::dump_path(dir, instance, 0).with_file_name(format!("{}.analysis.json", instance.index))
+}
+
+fn save(path: &Path, answer: &Value) -> std::result::Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let text = serde_json::to_vec(answer).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The latest class histogram in a saved answer (`deployclaw.heap-analysis/1`).
+pub fn latest_histogram(path: &str) -> std::result::Result<Vec<ClassRow>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let answer: Value = serde_json::from_slice(&text).map_err(|e| format!("{path}: not JSON: {e}"))?;
+    if answer["format"] != "deployclaw.heap-analysis/1" {
+        return Err(format!("{path}: not a heap analysis (deployclaw heap analyze --json)"));
+    }
+    let rows = answer["latest"]["rows"].as_array().ok_or_else(|| format!("{path}: no latest histogram"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(ClassRow {
+                class: r["class"].as_str()?.to_string(),
+                instances: r["instances"].as_u64().unwrap_or(0),
+                shallow_bytes: r["shallow_bytes"].as_u64()?,
+                largest: 0,
+            })
+        })
+        .collect())
+}

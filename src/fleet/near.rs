@@ -1,0 +1,98 @@
+//! Analysis near the data: the dumps stay on the instance's host, the deployclaw installed there
+//! reads them (`deployclaw heap analyze --json`), and only its answer crosses the network. A dump
+//! of tens of gigabytes then costs the network a few hundred kilobytes.
+
+use super::jvm::JvmError;
+use super::transport::Transport;
+
+/// What the host's deployclaw answered, and what that cost.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The answer (`deployclaw.heap-analysis/1`), as `deployclaw heap analyze --json` prints it.
+    pub json: serde_json::Value,
+    /// Bytes that crossed the network: the answer and anything printed on stderr.
+    pub bytes_moved: u64,
+}
+
+/// What to ask the host's deployclaw.
+pub struct Ask<'a> {
+    /// deployclaw there (a path, or a name its PATH finds).
+    pub deployclaw: &'a str,
+    /// The dumps there, oldest first.
+    pub dumps: &'a [String],
+    /// The tenant rule for `heap::tenants`, if any.
+    pub rule: Option<&'a str>,
+    /// The growth threshold ("15%").
+    pub threshold: &'a str,
+}
+
+/// Run `deployclaw heap analyze` on `host` over dumps that are there.
+pub fn analyze(host: &dyn Transport, ask: &Ask) -> Result<Analysis, JvmError> {
+    let mut args = vec!["heap", "analyze", "--json", "--threshold-delta", ask.threshold];
+    if let Some(rule) = ask.rule {
+        args.extend(["--rule", rule]);
+    }
+    args.push("--");
+    args.extend(ask.dumps.iter().map(String::as_str));
+    let ran = host.run(ask.deployclaw, &args)?;
+    // It exits 3 when the analysis made error findings (a tenant that grew): the answer stands.
+    // A failure prints no JSON on stdout.
+    let json: Option<serde_json::Value> = serde_json::from_slice(&ran.stdout).ok();
+    match json {
+        Some(json) if json["format"] == "deployclaw.heap-analysis/1" => {
+            Ok(Analysis { json, bytes_moved: (ran.stdout.len() + ran.stderr.len()) as u64 })
+        }
+        _ => Err(JvmError::Command {
+            host: host.name(),
+            command: format!("{} heap analyze", ask.deployclaw),
+            output: format!(
+                "{}: {}",
+                if ran.success { "its answer is not a heap analysis" } else { "it failed" },
+                tail(&ran.text())
+            ),
+        }),
+    }
+}
+
+/// The last lines of a command's output, for a message: an error is said at the end.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.trim().lines().collect();
+    lines[lines.len().saturating_sub(5)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::transport::Local;
+
+    #[test]
+    fn the_answer_must_be_an_analysis_and_a_failure_says_why() {
+        let host = Local::default();
+        let dumps = vec!["/nonexistent/1.hprof.gz".to_string()];
+        let ask = Ask { deployclaw: "echo", dumps: &dumps, rule: Some("a.B.c"), threshold: "15%" };
+        let err = analyze(&host, &ask).unwrap_err().to_string();
+        assert!(err.contains("echo heap analyze failed: its answer is not a heap analysis"), "{err}");
+        assert!(
+            err.contains("heap analyze --json --threshold-delta 15% --rule a.B.c -- /nonexistent/1.hprof.gz"),
+            "{err}"
+        );
+
+        let ask = Ask { deployclaw: "false", dumps: &dumps, rule: None, threshold: "15%" };
+        assert!(analyze(&host, &ask).unwrap_err().to_string().contains("it failed"));
+    }
+
+    #[test]
+    fn an_answer_with_findings_exits_3_and_still_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("deployclaw");
+        let body = "#!/bin/sh\necho '{\"format\": \"deployclaw.heap-analysis/1\", \"totals\": [1]}'\nexit 3\n";
+        std::fs::write(&fake, body).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let fake = fake.display().to_string();
+        let dumps = vec!["/d/1.hprof.gz".to_string()];
+        let ask = Ask { deployclaw: &fake, dumps: &dumps, rule: None, threshold: "15%" };
+        let answer = analyze(&Local::default(), &ask).unwrap();
+        assert_eq!(answer.json["totals"][0], 1);
+        assert_eq!(answer.bytes_moved, 56, "the answer's bytes, newline included");
+    }
+}
