@@ -271,14 +271,7 @@ fn the_running_tasks_of_an_ecs_service_are_its_instances() {
         return;
     }
     let Some(moto) = common::moto::Moto::start_for_ecs() else { return };
-    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/ecs_tasks.py");
-    let out = Command::new("python3")
-        .args([seed, &moto.url, "prod", "api-svc", "registry.example:5000/api-svc:2.4.1", "3"])
-        .envs(common::moto::ENV.iter().copied())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let addresses: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let addresses = seed(&moto, "ecs_tasks.py", &["prod", "api-svc", "registry.example:5000/api-svc:2.4.1", "3"]);
 
     let sandbox = Sandbox::new();
     let hosts: Vec<TestHost> = (0..2).map(|_| TestHost::start()).collect();
@@ -308,12 +301,7 @@ fn the_running_tasks_of_an_ecs_service_are_its_instances() {
             map.join(", ")
         ),
     );
-    let (got, run) = instances_through_moto(
-        &sandbox,
-        &moto,
-        &inventory,
-        "#{instances: found.select([\"instance\", \"host\", \"version\", \"task\"]).rows(), findings: evidence::findings().col(\"title\")}",
-    );
+    let (got, run) = instances_through_moto(&sandbox, &moto, &inventory, INSTANCES_AND_FINDINGS);
     let instances = got["instances"].as_array().unwrap();
     let hosts_found: Vec<&str> = instances.iter().map(|i| i["host"].as_str().unwrap()).collect();
     let expected: Vec<String> = hosts.iter().map(|h| format!("ssh root@{}:22", h.address)).collect();
@@ -330,6 +318,23 @@ fn the_running_tasks_of_an_ecs_service_are_its_instances() {
     let findings = got["findings"].to_string();
     assert!(findings.contains(&format!("host ssh root@{}:2 could not be asked", hosts[0].address)), "{findings}");
     assert!(stderr(&run).contains("fleet: ECS cluster prod: api-svc has 3 running task(s)"), "{}", stderr(&run));
+}
+
+/// The instances found (instance, host, version, task) and the findings' titles.
+const INSTANCES_AND_FINDINGS: &str = "#{instances: found.select([\"instance\", \"host\", \"version\", \"task\"]).rows(), findings: evidence::findings().col(\"title\")}";
+
+/// Run a seeding script of tests/fixtures/aws against moto; it prints the addresses it made.
+fn seed(moto: &common::moto::Moto, script: &str, args: &[&str]) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aws").join(script);
+    let out = Command::new("python3")
+        .arg(path)
+        .arg(&moto.url)
+        .args(args)
+        .envs(common::moto::ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// `fleet::instances` of `inventory` in `deployclaw run --json` with AWS at moto; `result` is
@@ -383,4 +388,43 @@ fn a_host_reached_by_ssm_run_command_is_asked_through_aws_run_shell_script() {
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
     let commands: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(commands, serde_json::json!([["AWS-RunShellScript", ["i-0123456789abcdef0"], ["jcmd -l"]]]));
+}
+
+/// EC2 names the hosts: the running instances tagged `service = api-svc` in moto, each
+/// instance's private address mapped to a test host (`[ec2] addresses`), the version from its
+/// `version` tag. A stopped instance and one of another service are not taken; an instance
+/// whose host cannot be reached is named and the other is still found.
+#[test]
+#[cfg(feature = "ec2")]
+fn the_running_ec2_instances_tagged_with_a_service_are_its_instances() {
+    if !available() {
+        return;
+    }
+    let Some(moto) = common::moto::Moto::start_empty() else { return };
+    let addresses = seed(&moto, "ec2_instances.py", &["api-svc", "2.4.1", "2"]);
+
+    let sandbox = Sandbox::new();
+    let host = TestHost::start();
+    let dir = sandbox.path("jvm");
+    std::fs::create_dir_all(&dir).unwrap();
+    let _jvm = Jvm::start_via(&host.launcher(), &dir, "FleetLeak", &[], &["-XX:+UseG1GC"]);
+    // The second instance's host refuses connections (port 2 of the test host).
+    let map = format!("\"{}\" = \"{}\", \"{}\" = \"{}:2\"", addresses[0], host.address, addresses[1], host.address);
+    let inventory = sandbox.write(
+        "fleet.toml",
+        &format!(
+            "[services.api-svc]\nmatch = \"FleetLeak\"\n\n[ec2]\nservices = [\"api-svc\"]\nversion_tag = \"version\"\nreach = {{ user = \"root\", identity = \"{}\", known_hosts = \"{}\", connect_timeout = 5 }}\naddresses = {{ {map} }}\n",
+            host.identity.display(),
+            host.known_hosts.display(),
+        ),
+    );
+    let (got, run) = instances_through_moto(&sandbox, &moto, &inventory, INSTANCES_AND_FINDINGS);
+    let instances = got["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 1, "{got:#}");
+    assert_eq!(instances[0]["host"], format!("ssh root@{}:22", host.address));
+    assert_eq!(instances[0]["version"], "2.4.1", "the version tag: {got:#}");
+    assert!(instances[0]["task"].as_str().is_some_and(|t| t.starts_with("i-")), "the instance id: {got:#}");
+    let findings = got["findings"].to_string();
+    assert!(findings.contains(&format!("host ssh root@{}:2 could not be asked", host.address)), "{findings}");
+    assert!(stderr(&run).contains("fleet: EC2 instances tagged service=api-svc: 2 running: i-"), "{}", stderr(&run));
 }

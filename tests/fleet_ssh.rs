@@ -99,6 +99,39 @@ fn arguments_reach_the_remote_command_as_they_are() {
 }
 
 #[test]
+fn commands_to_one_host_share_one_connection() {
+    if !available() {
+        return;
+    }
+    let host = TestHost::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut ssh = ssh_to(&host);
+    ssh.control_dir = deployclaw::fleet::transport::control_dir(home.path());
+    let dir = ssh.control_dir.clone().expect("a short private folder is used");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dir).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700);
+    // The first command leaves the connection open (its socket), and the next go over it.
+    for _ in 0..3 {
+        assert!(ssh.run("true", &[]).unwrap().success);
+    }
+    let sockets: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(sockets.len(), 1, "one shared connection's socket");
+    let control = |op: &str| {
+        std::process::Command::new("ssh")
+            .args(["-o", &format!("ControlPath={}/%C", dir.display()), "-O", op, "-p", "22"])
+            .arg(format!("root@{}", host.address))
+            .output()
+            .unwrap()
+    };
+    let check = control("check");
+    assert!(String::from_utf8_lossy(&check.stderr).contains("Master running"), "{check:?}");
+    // Shut it down so it does not outlive the test host.
+    control("exit");
+    let long = Path::new("/tmp").join("x".repeat(60));
+    assert_eq!(deployclaw::fleet::transport::control_dir(&long), None, "too long for a socket path");
+}
+
+#[test]
 fn three_instances_asked_at_once_and_the_one_that_grew_is_the_outlier() {
     if !available() {
         return;

@@ -88,6 +88,11 @@ impl Aws {
         aws_sdk_ecs::Client::new(&self.config)
     }
 
+    #[cfg(feature = "ec2")]
+    pub(crate) fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.config)
+    }
+
     pub(crate) fn ssm(&self) -> aws_sdk_ssm::Client {
         aws_sdk_ssm::Client::new(&self.config)
     }

@@ -7,6 +7,8 @@ use super::live_api::{duration, wait};
 use super::progress::Progress;
 use super::{Shared, block, fleet_near, frame_of, input_error, rt_error};
 use crate::evidence::{Finding, Severity};
+#[cfg(feature = "ec2")]
+use crate::fleet::ec2;
 use crate::fleet::inventory::{self, Instance};
 use crate::fleet::outlier::{self, Sample};
 use crate::fleet::snapshot::{self, Taken};
@@ -49,13 +51,17 @@ const OUTLIER_COLUMNS: &[&str] =
 fn discover(s: &Shared, path: &str, wanted: &[String]) -> Result<Vec<Instance>> {
     let mut inventory = inventory::read(Path::new(path)).map_err(input_error)?;
     let ecs_services = inventory.ecs.as_ref().map(|e| e.services.clone()).unwrap_or_default();
+    let ec2_services = inventory.ec2.as_ref().map(|e| e.services.clone()).unwrap_or_default();
     let mut known: Vec<String> = inventory.services.iter().map(|s| s.name.clone()).collect();
-    known.extend(ecs_services.iter().cloned());
+    known.extend(ecs_services.iter().chain(&ec2_services).cloned());
     if let Some(missing) = wanted.iter().find(|w| !known.contains(w)) {
         return Err(input_error(format!("inventory {path}: no service {missing:?} (it lists {})", known.join(", "))));
     }
     for name in ecs_services.iter().filter(|n| wanted.is_empty() || wanted.contains(n)) {
         add_ecs_tasks(s, &mut inventory, name)?;
+    }
+    for name in ec2_services.iter().filter(|n| wanted.is_empty() || wanted.contains(n)) {
+        add_ec2_instances(s, &mut inventory, name)?;
     }
     let services = inventory.services;
     let mut instances = Vec::new();
@@ -92,6 +98,30 @@ fn add_ecs_tasks(s: &Shared, inventory: &mut inventory::Inventory, name: &str) -
             title,
             details: json!({ "service": name, "cluster": cluster, "task": task.id }),
         })?;
+    }
+    Ok(())
+}
+
+/// A build without the `ec2` feature cannot read `[ec2]`.
+#[cfg(not(feature = "ec2"))]
+fn add_ec2_instances(_: &Shared, _: &mut inventory::Inventory, name: &str) -> Result<()> {
+    Err(input_error(format!("service {name}: [ec2] needs a build with the `ec2` feature (cargo build --features ec2)")))
+}
+
+/// The running EC2 instances tagged with a service's name, as hosts of the service.
+#[cfg(feature = "ec2")]
+fn add_ec2_instances(s: &Shared, inventory: &mut inventory::Inventory, name: &str) -> Result<()> {
+    let Some(ec2) = inventory.ec2.as_ref() else { return Ok(()) };
+    let (key, version_key) = (ec2.tag.clone(), ec2.version_tag.clone());
+    let aws = super::aws_api::clients(s)?;
+    let tagged = ec2::Tagged { key: &key, service: name, version_key: version_key.as_deref() };
+    let instances = block(s, ec2::tagged_instances(&aws, &tagged))?.map_err(rt_error)?;
+    let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+    eprintln!("fleet: EC2 instances tagged {key}={name}: {} running: {}", instances.len(), ids.join(", "));
+    for instance in inventory.add_ec2_service(name, instances) {
+        let title = format!("{name}: EC2 instance {} reports no private address; it is left out", instance.id);
+        let details = json!({ "service": name, "instance": instance.id });
+        s.add_finding(Finding { severity: Severity::Warning, title, details })?;
     }
     Ok(())
 }

@@ -4,15 +4,25 @@
 
 use crate::collect::aws::{Aws, Error, call_error};
 
-/// A running task of an ECS service.
+/// Where an instance of a service runs, as AWS tells it: a running task of an ECS service, or
+/// an EC2 instance (see `ec2`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
-    /// The last part of the task's ARN.
+    /// The last part of the task's ARN, or the EC2 instance id.
     pub id: String,
-    /// The private IPv4 address of its network interface (`awsvpc`), if ECS reports one.
+    /// The private IPv4 address of its network interface (`awsvpc`), if AWS reports one.
     pub address: Option<String>,
     /// The first container's image, e.g. `123.dkr.ecr.eu-west-1.amazonaws.com/api:2.4.1`.
     pub image: Option<String>,
+    /// The version, where a tag names it (EC2); for a task, the image's tag says it.
+    pub version: Option<String>,
+}
+
+impl Task {
+    /// The version it runs: the tagged one, else its image's tag.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref().or_else(|| self.image.as_deref().and_then(image_tag))
+    }
 }
 
 /// The tag of an image reference: `api:2.4.1` -> `2.4.1`. None for a digest (`api@sha256:...`)
@@ -82,6 +92,7 @@ pub async fn service_tasks(aws: &Aws, cluster: &str, service: &str) -> Result<Ve
                 id: arn.rsplit('/').next().unwrap_or(arn).to_string(),
                 address: address(task),
                 image: task.containers().first().and_then(|c| c.image()).map(str::to_string),
+                version: None,
             });
         }
     }

@@ -16,6 +16,14 @@
 //! services = ["worker-svc"]
 //! reach = { user = "app", identity = "keys/id_ed25519", known_hosts = "keys/known_hosts" }
 //! addresses = { "10.0.1.46" = "127.0.0.1:2201" }   # a task's address as reached from here
+//!
+//! # Services whose hosts are the running EC2 instances tagged `service = NAME`.
+//! [ec2]
+//! tag = "service"              # the default
+//! version_tag = "version"      # the tag that names the version an instance runs
+//! services = ["batch-processor"]
+//! reach = { user = "app", identity = "keys/id_ed25519", known_hosts = "keys/known_hosts" }
+//! # ssm = true                 # reach each instance by SSM Run Command instead of SSH
 //! ```
 
 use super::ecs;
@@ -32,6 +40,7 @@ struct File {
     #[serde(default)]
     services: BTreeMap<String, ServiceEntry>,
     ecs: Option<EcsEntry>,
+    ec2: Option<Ec2Entry>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +63,28 @@ struct EcsEntry {
     /// A task's address as it is reached from here (`HOST` or `HOST:PORT`), where it differs.
     #[serde(default)]
     addresses: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ec2Entry {
+    /// The tag whose value is the service's name.
+    #[serde(default = "service_tag")]
+    tag: String,
+    /// The tag whose value is the version an instance runs.
+    version_tag: Option<String>,
+    services: Vec<String>,
+    /// Reach each instance with SSM Run Command (by its id) instead of SSH at its address.
+    #[serde(default)]
+    ssm: bool,
+    #[serde(default)]
+    reach: HostEntry,
+    #[serde(default)]
+    addresses: BTreeMap<String, String>,
+}
+
+fn service_tag() -> String {
+    "service".into()
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -90,27 +121,44 @@ pub struct Host {
     pub transport: Arc<dyn Transport>,
     /// Text the command line of each of the service's JVMs there holds.
     pub pattern: String,
-    /// The ECS task this host is, when it came from ECS.
+    /// The ECS task or EC2 instance this host is, when AWS named it.
     pub task: Option<ecs::Task>,
     /// deployclaw on the host, where the inventory says it is installed.
     pub deployclaw: Option<String>,
 }
 
-/// An inventory: services with their hosts, and services whose hosts ECS knows.
+/// An inventory: services with their hosts, and services whose hosts ECS or EC2 knows.
 pub struct Inventory {
     pub services: Vec<Service>,
     pub ecs: Option<Ecs>,
+    pub ec2: Option<Ec2>,
+    /// Each ECS or EC2 service's `match`, from its `[services.NAME]` entry (default: its name).
+    patterns: BTreeMap<String, String>,
     base: std::path::PathBuf,
+}
+
+/// How the hosts AWS names are reached: the keys of a host entry for all of them, and the
+/// addresses that are reached another way.
+struct Reach {
+    entry: HostEntry,
+    addresses: BTreeMap<String, String>,
+    /// By SSM Run Command with the instance id, not SSH at the address.
+    ssm: bool,
 }
 
 /// Where ECS services run, and how their tasks are reached.
 pub struct Ecs {
     pub cluster: String,
     pub services: Vec<String>,
-    reach: HostEntry,
-    addresses: BTreeMap<String, String>,
-    /// Each ECS service's `match`, from its `[services.NAME]` entry (default: its name).
-    patterns: BTreeMap<String, String>,
+    reach: Reach,
+}
+
+/// Services whose instances are the EC2 instances tagged with their name.
+pub struct Ec2 {
+    pub tag: String,
+    pub version_tag: Option<String>,
+    pub services: Vec<String>,
+    reach: Reach,
 }
 
 /// Read the inventory file at `path`; relative key and known-hosts paths are taken from its folder.
@@ -120,11 +168,11 @@ pub fn read(path: &Path) -> Result<Inventory, String> {
     parse_inventory(&text, base).map_err(|e| format!("inventory {}: {e}", path.display()))
 }
 
-/// Read an inventory with hosts only (no `[ecs]`).
+/// Read an inventory with hosts only (no `[ecs]` or `[ec2]`).
 pub fn parse(text: &str, base: &Path) -> Result<Vec<Service>, String> {
     let inventory = parse_inventory(text, base)?;
-    if inventory.ecs.is_some() {
-        return Err("[ecs] needs AWS: read this inventory with inventory::read and add the tasks".into());
+    if inventory.ecs.is_some() || inventory.ec2.is_some() {
+        return Err("[ecs] and [ec2] need AWS: read this inventory with inventory::read and add their hosts".into());
     }
     Ok(inventory.services)
 }
@@ -133,13 +181,24 @@ pub fn parse(text: &str, base: &Path) -> Result<Vec<Service>, String> {
 pub fn parse_inventory(text: &str, base: &Path) -> Result<Inventory, String> {
     let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
     let from_ecs: Vec<String> = file.ecs.as_ref().map(|e| e.services.clone()).unwrap_or_default();
+    let from_ec2: Vec<String> = file.ec2.as_ref().map(|e| e.services.clone()).unwrap_or_default();
+    if let Some(both) = from_ecs.iter().find(|n| from_ec2.contains(n)) {
+        return Err(format!("service {both:?} is in [ecs] and in [ec2]: name it in one"));
+    }
     let mut services = Vec::new();
     let mut patterns = BTreeMap::new();
     for (name, entry) in file.services {
         let pattern = entry.pattern.unwrap_or_else(|| name.clone());
-        if from_ecs.contains(&name) {
+        let source = if from_ecs.contains(&name) {
+            Some("[ecs]: its hosts are its ECS tasks")
+        } else if from_ec2.contains(&name) {
+            Some("[ec2]: its hosts are its tagged EC2 instances")
+        } else {
+            None
+        };
+        if let Some(source) = source {
             if !entry.hosts.is_empty() {
-                return Err(format!("service {name:?} lists hosts and is in [ecs]: its hosts are its ECS tasks"));
+                return Err(format!("service {name:?} lists hosts and is in {source}"));
             }
             patterns.insert(name, pattern);
             continue;
@@ -172,18 +231,33 @@ pub fn parse_inventory(text: &str, base: &Path) -> Result<Inventory, String> {
             if e.services.is_empty() {
                 return Err("[ecs] names no services".into());
             }
-            if !e.reach.host.is_empty() || e.reach.ssm.is_some() {
-                return Err(
-                    "[ecs] reach: tasks are reached over SSH at their own addresses; leave out `host` and `ssm`".into(),
-                );
-            }
-            for name in &e.services {
-                patterns.entry(name.clone()).or_insert_with(|| name.clone());
-            }
-            Some(Ecs { cluster: e.cluster, services: e.services, reach: e.reach, addresses: e.addresses, patterns })
+            let reach = reach_of("[ecs]", e.reach, e.addresses, false)?;
+            Some(Ecs { cluster: e.cluster, services: e.services, reach })
         }
     };
-    Ok(Inventory { services, ecs, base: base.to_path_buf() })
+    let ec2 = match file.ec2 {
+        None => None,
+        Some(e) => {
+            if e.services.is_empty() {
+                return Err("[ec2] names no services".into());
+            }
+            let reach = reach_of("[ec2]", e.reach, e.addresses, e.ssm)?;
+            Some(Ec2 { tag: e.tag, version_tag: e.version_tag, services: e.services, reach })
+        }
+    };
+    for name in from_ecs.iter().chain(&from_ec2) {
+        patterns.entry(name.clone()).or_insert_with(|| name.clone());
+    }
+    Ok(Inventory { services, ecs, ec2, patterns, base: base.to_path_buf() })
+}
+
+fn reach_of(section: &str, entry: HostEntry, addresses: BTreeMap<String, String>, ssm: bool) -> Result<Reach, String> {
+    if !entry.host.is_empty() || entry.ssm.is_some() {
+        return Err(format!(
+            "{section} reach: each host is reached at its own address (or, with ssm = true, by its id); leave out `host` and `ssm`"
+        ));
+    }
+    Ok(Reach { entry, addresses, ssm })
 }
 
 impl Inventory {
@@ -191,23 +265,42 @@ impl Inventory {
     /// address `[ecs] addresses` maps it to). Tasks with no address are returned, not added.
     pub fn add_ecs_service(&mut self, name: &str, tasks: Vec<ecs::Task>) -> Vec<ecs::Task> {
         let Some(ecs) = &self.ecs else { return tasks };
-        let pattern = ecs.patterns.get(name).cloned().unwrap_or_else(|| name.to_string());
+        let (hosts, left) = self.hosts(&ecs.reach, name, tasks);
+        self.services.push(Service { name: name.to_string(), hosts });
+        left
+    }
+
+    /// Add an EC2 service and its tagged instances as hosts, as [`Inventory::add_ecs_service`]
+    /// does (or each reached by SSM with its id, where `[ec2] ssm = true`).
+    pub fn add_ec2_service(&mut self, name: &str, instances: Vec<ecs::Task>) -> Vec<ecs::Task> {
+        let Some(ec2) = &self.ec2 else { return instances };
+        let (hosts, left) = self.hosts(&ec2.reach, name, instances);
+        self.services.push(Service { name: name.to_string(), hosts });
+        left
+    }
+
+    fn hosts(&self, reach: &Reach, name: &str, tasks: Vec<ecs::Task>) -> (Vec<Host>, Vec<ecs::Task>) {
+        let pattern = self.patterns.get(name).cloned().unwrap_or_else(|| name.to_string());
         let mut hosts = Vec::new();
         let mut unreachable = Vec::new();
         for task in tasks {
-            let Some(address) = task.address.clone() else {
-                unreachable.push(task);
-                continue;
-            };
-            let mut entry = ecs.reach.clone();
-            let reached = ecs.addresses.get(&address).cloned().unwrap_or(address);
-            // `HOST:PORT` (an IPv6 address stays whole: it has more than one colon).
-            match reached.rsplit_once(':') {
-                Some((host, port)) if !host.contains(':') && port.parse::<u16>().is_ok() => {
-                    entry.host = host.to_string();
-                    entry.port = port.parse().ok();
+            let mut entry = reach.entry.clone();
+            if reach.ssm {
+                entry.ssm = Some(task.id.clone());
+            } else {
+                let Some(address) = task.address.clone() else {
+                    unreachable.push(task);
+                    continue;
+                };
+                let reached = reach.addresses.get(&address).cloned().unwrap_or(address);
+                // `HOST:PORT` (an IPv6 address stays whole: it has more than one colon).
+                match reached.rsplit_once(':') {
+                    Some((host, port)) if !host.contains(':') && port.parse::<u16>().is_ok() => {
+                        entry.host = host.to_string();
+                        entry.port = port.parse().ok();
+                    }
+                    _ => entry.host = reached,
                 }
-                _ => entry.host = reached,
             }
             hosts.push(Host {
                 pattern: pattern.clone(),
@@ -216,8 +309,7 @@ impl Inventory {
                 task: Some(task),
             });
         }
-        self.services.push(Service { name: name.to_string(), hosts });
-        unreachable
+        (hosts, unreachable)
     }
 }
 
@@ -241,6 +333,7 @@ fn transport(entry: HostEntry, base: &Path) -> Arc<dyn Transport> {
         ssh.connect_timeout = std::time::Duration::from_secs(secs);
     }
     ssh.timeout = entry.timeout.map(std::time::Duration::from_secs);
+    ssh.control_dir = super::transport::control_dir(&crate::paths::Home::from_env().0);
     Arc::new(ssh)
 }
 
@@ -293,7 +386,7 @@ pub fn discover(service: &Service) -> Discovery {
             let version = jvm::system_properties(host.as_ref(), jvm.pid)
                 .ok()
                 .and_then(|p| jvm::service_version(&p))
-                .or_else(|| task.as_ref().and_then(|t| t.image.as_deref()).and_then(ecs::image_tag).map(String::from));
+                .or_else(|| task.as_ref().and_then(ecs::Task::version).map(String::from));
             found.instances.push(Instance {
                 service: service.name.clone(),
                 index: found.instances.len(),
@@ -357,6 +450,7 @@ addresses = { "10.0.1.45" = "127.0.0.1:2201" }
             id: id.into(),
             address: address.map(String::from),
             image: Some("repo/api:2.4.1".into()),
+            version: None,
         };
         let left = inventory.add_ecs_service(
             "api-svc",
@@ -371,10 +465,20 @@ addresses = { "10.0.1.45" = "127.0.0.1:2201" }
         inventory.add_ecs_service("worker", vec![]);
         assert_eq!(inventory.services[1].hosts.len(), 0);
 
+        let ec2 = "[ec2]\nservices = [\"batch\"]\nversion_tag = \"v\"\nssm = true\nreach = { timeout = 60 }\n";
+        let mut inventory = parse_inventory(ec2, Path::new(".")).unwrap();
+        let instance = ecs::Task { id: "i-0abc".into(), address: None, image: None, version: Some("3.1".into()) };
+        assert!(inventory.add_ec2_service("batch", vec![instance]).is_empty(), "by SSM, no address is needed");
+        let host = &inventory.services[0].hosts[0];
+        assert_eq!(host.transport.name(), "ssm i-0abc");
+        assert_eq!(host.task.as_ref().and_then(ecs::Task::version), Some("3.1"));
+        let twice = "[ecs]\ncluster = \"c\"\nservices = [\"a\"]\n[ec2]\nservices = [\"a\"]\n";
+        assert!(parse_inventory(twice, Path::new(".")).err().unwrap().contains("in [ecs] and in [ec2]"));
+
         let both = "[services.a]\nhosts = [{ host = \"h\" }]\n[ecs]\ncluster = \"c\"\nservices = [\"a\"]\n";
         assert!(parse_inventory(both, Path::new(".")).err().unwrap().contains("its hosts are its ECS tasks"));
         assert!(
-            parse("[ecs]\ncluster = \"c\"\nservices = [\"a\"]\n", Path::new(".")).err().unwrap().contains("needs AWS")
+            parse("[ecs]\ncluster = \"c\"\nservices = [\"a\"]\n", Path::new(".")).err().unwrap().contains("need AWS")
         );
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
+#[cfg(feature = "ec2")]
+pub mod ec2;
 pub mod ecs;
 pub mod gather;
 pub mod inventory;

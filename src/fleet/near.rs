@@ -42,6 +42,15 @@ pub fn analyze(host: &dyn Transport, ask: &Ask) -> Result<Analysis, JvmError> {
         Some(json) if json["format"] == "deployclaw.heap-analysis/1" => {
             Ok(Analysis { json, bytes_moved: (ran.stdout.len() + ran.stderr.len()) as u64 })
         }
+        _ if host.output_limit().is_some_and(|limit| ran.stdout.len() >= limit) => Err(JvmError::Command {
+            host: host.name(),
+            command: format!("{} heap analyze", ask.deployclaw),
+            output: format!(
+                "its answer was cut at the {} characters this transport returns: reach this host over SSH for \
+                 near-data analysis",
+                host.output_limit().unwrap_or_default()
+            ),
+        }),
         _ => Err(JvmError::Command {
             host: host.name(),
             command: format!("{} heap analyze", ask.deployclaw),

@@ -9,6 +9,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// GetCommandInvocation returns the first 24,000 characters of a command's output.
+const OUTPUT_LIMIT: usize = 24_000;
+
 /// One runtime for every SSM host, never dropped: the SDK's pooled connections belong to the
 /// runtime that made them, and hosts are asked from several threads at once.
 fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
@@ -135,6 +138,10 @@ impl Transport for Ssm {
         // thread of its own.
         std::thread::scope(|scope| scope.spawn(|| runtime.block_on(self.run_async(line, program))).join())
             .unwrap_or_else(|_| Err(self.fail("the SSM call's thread panicked".into())))
+    }
+
+    fn output_limit(&self) -> Option<usize> {
+        Some(OUTPUT_LIMIT)
     }
 
     fn fetch(&self, remote: &str, local: &Path) -> Result<u64, TransportError> {

@@ -47,6 +47,10 @@ pub trait Transport: Send + Sync {
     fn is_local(&self) -> bool {
         false
     }
+    /// The most of a command's output that comes back, where the transport cuts it.
+    fn output_limit(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Run `command` to its end, or stop it after `timeout`.
@@ -140,6 +144,29 @@ pub struct Ssh {
     pub connect_timeout: Duration,
     /// How long one command may run, connection included, before it is stopped.
     pub timeout: Option<Duration>,
+    /// A private folder for the socket of a shared connection: the commands to one host (a
+    /// dump takes seven) then pay for one SSH handshake, not one each. None: one per command.
+    pub control_dir: Option<PathBuf>,
+}
+
+/// How long a shared connection outlives its last command.
+const CONTROL_PERSIST_SECS: u32 = 30;
+
+/// `home/ssh`, made private to this user, for shared connections' sockets; None where it cannot
+/// be made or its path is too long for a socket (108 bytes, with the 40-character name ssh gives
+/// it and the 17 it adds while making it).
+pub fn control_dir(home: &Path) -> Option<PathBuf> {
+    let dir = home.join("ssh");
+    if dir.as_os_str().len() > 48 {
+        return None;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir).ok()?;
+    let meta = std::fs::metadata(&dir).ok()?;
+    crate::paths::private_to_this_user(&meta).ok()?;
+    Some(dir)
 }
 
 impl Ssh {
@@ -152,6 +179,7 @@ impl Ssh {
             known_hosts: None,
             connect_timeout: Duration::from_secs(10),
             timeout: None,
+            control_dir: None,
         }
     }
 
@@ -166,6 +194,11 @@ impl Ssh {
             ssh.arg("-i").arg(key).args(["-o", "IdentitiesOnly=yes"]);
         }
         ssh.arg("-p").arg(self.port.to_string());
+        if let Some(dir) = &self.control_dir {
+            ssh.args(["-o", "ControlMaster=auto"]);
+            ssh.arg("-o").arg(format!("ControlPath={}/%C", dir.display()));
+            ssh.arg("-o").arg(format!("ControlPersist={CONTROL_PERSIST_SECS}"));
+        }
         // `--` ends ssh's options: a host named `-oProxyCommand=...` is a host name, not an option.
         ssh.arg("--").arg(match &self.user {
             Some(user) => format!("{user}@{}", self.host),

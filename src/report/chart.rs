@@ -20,6 +20,13 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(120, 120, 120),
 ];
 const THRESHOLD: RGBColor = RGBColor(200, 30, 30);
+/// Lines a chart draws one by one; past that, the largest keep their own line and the rest are
+/// summed into one grey "others" line (one line per tenant stops being readable at about 8).
+const MAX_LINES: usize = PALETTE.len();
+/// The legend's column, right of the plot, so it never covers data.
+const LEGEND_WIDTH: u32 = 200;
+/// Legend labels longer than this are cut (with an ellipsis), so the column stays narrow.
+const LEGEND_CHARS: usize = 28;
 
 /// The chart as an SVG document; an error names the chart and what could not be drawn.
 pub fn svg(chart: &Chart) -> Result<String, String> {
@@ -97,6 +104,9 @@ fn line(
     thresholds: &[Threshold],
 ) -> Drawn {
     root.fill(&WHITE)?;
+    let series = &readable(series);
+    let (root, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
+    let root = &root;
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p[0]));
     let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p[1])).chain(thresholds.iter().map(|t| t.value));
     let (x0, x1) = range(xs, false);
@@ -119,37 +129,74 @@ fn line(
         .y_label_formatter(&|v| short(*v))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
+    let mut entries = Vec::new();
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let points: Vec<(f64, f64)> = s.points.iter().map(|p| (p[0], p[1])).collect();
-        let legend = move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2));
         if s.dashed {
-            chart
-                .draw_series(DashedLineSeries::new(points, 6, 4, color.stroke_width(2)))?
-                .label(&s.name)
-                .legend(legend);
+            chart.draw_series(DashedLineSeries::new(points, 6, 4, color.stroke_width(2)))?;
         } else {
-            chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?.label(&s.name).legend(legend);
+            chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?;
             chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
         }
+        entries.push((s.name.as_str(), color, s.dashed));
     }
     for t in thresholds {
         let style = THRESHOLD.stroke_width(1);
-        chart
-            .draw_series(DashedLineSeries::new(vec![(x0, t.value), (x1, t.value)], 4, 3, style))?
-            .label(&t.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        chart.draw_series(DashedLineSeries::new(vec![(x0, t.value), (x1, t.value)], 4, 3, style))?;
+        entries.push((t.label.as_str(), THRESHOLD, true));
     }
-    if !series.is_empty() || !thresholds.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 12))
-            .draw()?;
+    legend(&legend_area, &entries)
+}
+
+/// The legend in its own column: a swatch and a label per line, top down.
+fn legend(area: &DrawingArea<SVGBackend, Shift>, entries: &[(&str, RGBColor, bool)]) -> Drawn {
+    let font = ("sans-serif", 12).into_font().color(&BLACK);
+    for (n, (label, color, dashed)) in entries.iter().enumerate() {
+        let y = 40 + 18 * n as i32;
+        if *dashed {
+            area.draw(&PathElement::new(vec![(4, y), (10, y)], color.stroke_width(2)))?;
+            area.draw(&PathElement::new(vec![(14, y), (22, y)], color.stroke_width(2)))?;
+        } else {
+            area.draw(&PathElement::new(vec![(4, y), (22, y)], color.stroke_width(2)))?;
+        }
+        area.draw(&Text::new(cut(label), (28, y - 7), font.clone()))?;
     }
     Ok(())
+}
+
+/// `text`, cut to [`LEGEND_CHARS`] characters with an ellipsis.
+fn cut(text: &str) -> String {
+    if text.chars().count() <= LEGEND_CHARS {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(LEGEND_CHARS - 1).collect();
+    format!("{kept}…")
+}
+
+/// At most [`MAX_LINES`] series: the ones that reach highest, in their order, and the rest
+/// summed point by point (same x) into one line named for how many it holds.
+fn readable(series: &[Series]) -> Vec<Series> {
+    if series.len() <= MAX_LINES {
+        return series.to_vec();
+    }
+    let peak = |s: &Series| s.points.iter().map(|p| p[1]).filter(|v| v.is_finite()).fold(f64::MIN, f64::max);
+    let mut ranked: Vec<usize> = (0..series.len()).collect();
+    ranked.sort_by(|a, b| peak(&series[*b]).total_cmp(&peak(&series[*a])));
+    let mut kept = ranked[..MAX_LINES - 1].to_vec();
+    kept.sort_unstable();
+    let mut sums: Vec<[f64; 2]> = Vec::new();
+    let rest: Vec<&Series> = ranked[MAX_LINES - 1..].iter().map(|i| &series[*i]).collect();
+    for p in rest.iter().flat_map(|s| &s.points).filter(|p| p[0].is_finite() && p[1].is_finite()) {
+        match sums.iter_mut().find(|q| q[0] == p[0]) {
+            Some(q) => q[1] += p[1],
+            None => sums.push(*p),
+        }
+    }
+    sums.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    let mut out: Vec<Series> = kept.into_iter().map(|i| series[i].clone()).collect();
+    out.push(Series { name: format!("{} others (sum)", rest.len()), points: sums, dashed: false });
+    out
 }
 
 /// Whether values this far apart need a logarithmic axis to all be seen.
@@ -336,6 +383,41 @@ mod tests {
         let chart = Chart::Graph { title: "cascade".into(), nodes, edges: vec![] };
         assert_eq!(height(&chart), 56 + 9 * 46);
         assert!(svg(&chart).unwrap().contains("svc-8 (impacted)"));
+    }
+
+    #[test]
+    fn many_lines_keep_the_highest_and_sum_the_rest_with_the_legend_beside_the_plot() {
+        let series: Vec<Series> = (0..25)
+            .map(|i| Series {
+                name: format!("api-svc/tenant-{i:02}"),
+                points: vec![[0.0, 100.0 * f64::from(i)], [1.0, 100.0 * f64::from(i) + 1.0]],
+                dashed: false,
+            })
+            .collect();
+        let kept = readable(&series);
+        assert_eq!(kept.len(), MAX_LINES);
+        let names: Vec<&str> = kept.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(&names[..2], ["api-svc/tenant-19", "api-svc/tenant-20"], "the highest, in their order");
+        assert_eq!(names[6], "19 others (sum)");
+        let others: f64 = (0..19).map(|i| 100.0 * f64::from(i)).sum();
+        assert_eq!(kept[6].points, vec![[0.0, others], [1.0, others + 19.0]]);
+
+        let chart = Chart::Line {
+            title: "tenants".into(),
+            x_label: "x".into(),
+            y_label: "bytes".into(),
+            series,
+            thresholds: vec![],
+        };
+        let drawn = svg(&chart).unwrap();
+        assert!(drawn.contains("api-svc/tenant-24") && drawn.contains("19 others (sum)"), "{drawn}");
+        assert!(!drawn.contains("api-svc/tenant-03"), "summed, not drawn: {drawn}");
+        assert_eq!(cut("a-very-long-service-name/tenant-with-a-long-id"), "a-very-long-service-name/te…");
+        assert_eq!(readable(&chart_series(3)).len(), 3, "few lines stay as they are");
+    }
+
+    fn chart_series(n: usize) -> Vec<Series> {
+        (0..n).map(|i| Series { name: format!("s{i}"), points: vec![[0.0, i as f64]], dashed: false }).collect()
     }
 
     #[test]
