@@ -368,38 +368,66 @@ pub struct Discovery {
     pub failed: Vec<(String, JvmError)>,
 }
 
-/// The JVMs of `service` on each of its hosts.
+/// A JVM and the version it runs, where known.
+type Versioned = (jvm::Jvm, Option<String>);
+
+/// Hosts asked at once during discovery: each ask is an ssh process that mostly waits.
+const HOSTS_AT_ONCE: usize = 8;
+
+/// The JVMs of `service` on each of its hosts, a few hosts at a time; instances are numbered
+/// in inventory order, then by process id.
 pub fn discover(service: &Service) -> Discovery {
     let mut found = Discovery { instances: Vec::new(), failed: Vec::new() };
-    for Host { transport: host, pattern, task, deployclaw } in &service.hosts {
-        let jvms = match jvm::list(host.as_ref()) {
-            Ok(jvms) => jvms,
-            Err(e) => {
-                found.failed.push((host.name(), e));
-                continue;
+    for hosts in service.hosts.chunks(HOSTS_AT_ONCE) {
+        let asked: Vec<Result<Vec<Versioned>, JvmError>> = std::thread::scope(|scope| {
+            let asking: Vec<_> = hosts.iter().map(|h| scope.spawn(move || jvms_of(h))).collect();
+            asking.into_iter().zip(hosts).map(|(a, h)| a.join().unwrap_or_else(|_| Err(panicked(h)))).collect()
+        });
+        for (Host { transport: host, task, deployclaw, .. }, answer) in hosts.iter().zip(asked) {
+            let jvms = match answer {
+                Ok(jvms) => jvms,
+                Err(e) => {
+                    found.failed.push((host.name(), e));
+                    continue;
+                }
+            };
+            for (jvm, version) in jvms {
+                found.instances.push(Instance {
+                    service: service.name.clone(),
+                    index: found.instances.len(),
+                    host: host.clone(),
+                    pid: jvm.pid,
+                    command: jvm.command,
+                    version,
+                    task: task.as_ref().map(|t| t.id.clone()),
+                    deployclaw: deployclaw.clone(),
+                });
             }
-        };
-        let mut mine: Vec<_> = jvms.into_iter().filter(|j| j.command.contains(pattern.as_str())).collect();
-        mine.sort_by_key(|j| j.pid);
-        for jvm in mine {
-            // The version the JVM was started with, else the ECS task's image tag.
-            let version = jvm::system_properties(host.as_ref(), jvm.pid)
-                .ok()
-                .and_then(|p| jvm::service_version(&p))
-                .or_else(|| task.as_ref().and_then(ecs::Task::version).map(String::from));
-            found.instances.push(Instance {
-                service: service.name.clone(),
-                index: found.instances.len(),
-                host: host.clone(),
-                pid: jvm.pid,
-                command: jvm.command,
-                version,
-                task: task.as_ref().map(|t| t.id.clone()),
-                deployclaw: deployclaw.clone(),
-            });
         }
     }
     found
+}
+
+/// The service's JVMs on one host, by process id, each with its version: the one it was
+/// started with, else the tag AWS gives its task or instance.
+fn jvms_of(host: &Host) -> Result<Vec<Versioned>, JvmError> {
+    let mut mine: Vec<_> =
+        jvm::list(host.transport.as_ref())?.into_iter().filter(|j| j.command.contains(host.pattern.as_str())).collect();
+    mine.sort_by_key(|j| j.pid);
+    Ok(mine
+        .into_iter()
+        .map(|j| {
+            let version = jvm::system_properties(host.transport.as_ref(), j.pid)
+                .ok()
+                .and_then(|p| jvm::service_version(&p))
+                .or_else(|| host.task.as_ref().and_then(ecs::Task::version).map(String::from));
+            (j, version)
+        })
+        .collect())
+}
+
+fn panicked(host: &Host) -> JvmError {
+    JvmError::Command { host: host.transport.name(), command: "discovery".into(), output: "its thread panicked".into() }
 }
 
 #[cfg(test)]
