@@ -210,6 +210,9 @@ fn plan_of(s: &Shared, options: &Map) -> Result<Plan> {
     let threshold = text("threshold")?.unwrap_or_else(|| "15%".into());
     percent(&threshold)?;
     let rule = text("rule")?.filter(|r| !r.is_empty());
+    if let Some(r) = &rule {
+        crate::heap::tenants::Rule::parse(r).map_err(|e| input_error(format!("fleet::snapshots: rule {r:?}: {e}")))?;
+    }
     Ok(Plan { services, dir, count, every, concurrency, near_data, rule, threshold })
 }
 

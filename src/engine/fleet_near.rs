@@ -157,7 +157,7 @@ fn save(path: &Path, answer: &Value) -> std::result::Result<(), String> {
         std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let text = serde_json::to_vec(answer).map_err(|e| e.to_string())?;
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    crate::paths::write_atomically(path, &text)
 }
 
 /// The latest class histogram in a saved answer (`deployclaw.heap-analysis/1`).
