@@ -104,8 +104,8 @@ pub fn analyze(settings: &Settings, dumps: &[PathBuf], rule: Option<&str>, thres
         error(format!("--rule: {e}"));
         return exit::USAGE;
     }
-    let pct = threshold.trim().strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok());
-    let Some(pct) = pct.filter(|p| p.is_finite() && *p >= 0.0) else {
+    let Ok(deployclaw::heap::diff::Threshold::Percent(pct)) = deployclaw::heap::diff::Threshold::parse(threshold)
+    else {
         error(format!("--threshold-delta {threshold}: give a percentage such as 15%"));
         return exit::USAGE;
     };

@@ -284,13 +284,19 @@ fn snapshots(s: &Shared, inventory_path: &str, options: &Map) -> Result<Frame> {
 /// An instance's label and its class histogram.
 type Histogram = (String, Vec<ClassRow>);
 
-/// Marks a saved near-data answer among dump paths.
-const ANSWER: &str = "analysis:";
+/// What holds an instance's latest histogram.
+#[derive(Clone)]
+enum Latest {
+    /// A dump here.
+    Dump(String),
+    /// The answer of an analysis on its host (near-data), saved here.
+    Answer(String),
+}
 
-/// The latest dump of each instance in a `fleet::snapshots` Frame, per service, in order (or,
-/// for an instance analysed on its host, `analysis:` and the answer saved here).
-fn latest_dumps(snapshots: &Frame) -> Result<BTreeMap<String, Vec<(String, String)>>> {
-    let mut latest: BTreeMap<(String, String), (i64, String)> = BTreeMap::new();
+/// The latest dump (or near-data answer) of each instance in a `fleet::snapshots` Frame, per
+/// service, in order.
+fn latest_dumps(snapshots: &Frame) -> Result<BTreeMap<String, Vec<(String, Latest)>>> {
+    let mut latest: BTreeMap<(String, String), (i64, Latest)> = BTreeMap::new();
     for row in snapshots.to_records() {
         let text = |key: &str| row.get(key).and_then(Value::as_str).map(str::to_string);
         let (Some(service), Some(instance)) = (text("service"), text("instance")) else {
@@ -298,15 +304,16 @@ fn latest_dumps(snapshots: &Frame) -> Result<BTreeMap<String, Vec<(String, Strin
                 "fleet::outliers: give the Frame fleet::snapshots returns (service, instance, round, path)",
             ));
         };
-        // A dump analysed on its host: the answer saved here holds its histogram.
-        let Some(path) = text("path").or_else(|| text("analysis").map(|a| format!("{ANSWER}{a}"))) else { continue };
+        let Some(path) = text("path").map(Latest::Dump).or_else(|| text("analysis").map(Latest::Answer)) else {
+            continue;
+        };
         let round = row.get("round").and_then(Value::as_i64).unwrap_or(0);
         let slot = latest.entry((service, instance)).or_insert((round, path.clone()));
         if round >= slot.0 {
             *slot = (round, path);
         }
     }
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<(String, Latest)>> = BTreeMap::new();
     for ((service, instance), (_, path)) in latest {
         out.entry(service).or_default().push((instance, path));
     }
@@ -328,15 +335,14 @@ fn histograms_by_service(s: &Shared, frame: &Frame) -> Result<BTreeMap<String, V
     let mut out: BTreeMap<String, Vec<Histogram>> = BTreeMap::new();
     if !frame.column_names().iter().any(|c| c == "class") {
         for (service, dumps) in latest_dumps(frame)? {
-            for (instance, path) in dumps {
-                if let Some(answer) = path.strip_prefix(ANSWER) {
-                    out.entry(service.clone())
-                        .or_default()
-                        .push((instance, fleet_near::latest_histogram(answer).map_err(input_error)?));
-                    continue;
-                }
-                let (label, total) = dump_label(&path);
-                let rows = read_histogram(s, &path, Progress::new(&label, total))?.rows;
+            for (instance, latest) in dumps {
+                let rows = match latest {
+                    Latest::Answer(answer) => fleet_near::latest_histogram(&answer).map_err(input_error)?,
+                    Latest::Dump(path) => {
+                        let (label, total) = dump_label(&path);
+                        read_histogram(s, &path, Progress::new(&label, total))?.rows
+                    }
+                };
                 out.entry(service.clone()).or_default().push((instance, rows));
             }
         }

@@ -155,8 +155,8 @@ pub fn remove_dir(host: &dyn Transport, dir: &str) {
     }
 }
 
-/// `jcmd PID GC.heap_dump -gz=1 REMOTE` on `host`: the dump stays there. Returns its size.
-pub fn dump_there(host: &dyn Transport, pid: u32, remote: &str) -> Result<u64, JvmError> {
+/// `jcmd PID GC.heap_dump -gz=1 REMOTE` on `host`: the dump stays there.
+pub fn dump_there(host: &dyn Transport, pid: u32, remote: &str) -> Result<(), JvmError> {
     let ran = host.run("jcmd", &[&pid.to_string(), "GC.heap_dump", "-gz=1", remote])?;
     if !ran.text().contains("Heap dump file created") {
         return Err(JvmError::Jcmd {
@@ -165,6 +165,11 @@ pub fn dump_there(host: &dyn Transport, pid: u32, remote: &str) -> Result<u64, J
             output: ran.text().trim().to_string(),
         });
     }
+    Ok(())
+}
+
+/// The size of the file `remote` on `host`.
+pub fn size_there(host: &dyn Transport, remote: &str) -> Result<u64, JvmError> {
     let stat = host.run("stat", &["-c", "%s", "--", remote])?;
     String::from_utf8_lossy(&stat.stdout).trim().parse().map_err(|_| JvmError::Jcmd {
         host: host.name(),
@@ -178,9 +183,10 @@ pub fn dump_there(host: &dyn Transport, pid: u32, remote: &str) -> Result<u64, J
 pub fn heap_dump(host: &dyn Transport, pid: u32, local: &Path) -> Result<Fetched, JvmError> {
     let dir = private_dir(host)?;
     let remote = format!("{dir}/heap.hprof.gz");
-    let result = dump_there(host, pid, &remote).and_then(|dump_bytes| {
+    // What was copied is the whole dump: its size needs no round trip of its own.
+    let result = dump_there(host, pid, &remote).and_then(|()| {
         let bytes = host.fetch(&remote, local)?;
-        Ok(Fetched { bytes_moved: if host.is_local() { 0 } else { bytes }, dump_bytes })
+        Ok(Fetched { bytes_moved: if host.is_local() { 0 } else { bytes }, dump_bytes: bytes })
     });
     remove_dir(host, &dir);
     result

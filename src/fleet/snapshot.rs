@@ -78,7 +78,8 @@ pub fn round(
             let host = instance.host.as_ref();
             if let Some(folder) = keep.there.get(&instance.label()) {
                 let remote = format!("{folder}/{round}.hprof.gz");
-                let size = jvm::dump_there(host, instance.pid, &remote).map_err(|e| e.to_string())?;
+                jvm::dump_there(host, instance.pid, &remote).map_err(|e| e.to_string())?;
+                let size = jvm::size_there(host, &remote).map_err(|e| e.to_string())?;
                 return Ok((Put::There(remote), 0, size, at));
             }
             let path = dump_path(keep.dir, instance, round);
