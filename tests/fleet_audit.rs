@@ -181,9 +181,10 @@ fn the_outlier_instance_its_tenant_what_retains_it_and_the_rollback_are_named() 
     near_data_reaches_the_same_conclusion(&sandbox, &hosts, &root.join("near"), &base);
 }
 
-/// The same fleet in near-data mode: deployclaw "installed" on each host (the test binary, run
-/// there over SSH with a home of its own) analyses the dumps where they are; only its answers
-/// come back, and the audit concludes as it does with the dumps brought here.
+/// The same fleet in near-data mode: deployclaw "installed" on two hosts (the test binary, run
+/// there over SSH with a home of its own) and copied to the third (`--copy-deployclaw`: the
+/// binary crosses, once) analyses the dumps where they are; only its answers come back, and the
+/// audit concludes as it does with the dumps brought here.
 fn near_data_reaches_the_same_conclusion(sandbox: &Sandbox, hosts: &[TestHost], root: &Path, base: &Path) {
     // Fresh instances: the earlier leak has reached FleetLeak's cap and no longer grows.
     let _jvms = start(hosts, root, "2.4.1", Some((2, "tenant-07")));
@@ -199,9 +200,11 @@ fn near_data_reaches_the_same_conclusion(sandbox: &Sandbox, hosts: &[TestHost], 
     );
     std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let plain = inventory(sandbox, hosts, root, "2.4.1");
-    let text = std::fs::read_to_string(&plain)
-        .unwrap()
-        .replace("connect_timeout = 5 }", &format!("connect_timeout = 5, deployclaw = \"{}\" }}", wrapper.display()));
+    let text = std::fs::read_to_string(&plain).unwrap();
+    // The first host names no deployclaw: it gets a copy.
+    let (first, rest) = text.split_once("connect_timeout = 5 }").unwrap();
+    let installed = format!("connect_timeout = 5, deployclaw = \"{}\" }}", wrapper.display());
+    let text = format!("{first}connect_timeout = 5 }}{}", rest.replace("connect_timeout = 5 }", &installed));
     let near = sandbox.write("inventory-near.toml", &text);
     let out = sandbox.path("r3");
     let run = sandbox.run(&[
@@ -210,6 +213,7 @@ fn near_data_reaches_the_same_conclusion(sandbox: &Sandbox, hosts: &[TestHost], 
         "--inventory",
         near.to_str().unwrap(),
         "--near-data",
+        "--copy-deployclaw",
         "--snapshots",
         "2",
         "--interval",
@@ -244,8 +248,11 @@ fn near_data_reaches_the_same_conclusion(sandbox: &Sandbox, hosts: &[TestHost], 
     let near_line = summary.iter().find(|l| l.starts_with("near-data: 6 of 6 dump(s) analysed on their hosts; "));
     let near_line = near_line.unwrap_or_else(|| panic!("{summary:#?}"));
     let numbers: Vec<u64> = near_line.split(' ').filter_map(|w| w.parse().ok()).collect();
-    let (moved, dumped) = (numbers[numbers.len() - 2], numbers[numbers.len() - 1]);
-    assert!(moved > 0 && moved * 5 < dumped, "{near_line}");
+    let [_, _, moved, dumped, sent, copies] = numbers[..] else { panic!("{near_line}") };
+    let binary = std::fs::metadata(common::BIN).unwrap().len();
+    assert!(near_line.ends_with(" host(s)") && copies == 1 && sent == binary, "one copy of this binary: {near_line}");
+    assert!(moved > sent && (moved - sent) * 5 < dumped, "{near_line}");
+    assert_eq!(err.matches("folder for near-data done").count(), 3, "{err}");
     let mut here: Vec<String> = std::fs::read_dir(out.join("dumps/api-svc"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -257,6 +264,7 @@ fn near_data_reaches_the_same_conclusion(sandbox: &Sandbox, hosts: &[TestHost], 
         let name = dir.file_name().to_string_lossy().into_owned();
         if name.starts_with("deployclaw-dump.") {
             assert!(!dir.path().join("1.hprof.gz").exists(), "{name} was left behind");
+            assert!(!dir.path().join("deployclaw").exists(), "the copy in {name} was left behind");
         }
     }
 }

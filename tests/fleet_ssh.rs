@@ -98,6 +98,34 @@ fn arguments_reach_the_remote_command_as_they_are() {
     assert!(!Path::new("/tmp/deployclaw-owned").exists());
 }
 
+/// A file sent to a host arrives whole and private, is never written over, and a name with
+/// shell characters in it stays a name.
+#[test]
+fn a_file_sent_over_ssh_arrives_whole_private_and_never_over_another() {
+    if !available() {
+        return;
+    }
+    let host = TestHost::start();
+    let ssh = ssh_to(&host);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("payload");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&local, &bytes).unwrap();
+    // The test host shares this machine's files: what arrives there can be read here.
+    let remote = dir.path().join("sent $(touch owned) 'x'; `id`");
+    let remote_text = remote.display().to_string();
+    assert_eq!(ssh.send(&local, &remote_text).unwrap(), bytes.len() as u64);
+    assert_eq!(std::fs::read(&remote).unwrap(), bytes);
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&remote).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "nothing but the file was made");
+
+    std::fs::write(&local, b"other").unwrap();
+    let err = ssh.send(&local, &remote_text).unwrap_err().to_string();
+    assert!(err.contains("cannot copy") && err.contains("exist"), "the remote shell's refusal is said: {err}");
+    assert_eq!(std::fs::read(&remote).unwrap(), bytes, "the first file stands");
+}
+
 #[test]
 fn commands_to_one_host_share_one_connection() {
     if !available() {

@@ -47,6 +47,7 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
             inventory: None,
             concurrency: 4,
             near_data: false,
+            copy_deployclaw: false,
             snapshots: 1,
             interval: "1s".into(),
             baseline_profile: None,

@@ -38,6 +38,7 @@ const SNAPSHOT_COLUMNS: &[&str] = &[
     "path",
     "remote",
     "dump_bytes",
+    "deployclaw_sent",
     "bytes_moved",
     "analysis",
     "seconds",
@@ -149,6 +150,8 @@ struct Plan {
     concurrency: usize,
     /// Analyse dumps on their hosts where deployclaw is installed there.
     near_data: bool,
+    /// With near_data: send this deployclaw to hosts that have none.
+    copy_deployclaw: bool,
     rule: Option<String>,
     threshold: String,
 }
@@ -207,20 +210,29 @@ fn plan_of(s: &Shared, options: &Map) -> Result<Plan> {
             v.as_bool().map_err(|t| input_error(format!("fleet::snapshots: near_data is true or false, not {t}")))?
         }
     };
+    let copy_deployclaw = match options.get("copy_deployclaw") {
+        None => false,
+        Some(v) => v
+            .as_bool()
+            .map_err(|t| input_error(format!("fleet::snapshots: copy_deployclaw is true or false, not {t}")))?,
+    };
+    if copy_deployclaw && !near_data {
+        return Err(input_error("fleet::snapshots: copy_deployclaw goes with near_data: true"));
+    }
     let threshold = text("threshold")?.unwrap_or_else(|| "15%".into());
     percent(&threshold)?;
     let rule = text("rule")?.filter(|r| !r.is_empty());
     if let Some(r) = &rule {
         crate::heap::tenants::Rule::parse(r).map_err(|e| input_error(format!("fleet::snapshots: rule {r:?}: {e}")))?;
     }
-    Ok(Plan { services, dir, count, every, concurrency, near_data, rule, threshold })
+    Ok(Plan { services, dir, count, every, concurrency, near_data, copy_deployclaw, rule, threshold })
 }
 
 fn taken_row(t: &Taken) -> Value {
     json!({
         "service": t.service, "instance": t.label, "host": t.host, "pid": t.pid, "version": t.version,
         "task": t.task, "round": t.round, "taken_at": t.taken_at, "taken_ms": t.taken_ms, "path": t.path.as_ref().map(|p| p.display().to_string()),
-        "remote": t.remote, "dump_bytes": t.dump_bytes, "bytes_moved": t.bytes_moved, "analysis": null, "seconds": (t.seconds * 1000.0).round() / 1000.0,
+        "remote": t.remote, "dump_bytes": t.dump_bytes, "deployclaw_sent": 0, "bytes_moved": t.bytes_moved, "analysis": null, "seconds": (t.seconds * 1000.0).round() / 1000.0,
         "error": t.error.as_deref().map(crate::evidence::redact),
     })
 }
@@ -245,7 +257,15 @@ fn snapshots(s: &Shared, inventory_path: &str, options: &Map) -> Result<Frame> {
     }
     let labels: Vec<String> = instances.iter().map(|i| format!("{} ({})", i.label(), i.host.name())).collect();
     eprintln!("fleet: {} instance(s): {}", instances.len(), labels.join(", "));
-    let there = if plan.near_data { Some(fleet_near::folders(&instances, plan.concurrency)) } else { None };
+    let binary = if plan.copy_deployclaw {
+        Some(
+            std::env::current_exe()
+                .map_err(|e| rt_error(format!("fleet::snapshots: where is this deployclaw? {e}")))?,
+        )
+    } else {
+        None
+    };
+    let there = plan.near_data.then(|| fleet_near::folders(&instances, plan.concurrency, binary.as_deref()));
     let empty = BTreeMap::new();
     let keep = snapshot::Keep { dir: &plan.dir, there: there.as_ref().map_or(&empty, |f| &f.by_label) };
     for round in 1..=plan.count {
@@ -482,12 +502,13 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
                 "#{services: [names] (default all), dir: folder for the dumps (default a temporary one), count: \
                  rounds (1), every: time between rounds (\"30s\"), concurrency: instances at once (4), near_data: \
                  leave the dumps on hosts whose inventory entry names their `deployclaw` and bring back only its \
-                 analysis (false), rule: tenant rule for that analysis, threshold: its growth threshold (\"15%\")}",
+                 analysis (false), copy_deployclaw: with near_data, send this deployclaw (same system and machine) \
+                 to hosts that have none, into the run's private folder there, removed at the end (false), rule: tenant rule for that analysis, threshold: its growth threshold (\"15%\")}",
             )
             .returns(&format!(
                 "a Frame ({}), one row per instance and round; path is the dump here, remote the dump left on its host \
                  (near-data), analysis the answer about it saved here; bytes_moved is what crossed the network (0 on \
-                 this machine)",
+                 this machine), deployclaw_sent the part of it that was a copy of deployclaw",
                 SNAPSHOT_COLUMNS.join(", ")
             ))
             .example(

@@ -1,7 +1,7 @@
-//! Near-data mode of `fleet::snapshots`: each instance whose host has deployclaw installed gets
-//! a private folder there; its dumps stay in it, that deployclaw analyses them at the end, the
-//! answer is saved here beside the other dumps, and the folder is removed, also when the
-//! statement fails or is interrupted.
+//! Near-data mode of `fleet::snapshots`: each instance whose host has deployclaw installed (or
+//! gets a copy of this one) gets a private folder there; its dumps stay in it, that deployclaw
+//! analyses them at the end, the answer is saved here beside the other dumps, and the folder is
+//! removed, also when the statement fails or is interrupted.
 
 use super::Shared;
 use crate::evidence::{Finding, Severity};
@@ -20,6 +20,16 @@ type Result<T> = std::result::Result<T, Box<rhai::EvalAltResult>>;
 pub struct Folders<'a> {
     instances: &'a [Instance],
     pub by_label: BTreeMap<String, String>,
+    /// The deployclaw that analyses each instance's dumps there, by instance label.
+    programs: BTreeMap<String, Program>,
+}
+
+/// The deployclaw on a host: installed (from the inventory), or a copy of this one made for the
+/// run in its folder.
+#[derive(Clone)]
+struct Program {
+    path: String,
+    copied: Option<near::Copied>,
 }
 
 impl Drop for Folders<'_> {
@@ -32,39 +42,66 @@ impl Drop for Folders<'_> {
     }
 }
 
-/// A folder on the host of each instance whose inventory entry names its deployclaw. The others
-/// (and any whose folder cannot be made) have their dumps brought here, as without near-data.
-pub fn folders<'a>(instances: &'a [Instance], concurrency: usize) -> Folders<'a> {
+/// A folder on the host of each instance whose inventory entry names its deployclaw, or, with
+/// `copy` (this deployclaw's binary), on every host this binary can run on: it is sent into the
+/// folder. The others (and any whose folder cannot be made) have their dumps brought here, as
+/// without near-data.
+pub fn folders<'a>(instances: &'a [Instance], concurrency: usize, copy: Option<&Path>) -> Folders<'a> {
     let answers = gather::each(
         instances,
         concurrency,
-        |i| match &i.deployclaw {
-            Some(_) => jvm::private_dir(i.host.as_ref()).map(Some),
-            None => Ok(None),
+        |i| {
+            let host = i.host.as_ref();
+            match (&i.deployclaw, copy) {
+                (Some(path), _) => {
+                    jvm::private_dir(host).map(|dir| Some((dir, Program { path: path.clone(), copied: None })))
+                }
+                // This machine runs this binary where it is.
+                (None, Some(binary)) if host.is_local() => jvm::private_dir(host)
+                    .map(|dir| Some((dir, Program { path: binary.display().to_string(), copied: None }))),
+                (None, Some(binary)) => {
+                    let dir = jvm::private_dir(host)?;
+                    match near::copy_to(host, binary, &dir) {
+                        Ok(c) => Ok(Some((dir, Program { path: c.program.clone(), copied: Some(c) }))),
+                        Err(e) => {
+                            jvm::remove_dir(host, &dir);
+                            Err(e)
+                        }
+                    }
+                }
+                (None, None) => Ok(None),
+            }
         },
-        &|_| {},
+        &|p| {
+            if copy.is_some() {
+                super::fleet_api::report(p, "folder for near-data")
+            }
+        },
     );
     let mut by_label = BTreeMap::new();
+    let mut programs = BTreeMap::new();
     for answer in answers {
         let i = &answer.instance;
         match answer.result {
-            Ok(Some(dir)) => {
+            Ok(Some((dir, program))) => {
                 by_label.insert(i.label(), dir);
+                programs.insert(i.label(), program);
             }
             Ok(None) => eprintln!(
-                "fleet: {} on {}: the inventory names no `deployclaw` there: its dumps are brought here",
+                "fleet: {} on {}: the inventory names no `deployclaw` there (and --copy-deployclaw was not given): \
+                 its dumps are brought here",
                 i.label(),
                 i.host.name()
             ),
             Err(e) => eprintln!(
-                "fleet: {} on {}: no folder for near-data analysis ({}): its dumps are brought here",
+                "fleet: {} on {}: no near-data analysis there ({}): its dumps are brought here",
                 i.label(),
                 i.host.name(),
                 crate::evidence::redact(&e)
             ),
         }
     }
-    Folders { instances, by_label }
+    Folders { instances, by_label, programs }
 }
 
 /// What the analysis is asked.
@@ -88,7 +125,7 @@ pub fn analyse(s: &Shared, folders: &Folders, rows: &mut [Value], options: &Opti
     let wanted: Vec<Instance> = folders
         .instances
         .iter()
-        .filter(|i| dumps.contains_key(&i.label()) && i.deployclaw.is_some())
+        .filter(|i| dumps.contains_key(&i.label()) && folders.programs.contains_key(&i.label()))
         .cloned()
         .collect();
     let answers = gather::each(
@@ -98,15 +135,20 @@ pub fn analyse(s: &Shared, folders: &Folders, rows: &mut [Value], options: &Opti
             let mut mine = dumps.get(&i.label()).cloned().unwrap_or_default();
             mine.sort();
             let paths: Vec<String> = mine.into_iter().map(|(_, p)| p).collect();
-            let deployclaw = i.deployclaw.as_deref().unwrap_or("deployclaw");
-            let ask = Ask { deployclaw, dumps: &paths, rule: options.rule, threshold: options.threshold };
+            let program = folders.programs.get(&i.label()).map(|p| (p.path.as_str(), p.copied.as_ref()));
+            let (deployclaw, copied) = program.unwrap_or(("deployclaw", None));
+            let home = copied.map(|c| c.home.as_str());
+            let ask = Ask { deployclaw, dumps: &paths, rule: options.rule, threshold: options.threshold, home };
             near::analyze(i.host.as_ref(), &ask).map_err(|e| e.to_string())
         },
         &|p| super::fleet_api::report(p, "analysis there"),
     );
+    charge_copies(folders, rows);
     for answer in answers {
         let i = &answer.instance;
         let label = i.label();
+        let sent = folders.programs.get(&label).and_then(|p| p.copied.as_ref()).map_or(0, |c| c.bytes);
+        let last = rows.iter().rposition(|r| r["instance"] == label.as_str() && r["remote"].is_string());
         let analysis = match answer.result {
             Ok(a) => a,
             Err(e) => {
@@ -122,9 +164,8 @@ pub fn analyse(s: &Shared, folders: &Folders, rows: &mut [Value], options: &Opti
         let dump_bytes: u64 =
             rows.iter().filter(|r| r["instance"] == label.as_str()).filter_map(|r| r["dump_bytes"].as_u64()).sum();
         let note = json!({ "instance": label, "host": i.host.name(), "dump_bytes": dump_bytes,
-                           "bytes_moved": analysis.bytes_moved, "saved": path.display().to_string() });
+                           "bytes_moved": analysis.bytes_moved, "deployclaw_sent": sent, "saved": path.display().to_string() });
         s.record(|log| log.note(&format!("fleet near-data analysis: {note}")))?;
-        let last = rows.iter().rposition(|r| r["instance"] == label.as_str() && r["remote"].is_string());
         for (n, row) in rows.iter_mut().enumerate().filter(|(_, r)| r["instance"] == label.as_str()) {
             row["analysis"] = json!(path.display().to_string());
             if Some(n) == last {
@@ -133,6 +174,18 @@ pub fn analyse(s: &Shared, folders: &Folders, rows: &mut [Value], options: &Opti
         }
     }
     Ok(())
+}
+
+/// A copy of deployclaw sent to a host crossed the network too: its bytes count on the
+/// instance's last row, whether its dumps were then analysed or not.
+fn charge_copies(folders: &Folders, rows: &mut [Value]) {
+    for (label, program) in &folders.programs {
+        let Some(copied) = &program.copied else { continue };
+        if let Some(row) = rows.iter_mut().rev().find(|r| r["instance"] == label.as_str()) {
+            row["bytes_moved"] = json!(row["bytes_moved"].as_u64().unwrap_or(0) + copied.bytes);
+            row["deployclaw_sent"] = json!(copied.bytes);
+        }
+    }
 }
 
 /// The findings the analysis made on the host, as findings here naming the instance.

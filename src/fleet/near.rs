@@ -2,6 +2,8 @@
 //! reads them (`deployclaw heap analyze --json`), and only its answer crosses the network. A dump
 //! of tens of gigabytes then costs the network a few hundred kilobytes.
 
+use std::path::Path;
+
 use super::jvm::JvmError;
 use super::transport::Transport;
 
@@ -24,6 +26,9 @@ pub struct Ask<'a> {
     pub rule: Option<&'a str>,
     /// The growth threshold ("15%").
     pub threshold: &'a str,
+    /// A home for that deployclaw's session, where it is a copy made for this run: its log then
+    /// goes with the folder, and nothing is left on the host.
+    pub home: Option<&'a str>,
 }
 
 /// Run `deployclaw heap analyze` on `host` over dumps that are there.
@@ -34,7 +39,11 @@ pub fn analyze(host: &dyn Transport, ask: &Ask) -> Result<Analysis, JvmError> {
     }
     args.push("--");
     args.extend(ask.dumps.iter().map(String::as_str));
-    let ran = host.run(ask.deployclaw, &args)?;
+    let home = ask.home.map(|h| format!("DEPLOYCLAW_HOME={h}"));
+    let ran = match &home {
+        Some(home) => host.run("env", &[&[home.as_str(), ask.deployclaw], &args[..]].concat())?,
+        None => host.run(ask.deployclaw, &args)?,
+    };
     // It exits 3 when the analysis made error findings (a tenant that grew): the answer stands.
     // A failure prints no JSON on stdout.
     let json: Option<serde_json::Value> = serde_json::from_slice(&ran.stdout).ok();
@@ -63,6 +72,46 @@ pub fn analyze(host: &dyn Transport, ask: &Ask) -> Result<Analysis, JvmError> {
     }
 }
 
+/// A copy of this deployclaw made on a host that has none, inside the run's private folder there
+/// (removed with it).
+#[derive(Debug, Clone)]
+pub struct Copied {
+    /// The copy's path there.
+    pub program: String,
+    /// A home for its session, beside it in the folder.
+    pub home: String,
+    /// Bytes sent: the binary crossed the network too.
+    pub bytes: u64,
+}
+
+/// Copy `binary` (this deployclaw) into `dir` on `host` and check that it runs there. The host
+/// must be the same system and machine as this one (`uname -sm`): a binary for another one is
+/// not sent at all.
+pub fn copy_to(host: &dyn Transport, binary: &Path, dir: &str) -> Result<Copied, JvmError> {
+    let failed =
+        |command: &str, output: String| JvmError::Command { host: host.name(), command: command.into(), output };
+    let uname = host.run("uname", &["-s", "-m"])?;
+    let there = String::from_utf8_lossy(&uname.stdout).trim().to_lowercase();
+    let here = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+    if !uname.success || there != here {
+        let said = if uname.success { there } else { uname.text().trim().to_string() };
+        return Err(failed(
+            "uname -sm",
+            format!("the host is {said:?}, this deployclaw is built for {here:?}: install one built for it"),
+        ));
+    }
+    let program = format!("{dir}/deployclaw");
+    let bytes = host.send(binary, &program)?;
+    let version = host.run(&program, &["--version"])?;
+    if !version.success || !version.stdout.starts_with(b"deployclaw ") {
+        return Err(failed(
+            &format!("{program} --version"),
+            format!("the copy does not run there: {}", tail(&version.text())),
+        ));
+    }
+    Ok(Copied { program, home: format!("{dir}/home"), bytes })
+}
+
 /// The last lines of a command's output, for a message: an error is said at the end.
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.trim().lines().collect();
@@ -78,7 +127,7 @@ mod tests {
     fn the_answer_must_be_an_analysis_and_a_failure_says_why() {
         let host = Local::default();
         let dumps = vec!["/nonexistent/1.hprof.gz".to_string()];
-        let ask = Ask { deployclaw: "echo", dumps: &dumps, rule: Some("a.B.c"), threshold: "15%" };
+        let ask = Ask { deployclaw: "echo", dumps: &dumps, rule: Some("a.B.c"), threshold: "15%", home: None };
         let err = analyze(&host, &ask).unwrap_err().to_string();
         assert!(err.contains("echo heap analyze failed: its answer is not a heap analysis"), "{err}");
         assert!(
@@ -86,8 +135,29 @@ mod tests {
             "{err}"
         );
 
-        let ask = Ask { deployclaw: "false", dumps: &dumps, rule: None, threshold: "15%" };
+        let ask = Ask { deployclaw: "false", dumps: &dumps, rule: None, threshold: "15%", home: None };
         assert!(analyze(&host, &ask).unwrap_err().to_string().contains("it failed"));
+    }
+
+    #[test]
+    fn a_copy_runs_there_or_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let there = dir.path().display().to_string();
+        let fake = dir.path().join("built");
+        std::fs::write(&fake, "#!/bin/sh\necho deployclaw 9.9.9\n").unwrap();
+        let copied = copy_to(&Local::default(), &fake, &there).unwrap();
+        assert_eq!(copied.program, format!("{there}/deployclaw"));
+        assert_eq!(copied.bytes, std::fs::metadata(&fake).unwrap().len());
+        let mode = std::fs::metadata(&copied.program).unwrap().permissions();
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o700, "the owner's alone");
+
+        // A second copy does not overwrite the first; a binary that does not run is named.
+        let err = copy_to(&Local::default(), &fake, &there).unwrap_err().to_string();
+        assert!(err.contains("cannot copy") && err.contains("exists"), "{err}");
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(&fake, "#!/bin/sh\necho 'version GLIBC_2.99 not found' >&2\nexit 1\n").unwrap();
+        let err = copy_to(&Local::default(), &fake, &other.path().display().to_string()).unwrap_err().to_string();
+        assert!(err.contains("--version failed: the copy does not run there: version GLIBC_2.99 not found"), "{err}");
     }
 
     #[test]
@@ -99,7 +169,7 @@ mod tests {
         std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let fake = fake.display().to_string();
         let dumps = vec!["/d/1.hprof.gz".to_string()];
-        let ask = Ask { deployclaw: &fake, dumps: &dumps, rule: None, threshold: "15%" };
+        let ask = Ask { deployclaw: &fake, dumps: &dumps, rule: None, threshold: "15%", home: None };
         let answer = analyze(&Local::default(), &ask).unwrap();
         assert_eq!(answer.json["totals"][0], 1);
         assert_eq!(answer.bytes_moved, 56, "the answer's bytes, newline included");

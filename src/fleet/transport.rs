@@ -31,6 +31,8 @@ pub enum TransportError {
     Timeout { host: String, program: String, secs: u64 },
     #[error("{host}: cannot copy {remote} to {local}: {problem}")]
     Fetch { host: String, remote: String, local: String, problem: String },
+    #[error("{host}: cannot copy {local} to {remote} there: {problem}")]
+    Send { host: String, local: String, remote: String, problem: String },
 }
 
 /// A host commands run on.
@@ -43,6 +45,16 @@ pub trait Transport: Send + Sync {
     /// Copy the file at `remote` there to `local` here (which must not exist, created private),
     /// streamed. Returns the bytes copied.
     fn fetch(&self, remote: &str, local: &Path) -> Result<u64, TransportError>;
+    /// Copy the file at `local` here to `remote` there (which must not exist), made executable
+    /// by its owner alone, streamed. Returns the bytes copied.
+    fn send(&self, local: &Path, remote: &str) -> Result<u64, TransportError> {
+        Err(TransportError::Send {
+            host: self.name(),
+            local: local.display().to_string(),
+            remote: remote.into(),
+            problem: "this transport cannot copy files to the host".into(),
+        })
+    }
     /// Whether files there are files here too (no copy needed).
     fn is_local(&self) -> bool {
         false
@@ -124,6 +136,21 @@ impl Transport for Local {
         };
         let mut from = std::fs::File::open(remote).map_err(|e| fail(e.to_string()))?;
         let mut to = create_private(local).map_err(|e| fail(e.to_string()))?;
+        std::io::copy(&mut from, &mut to).map_err(|e| fail(e.to_string()))
+    }
+
+    fn send(&self, local: &Path, remote: &str) -> Result<u64, TransportError> {
+        let fail = |problem: String| TransportError::Send {
+            host: "local".into(),
+            local: local.display().to_string(),
+            remote: remote.into(),
+            problem,
+        };
+        let mut from = std::fs::File::open(local).map_err(|e| fail(e.to_string()))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o700);
+        let mut to = options.open(remote).map_err(|e| fail(e.to_string()))?;
         std::io::copy(&mut from, &mut to).map_err(|e| fail(e.to_string()))
     }
 
@@ -214,6 +241,29 @@ impl Ssh {
         ssh
     }
 
+    /// Wait for an ssh that a file was streamed through (`copied`: how that went) and say how
+    /// it ended. What the remote side said wins over a broken pipe on this side.
+    fn finish(
+        &self,
+        mut child: std::process::Child,
+        copied: Option<std::io::Result<u64>>,
+        fail: impl Fn(String) -> TransportError,
+    ) -> Result<u64, TransportError> {
+        let mut stderr = Vec::new();
+        if let Some(mut err) = child.stderr.take() {
+            let _ = err.read_to_end(&mut stderr);
+        }
+        let status = child.wait().map_err(|e| fail(e.to_string()))?;
+        let said = String::from_utf8_lossy(&stderr).trim().to_string();
+        match copied {
+            Some(Ok(bytes)) if status.success() => Ok(bytes),
+            _ if status.code() == Some(255) => Err(self.connect_error(&stderr)),
+            _ if !status.success() && !said.is_empty() => Err(fail(said)),
+            Some(Err(e)) => Err(fail(e.to_string())),
+            _ => Err(fail(said)),
+        }
+    }
+
     /// ssh exits 255 for its own failures (connection, authentication, host key), else with the
     /// remote command's status.
     fn connect_error(&self, stderr: &[u8]) -> TransportError {
@@ -263,22 +313,35 @@ impl Transport for Ssh {
             .spawn()
             .map_err(|e| fail(format!("cannot run ssh: {e}")))?;
         let copied = child.stdout.take().map(|mut out| std::io::copy(&mut out, &mut to));
-        let mut stderr = Vec::new();
-        if let Some(mut err) = child.stderr.take() {
-            let _ = err.read_to_end(&mut stderr);
-        }
-        let status = child.wait().map_err(|e| fail(e.to_string()))?;
-        let result = match copied {
-            Some(Ok(bytes)) if status.success() => Ok(bytes),
-            _ if status.code() == Some(255) => Err(self.connect_error(&stderr)),
-            Some(Err(e)) => Err(fail(e.to_string())),
-            _ => Err(fail(String::from_utf8_lossy(&stderr).trim().to_string())),
-        };
+        let result = self.finish(child, copied, fail);
         if result.is_err() {
             // Nothing half-copied is left behind to be taken for the whole file.
             let _ = std::fs::remove_file(local);
         }
         result
+    }
+
+    fn send(&self, local: &Path, remote: &str) -> Result<u64, TransportError> {
+        let fail = |problem: String| TransportError::Send {
+            host: self.name(),
+            local: local.display().to_string(),
+            remote: remote.into(),
+            problem,
+        };
+        let mut from = std::fs::File::open(local).map_err(|e| fail(e.to_string()))?;
+        // The script is fixed and the path its argument: no value is spliced into code. `set -C`
+        // refuses a file that is already there; umask makes it the owner's alone from the start.
+        let script = "umask 077 && set -C && cat > \"$1\" && chmod 700 \"$1\"";
+        let mut child = self
+            .command("sh", &["-c", script, "sh", remote])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| fail(format!("cannot run ssh: {e}")))?;
+        // The pipe is closed when `to` is dropped: the remote `cat` then sees the end.
+        let copied = child.stdin.take().map(|mut to| std::io::copy(&mut from, &mut to));
+        self.finish(child, copied, fail)
     }
 }
 

@@ -272,7 +272,7 @@ impl<'a> Parser<'a> {
 /// What a terminal showed last of a line with progress bars (see [`raw::last_drawn`]), after
 /// the time the CI system put in front of it, which is kept.
 fn drawn(line: &str) -> std::borrow::Cow<'_, str> {
-    if !line.contains('\r') {
+    if memchr::memchr(b'\r', line.as_bytes()).is_none() {
         return line.into();
     }
     let rest = leading_iso_time(line)

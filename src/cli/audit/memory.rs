@@ -29,6 +29,11 @@ pub struct MemoryLeaks {
     /// `deployclaw` and analyse them there; only the answers cross the network.
     #[arg(long, requires = "inventory")]
     pub near_data: bool,
+    /// With --near-data: send this deployclaw to hosts whose inventory entry names none (same
+    /// system and machine only), into the run's private folder there; it is removed at the end,
+    /// and the bytes sent count as moved.
+    #[arg(long, requires = "near_data")]
+    pub copy_deployclaw: bool,
     /// Live snapshots per service.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub snapshots: u32,
@@ -157,6 +162,7 @@ pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
     if args.inventory.is_some() {
         params.push(param("CONCURRENCY", i64::from(args.concurrency)));
         params.push(param("NEAR_DATA", args.near_data));
+        params.push(param("COPY_DEPLOYCLAW", args.copy_deployclaw));
     }
     if !args.rds_instances.is_empty() {
         let window = match deployclaw::units::parse_duration(&args.rds_window) {
