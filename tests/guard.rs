@@ -192,3 +192,25 @@ fn long_and_chains_unions_and_sums_are_checked_without_overflowing_the_stack() {
     assert_eq!(code(&out), 3);
     assert!(stdout(&out).contains("more than the guard reads"), "{}", stderr(&out));
 }
+
+/// sqlparser's time doubles with each level of brackets in a PostgreSQL statement that does not
+/// parse (fuzzing found 219 bytes that ran for hours): past 16 levels the guard refuses at the
+/// place, at once; 16 levels still read.
+#[test]
+fn brackets_nested_past_sixteen_levels_are_refused_at_the_place() {
+    let sandbox = Sandbox::new();
+    let tenancy = fixture("tenancy.toml");
+    let sixteen = format!("SELECT * FROM orders WHERE tenant_id = {}$1{}", "(".repeat(16), ")".repeat(16));
+    let out = sandbox.run(&["guard", "--tenancy", &tenancy, "--dialect", "postgres", &sixteen]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+
+    let sql = format!("SELECT f{}1", "(g[".repeat(12));
+    let out = sandbox.run(&["guard", "--tenancy", &tenancy, "--dialect", "postgres", "--json", &sql]);
+    assert_eq!(code(&out), 3);
+    let verdict: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let reason = &verdict["reasons"][0];
+    assert_eq!(reason["rule"], "parse", "{verdict}");
+    assert!(reason["message"].as_str().unwrap().contains("nested more than 16 levels"), "{verdict}");
+    // Two openings per `(g[`: the 17th is the `(` of the ninth.
+    assert_eq!(reason["offset"].as_u64().unwrap() as usize, "SELECT f".len() + 8 * 3, "the 17th opening: {verdict}");
+}

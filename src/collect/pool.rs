@@ -29,6 +29,8 @@ pub struct Connection {
     pub locks: i64,
     /// Whether it waits for a lock someone else holds.
     pub waiting: bool,
+    /// The transaction's isolation level, where the server shows it (InnoDB does; PostgreSQL
+    /// shows no session's level but the asker's own).
     pub isolation: Option<String>,
     /// The statement with its literals replaced by `?`.
     pub query: Option<String>,
