@@ -24,12 +24,27 @@ pub struct Folders<'a> {
     programs: BTreeMap<String, Program>,
 }
 
-/// The deployclaw on a host: installed (from the inventory), or a copy of this one made for the
-/// run in its folder.
-#[derive(Clone)]
-struct Program {
-    path: String,
-    copied: Option<near::Copied>,
+/// The deployclaw on a host: installed (from the inventory, or this binary on this machine), or
+/// a copy of this one made for the run in its folder.
+enum Program {
+    Installed(String),
+    Copied(near::Copied),
+}
+
+impl Program {
+    fn path(&self) -> &str {
+        match self {
+            Program::Installed(path) => path,
+            Program::Copied(c) => &c.program,
+        }
+    }
+
+    fn copied(&self) -> Option<&near::Copied> {
+        match self {
+            Program::Installed(_) => None,
+            Program::Copied(c) => Some(c),
+        }
+    }
 }
 
 impl Drop for Folders<'_> {
@@ -53,16 +68,15 @@ pub fn folders<'a>(instances: &'a [Instance], concurrency: usize, copy: Option<&
         |i| {
             let host = i.host.as_ref();
             match (&i.deployclaw, copy) {
-                (Some(path), _) => {
-                    jvm::private_dir(host).map(|dir| Some((dir, Program { path: path.clone(), copied: None })))
-                }
+                (Some(path), _) => jvm::private_dir(host).map(|dir| Some((dir, Program::Installed(path.clone())))),
                 // This machine runs this binary where it is.
-                (None, Some(binary)) if host.is_local() => jvm::private_dir(host)
-                    .map(|dir| Some((dir, Program { path: binary.display().to_string(), copied: None }))),
+                (None, Some(binary)) if host.is_local() => {
+                    jvm::private_dir(host).map(|dir| Some((dir, Program::Installed(binary.display().to_string()))))
+                }
                 (None, Some(binary)) => {
                     let dir = jvm::private_dir(host)?;
                     match near::copy_to(host, binary, &dir) {
-                        Ok(c) => Ok(Some((dir, Program { path: c.program.clone(), copied: Some(c) }))),
+                        Ok(c) => Ok(Some((dir, Program::Copied(c)))),
                         Err(e) => {
                             jvm::remove_dir(host, &dir);
                             Err(e)
@@ -135,9 +149,10 @@ pub fn analyse(s: &Shared, folders: &Folders, rows: &mut [Value], options: &Opti
             let mut mine = dumps.get(&i.label()).cloned().unwrap_or_default();
             mine.sort();
             let paths: Vec<String> = mine.into_iter().map(|(_, p)| p).collect();
-            let program = folders.programs.get(&i.label()).map(|p| (p.path.as_str(), p.copied.as_ref()));
-            let (deployclaw, copied) = program.unwrap_or(("deployclaw", None));
-            let home = copied.map(|c| c.home.as_str());
+            // `wanted` holds only instances with a program.
+            let program = folders.programs.get(&i.label());
+            let deployclaw = program.map_or("deployclaw", Program::path);
+            let home = program.and_then(Program::copied).map(|c| c.home.as_str());
             let ask = Ask { deployclaw, dumps: &paths, rule: options.rule, threshold: options.threshold, home };
             near::analyze(i.host.as_ref(), &ask).map_err(|e| e.to_string())
         },
@@ -147,7 +162,7 @@ pub fn analyse(s: &Shared, folders: &Folders, rows: &mut [Value], options: &Opti
     for answer in answers {
         let i = &answer.instance;
         let label = i.label();
-        let sent = folders.programs.get(&label).and_then(|p| p.copied.as_ref()).map_or(0, |c| c.bytes);
+        let sent = folders.programs.get(&label).and_then(Program::copied).map_or(0, |c| c.bytes);
         let last = rows.iter().rposition(|r| r["instance"] == label.as_str() && r["remote"].is_string());
         let analysis = match answer.result {
             Ok(a) => a,
@@ -180,7 +195,7 @@ pub fn analyse(s: &Shared, folders: &Folders, rows: &mut [Value], options: &Opti
 /// instance's last row, whether its dumps were then analysed or not.
 fn charge_copies(folders: &Folders, rows: &mut [Value]) {
     for (label, program) in &folders.programs {
-        let Some(copied) = &program.copied else { continue };
+        let Some(copied) = program.copied() else { continue };
         if let Some(row) = rows.iter_mut().rev().find(|r| r["instance"] == label.as_str()) {
             row["bytes_moved"] = json!(row["bytes_moved"].as_u64().unwrap_or(0) + copied.bytes);
             row["deployclaw_sent"] = json!(copied.bytes);

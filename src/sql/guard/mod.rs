@@ -20,8 +20,8 @@ use std::fmt;
 
 use serde::Serialize;
 use sqlparser::ast::Statement;
-use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Location, Token, Tokenizer};
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use super::dialect::Dialect;
 use super::tenancy::{Kind, Table, Tenancy};
@@ -263,7 +263,9 @@ impl Guard {
                 0,
             );
         }
-        if let Some(offset) = nested_too_deep(sql, self.dialect) {
+        // Tokenized once, here: the nesting check reads the tokens, then the parser does.
+        let parsed = Tokenizer::new(self.dialect.parser(), sql).tokenize_with_location().map_err(ParserError::from);
+        if let Some(offset) = parsed.as_ref().ok().and_then(|tokens| nested_too_deep(sql, tokens)) {
             return whole(
                 Rule::Parse,
                 format!(
@@ -273,7 +275,10 @@ impl Guard {
                 offset,
             );
         }
-        let statements = match Parser::parse_sql(self.dialect.parser(), sql) {
+        let parsed = parsed.and_then(|tokens| {
+            Parser::new(self.dialect.parser()).with_tokens_with_locations(tokens).parse_statements()
+        });
+        let statements = match parsed {
             Ok(s) => s,
             Err(e) => {
                 let message = e.to_string();
@@ -311,11 +316,9 @@ const MAX_STATEMENT_BYTES: usize = 1 << 20;
 /// statements nest a few levels.
 const MAX_NESTING: usize = 16;
 
-/// Where `sql` first nests deeper than [`MAX_NESTING`], counted on its tokens (linear: strings,
-/// quoted names and comments are single tokens); None when it does not, or does not tokenize
-/// (the parser then says why).
-fn nested_too_deep(sql: &str, dialect: Dialect) -> Option<usize> {
-    let tokens = Tokenizer::new(dialect.parser(), sql).tokenize_with_location().ok()?;
+/// Where the statement (`sql`, as `tokens`) first nests deeper than [`MAX_NESTING`]: counted on
+/// its tokens, where strings, quoted names and comments are one token each.
+fn nested_too_deep(sql: &str, tokens: &[TokenWithSpan]) -> Option<usize> {
     let mut depth = 0usize;
     for t in tokens {
         match t.token {
