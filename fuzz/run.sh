@@ -18,7 +18,7 @@ artifacts="$HOME/.cache/deployclaw/fuzz-artifacts"
 fixtures=../tests/fixtures
 bin="${DEPLOYCLAW_BIN:-$HOME/.cache/deployclaw/target/debug/deployclaw}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(hprof hprof_graph v8_snapshot ci_logs templates slo_rules slo_specs terraform durations notebook kernel_wire log_verify guard)
+[ ${#targets[@]} -gt 0 ] || targets=(hprof hprof_graph v8_snapshot ci_logs templates slo_rules slo_specs terraform durations notebook kernel_wire log_verify guard host_answers)
 
 # seed_into TARGET FILE...: copy the files that exist into TARGET's corpus.
 seed_into() {
@@ -64,6 +64,11 @@ seed_into notebook ../notebooks/*.ipynb
 mkdir -p "$corpus/kernel_wire"
 printf 'id\xff<IDS|MSG>\xff\xff{"msg_type":"execute_request"}\xff{}\xff{}\xff{"code":"1"}' > "$corpus/kernel_wire/execute"
 seed_into log_verify "$scratch"/session.jsonl "$scratch"/home/sessions/index.chain
+mkdir -p "$corpus/host_answers"
+printf '77\n%s\n' "$(printf 'java\0-Dservice.version=2\0-cp\0/a\0Main\0x\0' | base64 -w0)" > "$corpus/host_answers/proc"
+printf '4242 LeakSim --tenants 8\n77 app.jar\n' > "$corpus/host_answers/jcmd-l"
+printf '#Sat\nservice.version=2.4.1\nC\\:\\\\dir=a\\=b\\u00e9\n' > "$corpus/host_answers/properties"
+printf ' num     #instances         #bytes  class name (module)\n-------\n   1:          10            160  [B (java.base@17)\nTotal          10            160\n' > "$corpus/host_answers/histogram"
 mkdir -p "$corpus/guard"; n=0
 grep -v '^#' $fixtures/guard/corpus.txt | grep ': ' | while IFS= read -r line; do n=$((n+1)); printf '%s' "${line#*: }" > "$corpus/guard/$n"; done
 

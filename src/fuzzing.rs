@@ -7,7 +7,7 @@ use crate::triage::{Format, Rules};
 use std::sync::LazyLock;
 
 /// The targets, by the names of their folders under `tests/fixtures/fuzz/` and `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 13] = [
+pub const TARGETS: [&str; 14] = [
     "hprof",
     "hprof_graph",
     "v8_snapshot",
@@ -21,6 +21,7 @@ pub const TARGETS: [&str; 13] = [
     "kernel_wire",
     "log_verify",
     "guard",
+    "host_answers",
 ];
 
 /// Run one target on `data`; false when there is no such target. `guard` needs a tenancy map:
@@ -39,6 +40,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "notebook" => notebook(data),
         "kernel_wire" => kernel_wire(data),
         "log_verify" => log_verify(data),
+        "host_answers" => host_answers(data),
         _ => return false,
     }
     true
@@ -165,6 +167,16 @@ pub fn log_verify(data: &[u8]) {
     let report = crate::evidence::verify_log(data, &[]);
     let log = crate::evidence::LogFile { path: "fuzz.jsonl".into(), report, running: false };
     let _ = crate::evidence::check_chain(Some(data), std::slice::from_ref(&log), &[]);
+}
+
+/// What a fleet host answers, read here: its process table (the `/proc` listing), `jcmd -l`,
+/// `VM.system_properties` and `GC.class_histogram`.
+pub fn host_answers(data: &[u8]) {
+    let _ = crate::fleet::launcher::parse(data);
+    let text = String::from_utf8_lossy(data);
+    let _ = crate::fleet::jvm::parse_list(&text);
+    let _ = crate::fleet::jvm::parse_properties(&text);
+    let _ = crate::heap::live::parse_class_histogram(&text);
 }
 
 /// The tenant guard on any statement, in every dialect, with the tenancy map given as TOML.

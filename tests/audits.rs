@@ -488,6 +488,123 @@ fn memory_leaks_sets_rds_instances_beside_the_heap() {
     assert_eq!(code(&bad), 2, "{}", stderr(&bad));
 }
 
+/// A statement that runs for two minutes holding locks, from the server's own client: PostgreSQL
+/// with `application_name` naming the tenant, MariaDB on a locked row.
+fn hold_locks(db: &common::db::TestDb, tenant: &str) -> std::process::Child {
+    let (program, args) = if db.dialect == "postgres" {
+        let url = format!("{}?application_name=rdstest.{tenant}", db.url);
+        (
+            "psql",
+            vec![
+                url,
+                "-q".into(),
+                "-c".into(),
+                "BEGIN; LOCK TABLE held IN SHARE MODE; SELECT pg_sleep(120); COMMIT;".into(),
+            ],
+        )
+    } else {
+        let name = db.url.rsplit('/').next().unwrap().to_string();
+        let sql = "BEGIN; SELECT * FROM held FOR UPDATE; SELECT SLEEP(120); COMMIT;".to_string();
+        ("mariadb", vec!["-h".into(), "127.0.0.1".into(), "-u".into(), "root".into(), name, "-e".into(), sql])
+    };
+    Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"))
+}
+
+/// `--pool-db NAME=URL` for each database: every one's connections are read and named, an RDS
+/// instance's on its own row, the leaking tenant's share on each, and statements that run long
+/// while holding locks are counted; a database that cannot be read is a warning and the audit
+/// goes on.
+#[test]
+fn memory_leaks_reads_each_named_database() {
+    let Some(moto) = common::moto::Moto::start() else { return };
+    let (Some(pg), Some(maria)) = (common::db::TestDb::postgres(), common::db::TestDb::mariadb()) else { return };
+    pg.exec("CREATE TABLE held (id integer)");
+    maria.exec("CREATE TABLE held (id integer PRIMARY KEY) ENGINE=InnoDB");
+    maria.exec("INSERT INTO held VALUES (1)");
+    let mut held = vec![hold_locks(&pg, "tenant-05"), hold_locks(&pg, "tenant-05"), hold_locks(&pg, "tenant-01")];
+    held.push(hold_locks(&maria, "any"));
+    // Until each statement has run past --pool-long-after.
+    let start = std::time::Instant::now();
+    let long_pg = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'rdstest.%' AND state = 'active' AND now() - query_start > interval '1500 ms'";
+    let long_maria =
+        "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%' AND TIME >= 2";
+    while pg.count(long_pg) < 3 || maria.count(long_maria) < 1 {
+        assert!(start.elapsed().as_secs() < 30, "the statements did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let sandbox = Sandbox::new();
+    let dir = dumps(&sandbox, "dumps", &[("api-svc", &[10, 30])]);
+    let out = sandbox.path("report");
+    let run = sandbox
+        .command()
+        .args(["audit", "memory-leaks", "--dumps", dir.to_str().unwrap(), "--tenant-rule", "com.acme.Tenant.name"])
+        .args(["--rds-instances", "orders-db", "--pool-db", &format!("orders-db={}", pg.url)])
+        .args([
+            "--pool-db",
+            &format!("reports-db={}", maria.url),
+            "--pool-db",
+            "broken=postgres://postgres:hunter2@127.0.0.1:1/x",
+        ])
+        .args(["--pool-tenant-by", "application_name", "--pool-tenant-pattern", r"^rdstest\.(.+)$"])
+        .args(["--pool-long-after", "1s", "--json", "--out", out.to_str().unwrap()])
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .envs(common::moto::ENV.iter().copied())
+        .output()
+        .unwrap();
+    for mut child in held {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (text, err) = (stdout(&run), stderr(&run));
+    assert_eq!(code(&run), 3, "{text}\n{err}");
+    assert_valid(&out);
+    let r: Value = serde_json::from_str(&text).unwrap();
+    let summary: Vec<&str> = r["summary"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let line = |start: &str, has: &str| {
+        let found = summary.iter().find(|l| l.contains(start) && l.contains(has));
+        found.unwrap_or_else(|| panic!("no line with {start:?} and {has:?}: {summary:#?}")).to_string()
+    };
+    // Other tests share the servers: counts are at least ours.
+    let number = |l: &str| l.split(' ').next().and_then(|n| n.parse::<u64>().ok()).unwrap();
+    let orders = line(" connections on orders-db: ", "while holding locks");
+    assert!(number(&orders) >= 3, "{orders}");
+    let long: u64 = orders.split(", ").nth(1).and_then(|p| p.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(long >= 3, "three statements past 1 s hold locks: {orders}");
+    let tenant = line("connections on orders-db belong to tenant tenant-05", "(api-svc holds its heap growth)");
+    assert!(tenant.starts_with("2 of ") && tenant.contains("2 holding locks"), "{tenant}");
+    let reports = line(" connections on reports-db: ", "while holding locks");
+    assert!(!reports.contains(", 0 statement(s)"), "MariaDB's sleeper holds a row lock: {reports}");
+    let rds =
+        line("RDS orders-db (postgres db.r6g.large): peak 110.0 of max_connections 150 (73%); ", " connected now");
+    assert!(rds.ends_with(&format!("; {} connected now", number(&orders))), "one reading for both: {rds}\n{orders}");
+
+    let findings = r["findings"].to_string();
+    assert!(findings.contains("database broken: its connections could not be read"), "{findings}");
+    let section = |title: &str| {
+        let found = r["sections"].as_array().unwrap().iter().find(|s| s["title"] == title).cloned();
+        found.unwrap_or_else(|| panic!("no section {title}"))
+    };
+    let rds_rows = section("RDS instances")["table"].clone();
+    let columns: Vec<&str> = rds_rows["columns"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let live = columns.iter().position(|c| *c == "live_connections").unwrap();
+    assert!(rds_rows["rows"][0][live].as_u64() >= Some(3), "{rds_rows}");
+    let databases = section("Databases")["table"]["rows"].to_string();
+    assert!(
+        databases.contains("orders-db") && databases.contains("reports-db") && !databases.contains("broken"),
+        "{databases}"
+    );
+    let per_tenant = section("Connections per tenant and database")["table"]["rows"].to_string();
+    assert!(per_tenant.contains("tenant-01") && per_tenant.contains("tenant-05"), "{per_tenant}");
+    // No password reaches the report, not even in the error of the database it failed to read.
+    assert!(!std::fs::read_to_string(out.join("report.json")).unwrap().contains("hunter2"), "{text}");
+}
+
 /// What an audit says on input with nothing to find: a clean verdict (0) or an error about the
 /// input (2), never a failure of the script (1) or a script type error.
 fn assert_clean_or_input_error(what: &str, out: &std::process::Output, expected: i32) {

@@ -35,6 +35,7 @@ fn wait_for(t: &TestDb, count_sql: &str) {
 const PRESSURE: &str = r#"let db = sql::connect(URL);
     #{pressure: db::pool_pressure(db, RULE).rows(),
       queries: db::connections(db).filter("query LIKE 'UPDATE%'").col("query"),
+      isolation: db::connections(db).select(["user", "application_name", "isolation"]).rows(),
       samples: db::sample(db, "50ms", 2).select(["connections", "lock_holders", "waiting"]).rows()}"#;
 
 #[test]
@@ -44,13 +45,17 @@ fn postgres_connections_show_their_tenant_transaction_and_locks() {
     t.exec("INSERT INTO accounts VALUES (1, 0), (2, 0)");
     let rt = runtime();
     let url = |app: &str| format!("{}?application_name=svc-{app}", t.url);
-    let (mut acme, mut globex, idle) = rt.block_on(async {
+    let (mut acme, mut globex, idle, audit) = rt.block_on(async {
         let mut acme = sqlx::PgConnection::connect(&url("acme")).await.unwrap();
         sqlx::query("BEGIN").execute(&mut acme).await.unwrap();
         sqlx::query("UPDATE accounts SET v = v + 1 WHERE id = 1").execute(&mut acme).await.unwrap();
         let globex = sqlx::PgConnection::connect(&url("globex")).await.unwrap();
         let idle = sqlx::PgConnection::connect(&url("globex")).await.unwrap();
-        (acme, globex, idle)
+        // A serializable reader: its predicate locks show its level.
+        let mut audit = sqlx::PgConnection::connect(&url("audit")).await.unwrap();
+        sqlx::query("BEGIN ISOLATION LEVEL SERIALIZABLE").execute(&mut audit).await.unwrap();
+        sqlx::query("SELECT v FROM accounts WHERE id = 2").execute(&mut audit).await.unwrap();
+        (acme, globex, idle, audit)
     });
     // globex waits for acme's row lock.
     let blocked = rt.spawn(async move {
@@ -82,11 +87,20 @@ fn postgres_connections_show_their_tenant_transaction_and_locks() {
     );
     assert_eq!(v["samples"].as_array().unwrap().len(), 2);
     assert!(v["samples"][0]["waiting"].as_i64() >= Some(1), "{v}");
+    // PostgreSQL shows another session's level only where it can be told: SERIALIZABLE by its
+    // predicate locks; acme's READ COMMITTED is not shown at all.
+    let level = |app: &str| {
+        let rows = v["isolation"].as_array().unwrap();
+        let found = rows.iter().find(|r| r["application_name"] == format!("svc-{app}"));
+        found.unwrap_or_else(|| panic!("no svc-{app} in {rows:?}"))["isolation"].clone()
+    };
+    assert_eq!(level("audit"), "SERIALIZABLE", "{v}");
+    assert_eq!(level("acme"), serde_json::Value::Null, "{v}");
 
     rt.block_on(async {
         sqlx::query("COMMIT").execute(&mut acme).await.unwrap();
         let globex = blocked.await.unwrap();
-        for c in [acme, globex, idle] {
+        for c in [acme, globex, idle, audit] {
             c.close().await.unwrap();
         }
     });
@@ -148,6 +162,8 @@ fn mariadb_connections_show_their_tenant_transaction_and_locks() {
     assert_eq!(a["long_transactions"].as_i64(), Some(1), "{v}");
     let g = row(&v["pressure"], "globex");
     assert_eq!((g["connections"].as_i64(), g["waiting"].as_i64()), (Some(1), Some(1)), "{v}");
+    let acme_level = v["isolation"].as_array().unwrap().iter().find(|r| r["user"] == users[0].as_str()).cloned();
+    assert_eq!(acme_level.map(|r| r["isolation"].clone()), Some("REPEATABLE READ".into()), "InnoDB's default: {v}");
     assert!(
         v["queries"].as_array().unwrap().contains(&serde_json::json!("UPDATE accounts SET v = v + ? WHERE id = ?")),
         "{v}"

@@ -6,7 +6,7 @@ mod common;
 use common::jvm::Jvm;
 use common::netns::{TestHost, available};
 use deployclaw::fleet::inventory::{self, discover};
-use deployclaw::fleet::transport::{Ssh, Transport};
+use deployclaw::fleet::transport::{Ssh, Transport, TransportError};
 use deployclaw::fleet::{gather, jvm, outlier};
 use std::path::Path;
 
@@ -58,6 +58,79 @@ fn a_service_on_a_test_host_is_found_and_its_heap_brought_back_over_ssh() {
     let dump = deployclaw::heap::histogram::histogram_file(&local, &mut |_| true).unwrap();
     let sessions = dump.rows.iter().find(|r| r.class == "TenantLeak$Session").expect("the dump holds the sessions");
     assert!(sessions.instances >= 1000);
+}
+
+/// A transport that records the programs it runs, to show which ones a step needs.
+struct Recording<'t> {
+    inner: &'t dyn Transport,
+    ran: std::sync::Mutex<Vec<String>>,
+}
+
+impl Transport for Recording<'_> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn run(&self, program: &str, args: &[&str]) -> Result<deployclaw::fleet::transport::Ran, TransportError> {
+        self.ran.lock().unwrap().push(program.to_string());
+        self.inner.run(program, args)
+    }
+    fn fetch(&self, remote: &str, local: &Path) -> Result<u64, TransportError> {
+        self.inner.fetch(remote, local)
+    }
+}
+
+/// Discovery reads the host's process table: the same JVMs and commands as `jcmd -l`, the
+/// version from the command line, and no JVM started there for it. A command line the launcher
+/// grammar cannot place (an @argfile) is left to jcmd, which gives the same answer.
+#[test]
+fn discovery_reads_the_process_table_and_starts_no_jvm_there() {
+    if !available() {
+        return;
+    }
+    let host = TestHost::start();
+    let ssh = ssh_to(&host);
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().display().to_string();
+    let _plain =
+        Jvm::start_via(&host.launcher(), &dir.path().join("a"), "TenantLeak", &["x y"], &["-Dservice.version=2.4.1"]);
+
+    let recording = Recording { inner: &ssh, ran: Default::default() };
+    let launched = jvm::list_launched(&recording, &pattern).unwrap();
+    assert_eq!(*recording.ran.lock().unwrap(), ["sh"], "one shell, no jcmd");
+    let by_jcmd = jvm::list(&ssh).unwrap();
+    let mine: Vec<_> = launched.iter().filter(|j| j.command.contains(&pattern)).collect();
+    assert_eq!(mine.len(), 1, "{launched:?}");
+    let same = by_jcmd.iter().find(|j| j.pid == mine[0].pid).expect("jcmd -l lists it too");
+    assert_eq!(same.command, mine[0].command, "the command as jcmd shows it");
+    assert!(mine[0].command.ends_with(" x y"), "{}", mine[0].command);
+    assert_eq!(jvm::service_version(&mine[0].properties).as_deref(), Some("2.4.1"));
+
+    // An @argfile: the process table cannot tell what is in it, jcmd can.
+    let argfile = dir.path().join("opts");
+    std::fs::write(&argfile, "-Dservice.version=9.9\n").unwrap();
+    let _argfile = Jvm::start_via(
+        &host.launcher(),
+        &dir.path().join("b"),
+        "TenantLeak",
+        &[],
+        &[&format!("@{}", argfile.display())],
+    );
+    let recording = Recording { inner: &ssh, ran: Default::default() };
+    let launched = jvm::list_launched(&recording, &pattern).unwrap();
+    assert_eq!(*recording.ran.lock().unwrap(), ["sh", "jcmd"]);
+    assert_eq!(launched.iter().filter(|j| j.command.contains(&pattern)).count(), 2, "{launched:?}");
+    let services = inventory::parse(
+        &format!("[services.api-svc]\nhosts = [{}]\n", host.inventory_entry(&pattern)),
+        Path::new("/"),
+    )
+    .unwrap();
+    let mut versions: Vec<_> = discover(&services[0]).instances.iter().map(|i| i.version.clone()).collect();
+    versions.sort();
+    assert_eq!(
+        versions,
+        [Some("2.4.1".to_string()), Some("9.9".to_string())],
+        "from jcmd's properties for the argfile"
+    );
 }
 
 #[test]

@@ -65,7 +65,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
     api.add(
         FnDoc::new("connections")
             .usage("db::connections(db: Db) -> Frame")
-            .summary("The server's connections (not this one): user, database, application, client, state, transaction and statement age, wait event, locks held, lock waits, isolation level (MySQL/MariaDB only: PostgreSQL does not show another session's), and the statement with its literals replaced by `?`. PostgreSQL from pg_stat_activity and pg_locks; MySQL/MariaDB from PROCESSLIST and INNODB_TRX.")
+            .summary("The server's connections (not this one): user, database, application, client, state, transaction and statement age, wait event, locks held, lock waits, isolation level (MySQL/MariaDB; PostgreSQL does not show another session's, so there only SERIALIZABLE for a transaction that holds predicate locks, the only level that takes them, and null otherwise), and the statement with its literals replaced by `?`. PostgreSQL from pg_stat_activity and pg_locks; MySQL/MariaDB from PROCESSLIST and INNODB_TRX.")
             .param("db", "a Db on PostgreSQL or MySQL/MariaDB")
             .returns(&format!("a Frame ({})", CONNECTION_COLUMNS.join(", ")))
             .example(r#"db::connections(sql::connect(PG_URL)).columns().len()"#, "13")

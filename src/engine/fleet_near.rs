@@ -153,7 +153,8 @@ pub fn analyse(s: &Shared, folders: &Folders, rows: &mut [Value], options: &Opti
             let program = folders.programs.get(&i.label());
             let deployclaw = program.map_or("deployclaw", Program::path);
             let home = program.and_then(Program::copied).map(|c| c.home.as_str());
-            let ask = Ask { deployclaw, dumps: &paths, rule: options.rule, threshold: options.threshold, home };
+            let dir = folders.by_label.get(&i.label()).map(String::as_str);
+            let ask = Ask { deployclaw, dumps: &paths, rule: options.rule, threshold: options.threshold, home, dir };
             near::analyze(i.host.as_ref(), &ask).map_err(|e| e.to_string())
         },
         &|p| super::fleet_api::report(p, "analysis there"),

@@ -411,17 +411,23 @@ pub fn discover(service: &Service) -> Discovery {
 /// The service's JVMs on one host, by process id, each with its version: the one it was
 /// started with, else the tag AWS gives its task or instance.
 fn jvms_of(host: &Host) -> Result<Vec<Versioned>, JvmError> {
-    let mut mine: Vec<_> =
-        jvm::list(host.transport.as_ref())?.into_iter().filter(|j| j.command.contains(host.pattern.as_str())).collect();
+    let pattern = host.pattern.as_str();
+    let mut mine: Vec<_> = jvm::list_launched(host.transport.as_ref(), pattern)?
+        .into_iter()
+        .filter(|j| j.command.contains(pattern))
+        .collect();
     mine.sort_by_key(|j| j.pid);
     Ok(mine
         .into_iter()
         .map(|j| {
-            let version = jvm::system_properties(host.transport.as_ref(), j.pid)
-                .ok()
-                .and_then(|p| jvm::service_version(&p))
+            // A -D option on the command line, else what the JVM holds (a property set by
+            // JAVA_TOOL_OPTIONS or in code), else the tag AWS gives the task.
+            let version = jvm::service_version(&j.properties)
+                .or_else(|| {
+                    jvm::system_properties(host.transport.as_ref(), j.pid).ok().and_then(|p| jvm::service_version(&p))
+                })
                 .or_else(|| host.task.as_ref().and_then(ecs::Task::version).map(String::from));
-            (j, version)
+            (jvm::Jvm { pid: j.pid, command: j.command }, version)
         })
         .collect())
 }

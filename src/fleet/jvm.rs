@@ -1,5 +1,6 @@
 //! The JVMs on a host and what `jcmd` tells about each, through any [`Transport`].
 
+use super::launcher::{self, Launched};
 use super::transport::{Transport, TransportError};
 use crate::heap::histogram::ClassRow;
 use std::collections::BTreeMap;
@@ -36,6 +37,20 @@ fn jcmd(host: &dyn Transport, args: &[&str]) -> Result<String, JvmError> {
 pub fn list(host: &dyn Transport) -> Result<Vec<Jvm>, JvmError> {
     let text = jcmd(host, &["-l"])?;
     Ok(parse_list(&text))
+}
+
+/// The JVMs running on `host` with their command lines and `-D` properties: read from its
+/// process table (no JVM started there), or from `jcmd -l` where the table cannot say or shows
+/// no JVM whose command holds `wanted` (jcmd also finds JVMs in containers).
+pub fn list_launched(host: &dyn Transport, wanted: &str) -> Result<Vec<Launched>, JvmError> {
+    let ran = host.run("sh", &["-c", launcher::SCRIPT])?;
+    let cut = host.output_limit().is_some_and(|limit| ran.stdout.len() >= limit);
+    let found = if ran.success && !cut { launcher::parse(&ran.stdout) } else { None };
+    if let Some(found) = found.filter(|found| found.iter().any(|j| j.command.contains(wanted))) {
+        return Ok(found);
+    }
+    let listed = list(host)?.into_iter();
+    Ok(listed.map(|j| Launched { pid: j.pid, command: j.command, properties: BTreeMap::new() }).collect())
 }
 
 /// `jcmd -l` output: `PID MAIN ARGS...` per line.

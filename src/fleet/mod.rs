@@ -9,6 +9,7 @@ pub mod ecs;
 pub mod gather;
 pub mod inventory;
 pub mod jvm;
+pub mod launcher;
 pub mod near;
 pub mod outlier;
 pub mod snapshot;

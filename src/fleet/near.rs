@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
+use base64::Engine as _;
+
 use super::jvm::JvmError;
-use super::transport::Transport;
+use super::transport::{Ran, Transport};
 
 /// What the host's deployclaw answered, and what that cost.
 #[derive(Debug, Clone)]
@@ -29,7 +31,14 @@ pub struct Ask<'a> {
     /// A home for that deployclaw's session, where it is a copy made for this run: its log then
     /// goes with the folder, and nothing is left on the host.
     pub home: Option<&'a str>,
+    /// The run's private folder there. Over a transport that cuts output (SSM), the answer is
+    /// written into it and read back in pages.
+    pub dir: Option<&'a str>,
 }
+
+/// The most pages an answer is read in: 256 pages of SSM's 24,000 characters is 4.5 MB, far
+/// more than an analysis holds, and a few minutes of round trips.
+const MAX_PAGES: usize = 256;
 
 /// Run `deployclaw heap analyze` on `host` over dumps that are there.
 pub fn analyze(host: &dyn Transport, ask: &Ask) -> Result<Analysis, JvmError> {
@@ -40,17 +49,24 @@ pub fn analyze(host: &dyn Transport, ask: &Ask) -> Result<Analysis, JvmError> {
     args.push("--");
     args.extend(ask.dumps.iter().map(String::as_str));
     let home = ask.home.map(|h| format!("DEPLOYCLAW_HOME={h}"));
-    let ran = match &home {
-        Some(home) => host.run("env", &[&[home.as_str(), ask.deployclaw], &args[..]].concat())?,
-        None => host.run(ask.deployclaw, &args)?,
+    let mut command: Vec<&str> = match &home {
+        Some(home) => vec!["env", home.as_str(), ask.deployclaw],
+        None => vec![ask.deployclaw],
+    };
+    command.extend(&args);
+    let (ran, bytes_moved) = match (host.output_limit(), ask.dir) {
+        (Some(limit), Some(dir)) => paged(host, &command, &format!("{dir}/answer.json"), limit)?,
+        _ => {
+            let ran = host.run(command[0], &command[1..])?;
+            let moved = (ran.stdout.len() + ran.stderr.len()) as u64;
+            (ran, moved)
+        }
     };
     // It exits 3 when the analysis made error findings (a tenant that grew): the answer stands.
     // A failure prints no JSON on stdout.
     let json: Option<serde_json::Value> = serde_json::from_slice(&ran.stdout).ok();
     match json {
-        Some(json) if json["format"] == "deployclaw.heap-analysis/1" => {
-            Ok(Analysis { json, bytes_moved: (ran.stdout.len() + ran.stderr.len()) as u64 })
-        }
+        Some(json) if json["format"] == "deployclaw.heap-analysis/1" => Ok(Analysis { json, bytes_moved }),
         _ if host.output_limit().is_some_and(|limit| ran.stdout.len() >= limit) => Err(JvmError::Command {
             host: host.name(),
             command: format!("{} heap analyze", ask.deployclaw),
@@ -70,6 +86,44 @@ pub fn analyze(host: &dyn Transport, ask: &Ask) -> Result<Analysis, JvmError> {
             ),
         }),
     }
+}
+
+/// Run `command` on `host` with its output written to `file` there, then read the file back in
+/// pages that fit the transport's `limit`, each in base64 so that no page ends inside a
+/// character. Returns what the command printed, as if it had come back whole, and the bytes that
+/// crossed.
+fn paged(host: &dyn Transport, command: &[&str], file: &str, limit: usize) -> Result<(Ran, u64), JvmError> {
+    let failed = |output: String| JvmError::Command {
+        host: host.name(),
+        command: format!("reading {file} back in pages"),
+        output,
+    };
+    let mut args = vec!["-c", r#"out=$1; shift; "$@" > "$out""#, "sh", file];
+    args.extend(command);
+    let ran = host.run("sh", &args)?;
+    let mut moved = (ran.stdout.len() + ran.stderr.len()) as u64;
+    let page = (limit.saturating_sub(64) / 4 * 3).max(3);
+    let page_text = page.to_string();
+    let mut stdout = Vec::new();
+    for n in 0..MAX_PAGES {
+        let skip = n.to_string();
+        let read = r#"dd if="$1" bs="$2" skip="$3" count=1 2>/dev/null | base64 -w0"#;
+        let got = host.run("sh", &["-c", read, "sh", file, &page_text, &skip])?;
+        moved += got.stdout.len() as u64;
+        if !got.success {
+            return Err(failed(tail(&got.text())));
+        }
+        let text = String::from_utf8_lossy(&got.stdout);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| failed(format!("page {n} is not base64 ({e})")))?;
+        let last = bytes.len() < page;
+        stdout.extend(bytes);
+        if last {
+            return Ok((Ran { success: ran.success, stdout, stderr: ran.stderr }, moved));
+        }
+    }
+    Err(failed(format!("the answer is longer than {MAX_PAGES} pages of {page} bytes")))
 }
 
 /// A copy of this deployclaw made on a host that has none, inside the run's private folder there
@@ -127,7 +181,8 @@ mod tests {
     fn the_answer_must_be_an_analysis_and_a_failure_says_why() {
         let host = Local::default();
         let dumps = vec!["/nonexistent/1.hprof.gz".to_string()];
-        let ask = Ask { deployclaw: "echo", dumps: &dumps, rule: Some("a.B.c"), threshold: "15%", home: None };
+        let ask =
+            Ask { deployclaw: "echo", dumps: &dumps, rule: Some("a.B.c"), threshold: "15%", home: None, dir: None };
         let err = analyze(&host, &ask).unwrap_err().to_string();
         assert!(err.contains("echo heap analyze failed: its answer is not a heap analysis"), "{err}");
         assert!(
@@ -135,7 +190,7 @@ mod tests {
             "{err}"
         );
 
-        let ask = Ask { deployclaw: "false", dumps: &dumps, rule: None, threshold: "15%", home: None };
+        let ask = Ask { deployclaw: "false", dumps: &dumps, rule: None, threshold: "15%", home: None, dir: None };
         assert!(analyze(&host, &ask).unwrap_err().to_string().contains("it failed"));
     }
 
@@ -160,6 +215,50 @@ mod tests {
         assert!(err.contains("--version failed: the copy does not run there: version GLIBC_2.99 not found"), "{err}");
     }
 
+    /// A transport that keeps only the first `limit` bytes of what a command prints, as SSM
+    /// Run Command does.
+    struct Cut(usize);
+
+    impl Transport for Cut {
+        fn name(&self) -> String {
+            "cut".into()
+        }
+        fn run(&self, program: &str, args: &[&str]) -> Result<Ran, crate::fleet::transport::TransportError> {
+            let mut ran = Local::default().run(program, args)?;
+            ran.stdout.truncate(self.0);
+            Ok(ran)
+        }
+        fn fetch(&self, remote: &str, local: &Path) -> Result<u64, crate::fleet::transport::TransportError> {
+            Local::default().fetch(remote, local)
+        }
+        fn output_limit(&self) -> Option<usize> {
+            Some(self.0)
+        }
+    }
+
+    #[test]
+    fn an_answer_longer_than_the_transport_returns_is_read_in_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("deployclaw");
+        // 10,000 characters of answer, some of them two bytes long, across pages of 1,500 bytes.
+        let body = "#!/bin/sh\nprintf '{\"format\": \"deployclaw.heap-analysis/1\", \"args\": \"%s\", \"pad\": \"' \"$*\"\n\
+                    i=0; while [ $i -lt 2500 ]; do printf 'é-ab'; i=$((i+1)); done; echo '\"}'\nexit 3\n";
+        std::fs::write(&fake, body).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let (fake, there) = (fake.display().to_string(), dir.path().display().to_string());
+        let dumps = vec!["/d/1 a.hprof.gz".to_string()];
+        let mut ask = Ask { deployclaw: &fake, dumps: &dumps, rule: None, threshold: "15%", home: None, dir: None };
+        let err = analyze(&Cut(2000), &ask).unwrap_err().to_string();
+        assert!(err.contains("its answer was cut at the 2000 characters"), "without a folder: {err}");
+
+        ask.dir = Some(&there);
+        let answer = analyze(&Cut(2000), &ask).unwrap();
+        let pad = answer.json["pad"].as_str().unwrap();
+        assert_eq!(pad, "é-ab".repeat(2500), "the whole answer, characters whole");
+        assert_eq!(answer.json["args"], "heap analyze --json --threshold-delta 15% -- /d/1 a.hprof.gz");
+        assert!(answer.bytes_moved > 12_500 * 4 / 3, "the pages crossed, in base64: {}", answer.bytes_moved);
+    }
+
     #[test]
     fn an_answer_with_findings_exits_3_and_still_stands() {
         let dir = tempfile::tempdir().unwrap();
@@ -169,7 +268,7 @@ mod tests {
         std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let fake = fake.display().to_string();
         let dumps = vec!["/d/1.hprof.gz".to_string()];
-        let ask = Ask { deployclaw: &fake, dumps: &dumps, rule: None, threshold: "15%", home: None };
+        let ask = Ask { deployclaw: &fake, dumps: &dumps, rule: None, threshold: "15%", home: None, dir: None };
         let answer = analyze(&Local::default(), &ask).unwrap();
         assert_eq!(answer.json["totals"][0], 1);
         assert_eq!(answer.bytes_moved, 56, "the answer's bytes, newline included");

@@ -52,9 +52,10 @@ pub struct MemoryLeaks {
     /// How tenants are found in the heap: CLASS.FIELD, map:CLASS.FIELD, threadlocal:CLASS.FIELD, loader[:FIELD].
     #[arg(long, value_name = "RULE")]
     pub tenant_rule: Option<String>,
-    /// A database whose connections are read beside each live snapshot.
-    #[arg(long, value_name = "URL")]
-    pub pool_db: Option<String>,
+    /// A database whose connections are read: URL beside each live snapshot, or NAME=URL (again
+    /// for each database, e.g. each of --rds-instances) once at the end, each named in the report.
+    #[arg(long, value_name = "[NAME=]URL")]
+    pub pool_db: Vec<String>,
     /// Recorded connection-pool samples: a CSV with connections and optionally ts, tenant, waiting.
     #[arg(long, value_name = "FILE")]
     pub pool_samples: Option<PathBuf>,
@@ -65,6 +66,9 @@ pub struct MemoryLeaks {
     /// With --pool-tenant-by: a regular expression whose first group is the tenant.
     #[arg(long, value_name = "REGEX", requires = "pool_tenant_by")]
     pub pool_tenant_pattern: Option<String>,
+    /// With --pool-db: how long a transaction or statement runs before it counts as long.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub pool_long_after: String,
     /// The pool's size: a peak at it means the pool ran out.
     #[arg(long, value_name = "N")]
     pub pool_max: Option<u32>,
@@ -143,9 +147,26 @@ pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
             params.push(param(name, text(path)));
         }
     }
+    let (pool_db, pools) = match pool_databases(&args.pool_db) {
+        Ok(found) => found,
+        Err(message) => {
+            error(message);
+            return exit::USAGE;
+        }
+    };
+    if !pools.is_empty() {
+        params.push(param("POOL_DBS", pools));
+    }
+    match deployclaw::units::parse_duration(&args.pool_long_after) {
+        Ok(d) => params.push(param("POOL_LONG_AFTER_MS", d.as_millis().min(i64::MAX as u128) as i64)),
+        Err(e) => {
+            error(format!("--pool-long-after {}: {e}", args.pool_long_after));
+            return exit::USAGE;
+        }
+    }
     let strings = [
         ("TENANT_RULE", &args.tenant_rule),
-        ("POOL_DB", &args.pool_db),
+        ("POOL_DB", &pool_db),
         ("POOL_TENANT_BY", &args.pool_tenant_by),
         ("POOL_TENANT_PATTERN", &args.pool_tenant_pattern),
         ("CW_NAMESPACE", &args.cloudwatch_namespace),
@@ -179,4 +200,61 @@ pub fn memory_leaks(settings: &Settings, args: &MemoryLeaks) -> u8 {
         params.push(param("POOL_MAX", i64::from(max)));
     }
     super::run(settings, &super::MEMORY_LEAK, &out, params, &args.report)
+}
+
+/// `--pool-db` values: at most one bare URL (read beside each live snapshot) and any number of
+/// NAME=URL, named databases read at the end (an RDS instance's name puts its connections on
+/// that instance's row). A URL's own `=` (a query string) comes after its scheme's `:`, so a
+/// name is what precedes the first `=` when it has no `:` or `/`.
+fn pool_databases(values: &[String]) -> Result<(Option<String>, rhai::Map), String> {
+    let mut bare: Option<String> = None;
+    let mut named = rhai::Map::new();
+    for value in values {
+        let split = value.split_once('=').filter(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+        match split {
+            Some((name, url)) if url.trim().is_empty() => {
+                return Err(format!("--pool-db {name}=: give the URL of database {name} after the `=`"));
+            }
+            Some((name, url)) => {
+                if named.insert(name.into(), url.trim().to_string().into()).is_some() {
+                    return Err(format!("--pool-db {name}=...: {name} is named twice; give each database once"));
+                }
+            }
+            None if bare.is_some() => {
+                return Err("--pool-db: two databases without names; name them: --pool-db prod-primary=URL \
+                            --pool-db prod-replica=URL"
+                    .into());
+            }
+            None => bare = Some(value.trim().to_string()),
+        }
+    }
+    Ok((bare, named))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pool_databases;
+
+    #[test]
+    fn pool_databases_are_a_bare_url_and_named_ones() {
+        let values = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (bare, named) = pool_databases(&values(&[
+            "postgres://u@h/db?application_name=a=b",
+            "prod-primary=postgres://u@p/db",
+            "replica_2=mysql://root@r:3306/x?ssl-mode=DISABLED",
+        ]))
+        .unwrap();
+        assert_eq!(bare.as_deref(), Some("postgres://u@h/db?application_name=a=b"));
+        assert_eq!(named["prod-primary"].clone().into_string().unwrap(), "postgres://u@p/db");
+        assert_eq!(named["replica_2"].clone().into_string().unwrap(), "mysql://root@r:3306/x?ssl-mode=DISABLED");
+        // A path with `=` in it is a URL, not a name.
+        assert_eq!(pool_databases(&values(&["/tmp/a=b.db"])).unwrap().0.as_deref(), Some("/tmp/a=b.db"));
+
+        let err = |v: &[&str]| pool_databases(&values(v)).unwrap_err();
+        assert!(err(&["a=x://1", "a=x://2"]).contains("a is named twice"));
+        assert!(err(&["x://1", "x://2"]).contains("two databases without names"));
+        assert!(err(&["a="]).contains("give the URL of database a"));
+    }
 }
