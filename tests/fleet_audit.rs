@@ -366,7 +366,7 @@ fn instances_through_moto(
     (got, run)
 }
 
-/// SSM Run Command as the transport to an EC2 instance, against moto. moto records the command
+/// SSM Run Command as the transport to an EC2 instance, against moto. moto records the commands
 /// (document, instance, the command line) and answers every invocation with success and no
 /// output: it runs nothing, so no JVM is found there, and the audit says so. What this checks
 /// is that the calls are made as AWS takes them and read back to their end.
@@ -395,7 +395,16 @@ fn a_host_reached_by_ssm_run_command_is_asked_through_aws_run_shell_script() {
         .unwrap();
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
     let commands: Value = serde_json::from_slice(&listed.stdout).unwrap();
-    assert_eq!(commands, serde_json::json!([["AWS-RunShellScript", ["i-0123456789abcdef0"], ["jcmd -l"]]]));
+    // The process table first (a fixed script, quoted as one word for the document's shell);
+    // moto answers it with nothing, so jcmd is asked.
+    let script = format!("sh -c {}", deployclaw::fleet::transport::quote(deployclaw::fleet::launcher::SCRIPT));
+    assert_eq!(
+        commands,
+        serde_json::json!([
+            ["AWS-RunShellScript", ["i-0123456789abcdef0"], [script]],
+            ["AWS-RunShellScript", ["i-0123456789abcdef0"], ["jcmd -l"]]
+        ])
+    );
 }
 
 /// EC2 names the hosts: the running instances tagged `service = api-svc` in moto, each
