@@ -1,5 +1,6 @@
 //! A service is a set of instances on hosts: where they run (an inventory), how commands reach
-//! them (this machine, SSH, SSM Run Command), and what their JVMs tell through `jcmd` there.
+//! them (this machine, SSH, SSM Run Command), which JVMs run there (the process table, else
+//! `jcmd -l`), and what those JVMs tell through `jcmd` there.
 //!
 //! Plain library: typed results, no printing, no Rhai.
 
