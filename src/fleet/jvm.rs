@@ -44,8 +44,7 @@ pub fn list(host: &dyn Transport) -> Result<Vec<Jvm>, JvmError> {
 /// no JVM whose command holds `wanted` (jcmd also finds JVMs in containers).
 pub fn list_launched(host: &dyn Transport, wanted: &str) -> Result<Vec<Launched>, JvmError> {
     let ran = host.run("sh", &["-c", launcher::SCRIPT])?;
-    let cut = host.output_limit().is_some_and(|limit| ran.stdout.len() >= limit);
-    let found = if ran.success && !cut { launcher::parse(&ran.stdout) } else { None };
+    let found = if ran.success && !host.cut(&ran) { launcher::parse(&ran.stdout) } else { None };
     if let Some(found) = found.filter(|found| found.iter().any(|j| j.command.contains(wanted))) {
         return Ok(found);
     }

@@ -67,7 +67,7 @@ pub fn analyze(host: &dyn Transport, ask: &Ask) -> Result<Analysis, JvmError> {
     let json: Option<serde_json::Value> = serde_json::from_slice(&ran.stdout).ok();
     match json {
         Some(json) if json["format"] == "deployclaw.heap-analysis/1" => Ok(Analysis { json, bytes_moved }),
-        _ if host.output_limit().is_some_and(|limit| ran.stdout.len() >= limit) => Err(JvmError::Command {
+        _ if host.cut(&ran) => Err(JvmError::Command {
             host: host.name(),
             command: format!("{} heap analyze", ask.deployclaw),
             output: format!(

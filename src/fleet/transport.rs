@@ -63,6 +63,10 @@ pub trait Transport: Send + Sync {
     fn output_limit(&self) -> Option<usize> {
         None
     }
+    /// Whether `ran`'s output may have been cut at [`Transport::output_limit`].
+    fn cut(&self, ran: &Ran) -> bool {
+        self.output_limit().is_some_and(|limit| ran.stdout.len() >= limit)
+    }
 }
 
 /// Run `command` to its end, or stop it after `timeout`.
