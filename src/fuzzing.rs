@@ -94,6 +94,7 @@ pub fn ci_logs(data: &[u8]) {
     {
         let lines = crate::triage::read_text_as(&text, format, "fuzz.log", "job");
         let _ = crate::triage::classify(&lines, &RULES);
+        let _ = crate::triage::aws::scan(&lines, crate::triage::aws::Catalog::builtin());
     }
 }
 

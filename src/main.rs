@@ -435,7 +435,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cli::audit_spelling(std::env::args_os()));
     if let Some(url) = &cli.session.endpoint_url {
         // SAFETY: no other thread exists yet; the AWS SDK reads the variable when clients are made.
         unsafe { std::env::set_var("AWS_ENDPOINT_URL", url) };

@@ -110,9 +110,14 @@ fn the_demo_runs_four_audits_that_find_what_was_planted() {
     assert!(dir.join("reports/memory-leaks/baseline-profile.json").is_file());
 
     let ci = report(&dir.join("reports/ci-failure"));
-    assert_eq!(titles(&ci), ["Causes", "Tenants", "Failure cascade", "Rollback risk per tenant", "Playbooks"]);
+    assert_eq!(
+        titles(&ci),
+        ["Causes", "AWS errors", "Tenants", "Failure cascade", "Rollback risk per tenant", "Playbooks"]
+    );
     let causes = ci["summary"].to_string();
     assert!(causes.contains("job migrate-tenants failed: database-migration"), "{causes}");
+    // settings-fn is a CodeBuild job whose BUILD phase ended in a command's error.
+    assert!(causes.contains("AWS error: COMMAND_EXECUTION_ERROR from CodeBuild ×1"), "{causes}");
     assert!(dir.join("reports/ci-failure/triage.md").is_file());
 
     let isolation = report(&dir.join("reports/tenant-isolation"));

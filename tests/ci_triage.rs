@@ -417,3 +417,92 @@ fn every_migration_tool_and_the_tenants_table_on_postgres() {
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("tenants table public.nope: cannot be read"), "{}", stderr(&out));
 }
+
+/// A CodeBuild deploy that fails on an AssumeRole denial after CloudWatch throttled it: the
+/// report names each AWS error with its service and operation, says whether a retry helps, and
+/// takes the denial apart into the role chain.
+#[test]
+fn aws_errors_in_a_codebuild_deploy_are_named_with_the_role_chain() {
+    let sandbox = Sandbox::new();
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ci/codebuild-deploy-denied.log");
+    let out = sandbox.path("out");
+    // Spelt as runbooks and tickets spell it.
+    let run = sandbox.run(&["audit:ci-failure", "--logs", log.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let no_db = sandbox.run(&["audit:ci-failure", "--logs", log.to_str().unwrap(), "--generate-rollback-playbook"]);
+    assert_eq!(code(&no_db), 2);
+    assert!(stderr(&no_db).contains("--generate-rollback-playbook needs --db URL"), "{}", stderr(&no_db));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let summary = report["summary"].to_string();
+    for expected in [
+        "AWS error: Throttling on PutMetricData ×2 (a retry with backoff helps)",
+        "AWS error: AccessDenied from STS on AssumeRole ×1 (a retry does not help): role codebuild-app-service-role (session AWSCodeBuild-0c9e1f57) → role tenant-deploy may not sts:AssumeRole on arn:aws:iam::444455556666:role/tenant-deploy",
+        "AWS error: COMMAND_EXECUTION_ERROR from CodeBuild ×1 (a retry does not help)",
+    ] {
+        assert!(summary.contains(expected), "{expected}\nnot in {summary}");
+    }
+    let section = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "AWS errors")
+        .expect("an AWS errors section");
+    let rows = section["table"]["rows"].to_string();
+    assert!(
+        rows.contains("arn:aws:sts::111122223333:assumed-role/codebuild-app-service-role/AWSCodeBuild-0c9e1f57"),
+        "{rows}"
+    );
+    let markdown = std::fs::read_to_string(out.join("triage.md")).unwrap();
+    assert!(markdown.contains("## AWS errors"), "{markdown}");
+    assert!(markdown.contains("| AccessDenied | STS | AssumeRole | access-denied | does not help | 1 |"), "{markdown}");
+}
+
+/// CodeBuild as the log source, through the SDK against moto (with the CodeBuild behaviour moto
+/// 5.2 lacks added by tests/fixtures/aws/moto_codebuild_server.py): the project's latest build
+/// that failed, found past a later success; a build by its id; a failed build without a log,
+/// triaged from its phases; a build that does not exist.
+#[test]
+fn codebuild_builds_are_read_by_project_and_by_id() {
+    use common::moto::{ENV, Moto};
+    let Some(moto) = Moto::start_for_codebuild() else { return };
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/codebuild_builds.py");
+    let seeded =
+        std::process::Command::new("python3").args([seed, &moto.url]).envs(ENV.iter().copied()).output().unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let ids: Value = serde_json::from_slice(&seeded.stdout).unwrap();
+    let sandbox = Sandbox::new();
+    let audit = |logs: &str, out: &str| {
+        sandbox
+            .command()
+            .args(["audit", "ci-failure", "--logs", logs, "--json", "--out"])
+            .arg(sandbox.path(out))
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("HOME", sandbox.path("nohome"))
+            .envs(ENV.iter().copied())
+            .output()
+            .unwrap()
+    };
+    for (logs, out) in
+        [("codebuild:web".to_string(), "latest"), (format!("codebuild:{}", ids["failed"].as_str().unwrap()), "by-id")]
+    {
+        let run = audit(&logs, out);
+        assert_eq!(code(&run), 0, "{logs}: {}", stderr(&run));
+        let triage: Value = serde_json::from_str(&stdout(&run)).unwrap();
+        let causes = triage["causes"].to_string();
+        assert!(causes.contains("\"permission\""), "{logs}: {causes}");
+        assert!(
+            causes.contains(&format!("codebuild:{}", ids["failed"].as_str().unwrap())),
+            "{logs}: the source names the build: {causes}"
+        );
+        let aws = triage["aws_errors"].to_string();
+        assert!(aws.contains("AccessDenied") && aws.contains("role codebuild-app-service-role"), "{logs}: {aws}");
+    }
+    let run = audit("codebuild:api", "nolog");
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let triage: Value = serde_json::from_str(&stdout(&run)).unwrap();
+    let causes = triage["causes"].to_string();
+    assert!(causes.contains("COMMAND_EXECUTION_ERROR"), "triaged from the phases: {causes}");
+    let missing = audit("codebuild:web:no-such-build", "missing");
+    assert_eq!(code(&missing), 2, "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("BatchGetBuilds web:no-such-build: not found"), "{}", stderr(&missing));
+}

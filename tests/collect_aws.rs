@@ -194,3 +194,45 @@ fn build_logs_in_cloudwatch_logs_are_triaged_like_files() {
     let missing = run(&sandbox, &moto, r#"ci::read("cloudwatch:/aws/codebuild/nope")"#, &[]);
     assert!(stderr(&missing).contains("FilterLogEvents /aws/codebuild/nope: not found"), "{}", stderr(&missing));
 }
+
+/// A metric inventory over more series than one ListMetrics page holds (moto pages at 500):
+/// tenants named by a dimension, an alarm that watches one tenant through metric math, and SLOs
+/// for two tenants, one of them without an alarm.
+#[test]
+fn metric_inventory_reads_every_page_and_names_tenants_without_alarms() {
+    let Some(moto) = Moto::start_empty() else { return };
+    let seed = r#"
+import sys, boto3
+cw = boto3.client("cloudwatch", endpoint_url=sys.argv[1])
+for first in range(0, 300, 50):
+    cw.put_metric_data(Namespace="Shop", MetricData=[
+        {"MetricName": m, "Dimensions": [{"Name": "Tenant", "Value": f"t{t:03}"}], "Value": 1.0}
+        for t in range(first, first + 50) for m in ("Errors", "Requests")])
+cw.put_metric_data(Namespace="Shop", MetricData=[{"MetricName": "CPU", "Value": 1.0}])
+q = lambda i, m: {"Id": i, "ReturnData": False, "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": m, "Dimensions": [{"Name": "Tenant", "Value": "t007"}]}, "Period": 300, "Stat": "Sum"}}
+cw.put_metric_alarm(AlarmName="t007-burn", EvaluationPeriods=1, Threshold=14.4, ComparisonOperator="GreaterThanThreshold",
+    Metrics=[q("e", "Errors"), q("r", "Requests"), {"Id": "burn", "Expression": "(e / r) / 0.001", "ReturnData": True}])
+"#;
+    let seeded =
+        std::process::Command::new("python3").args(["-c", seed, &moto.url]).envs(ENV.iter().copied()).output().unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "slos.toml",
+        "[[slo]]\nservice = \"shop\"\nname = \"availability\"\nobjective = 0.999\ntenants = [\"t007\", \"t008\"]\n",
+    );
+    let script = r#"let inv = aws::metric_inventory(#{dimension: "Tenant", namespace_prefix: "Shop", slos: "slos.toml"});
+        #{tenants: inv.len(), series: inv.col("series").reduce(|a, b| a + b, 0),
+          t007: inv.filter("tenant = 't007'").rows()[0], t008: inv.filter("tenant = 't008'").col("status"),
+          unguarded: inv.filter("status = 'unguarded'").len()}"#;
+    let v = json(&run(&sandbox, &moto, script, &[]));
+    assert_eq!((v["tenants"].as_i64(), v["series"].as_i64()), (Some(300), Some(600)), "{v}");
+    assert_eq!(v["t007"]["alarms"], "t007-burn");
+    assert_eq!(v["t007"]["status"], "covered");
+    assert_eq!(v["t008"], serde_json::json!(["missing-in-source"]));
+    assert_eq!(v["unguarded"], 298);
+
+    let out = run(&sandbox, &moto, "aws::metric_inventory(#{})", &[]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("dimension (e.g. \"Tenant\") or namespace_prefix"), "{}", stderr(&out));
+}

@@ -217,6 +217,26 @@ fn subscripts_nested_past_four_levels_are_refused_at_the_place() {
 }
 
 #[test]
+fn a_dot_not_followed_by_a_name_is_refused_at_the_dot() {
+    let sandbox = Sandbox::new();
+    let tenancy = fixture("tenancy.toml");
+    let dotted = "SELECT o.*, o.\"total\", public.orders.id FROM public.orders o WHERE o.tenant_id = $1";
+    let out = sandbox.run(&["guard", "--tenancy", &tenancy, "--dialect", "postgres", dotted]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+
+    // Fuzzing found chains of these that cost sqlparser minutes (tests/fixtures/fuzz/guard).
+    let sql = format!("SELECT a{} FROM orders WHERE tenant_id = $1", ".b.-c".repeat(40));
+    for dialect in ["postgres", "mysql", "sqlite"] {
+        let out = sandbox.run(&["guard", "--tenancy", &tenancy, "--dialect", dialect, "--json", &sql]);
+        assert_eq!(code(&out), 3, "{dialect}");
+        let verdict: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        let reason = &verdict["reasons"][0];
+        assert!(reason["message"].as_str().unwrap().contains("a `.` not followed by a name or `*`"), "{verdict}");
+        assert_eq!(reason["offset"].as_u64().unwrap() as usize, "SELECT a.b".len(), "the second dot: {verdict}");
+    }
+}
+
+#[test]
 fn brackets_nested_past_sixteen_levels_are_refused_at_the_place() {
     let sandbox = Sandbox::new();
     let tenancy = fixture("tenancy.toml");

@@ -375,3 +375,84 @@ fn infrastructure_alarms_are_listed_not_drift() {
     );
     assert!(got[3].as_array().unwrap().iter().any(|m| m == "CPUUtilization"), "{got}");
 }
+
+/// SLOs kept in DynamoDB (one item per SLO, one per tenant override) give the same drift as the
+/// same SLOs in a file; a broken item and a missing table are errors about the input (exit 2)
+/// that name the table, the item and the call.
+#[test]
+fn slos_from_a_dynamodb_registry_are_checked_like_a_file() {
+    let Some(moto) = Moto::start_empty() else { return };
+    for script in ["slo_alarms.py", "slo_registry.py"] {
+        let path = format!("{}/tests/fixtures/aws/{script}", env!("CARGO_MANIFEST_DIR"));
+        let seeded =
+            std::process::Command::new("python3").args([&path, &moto.url]).envs(ENV.iter().copied()).output().unwrap();
+        assert!(seeded.status.success(), "{script}: {}", String::from_utf8_lossy(&seeded.stderr));
+    }
+    let sandbox = Sandbox::new();
+    let audit_with = |slos: &str, out: &str, more: &[&str]| {
+        let mut cmd = sandbox.command();
+        cmd.args(["audit:error-budget", "--slos", slos, "--cloudwatch", "--alarm-prefix", "checkout-"])
+            .args(["--alert-drift-threshold", "0.02"])
+            .args(more)
+            .args(["--json", "--out"])
+            .arg(sandbox.path(out))
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("HOME", sandbox.path("nohome"))
+            .envs(ENV.iter().copied());
+        cmd.output().unwrap()
+    };
+    let audit = |slos: &str, out: &str| audit_with(slos, out, &[]);
+    let out = audit("dynamodb:SloRegistry", "ddb");
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(drift_of(&result), [("threshold".to_string(), Some("globex".to_string()))], "{:#?}", result["drifts"]);
+
+    let script = sandbox.write(
+        "load.rhai",
+        "aws::configure(#{endpoint_url: MOTO_URL}); slo::load(\"dynamodb:SloRegistry\").select([\"id\", \"objective\", \"origin\"]).rows()",
+    );
+    let loaded = sandbox
+        .command()
+        .args(["run", "--json", script.to_str().unwrap(), "-p", &format!("MOTO_URL={}", moto.url)])
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(code(&loaded), 0, "{}", stderr(&loaded));
+    let text = stdout(&loaded);
+    assert!(text.contains("\"checkout/availability\"") && text.contains("\"checkout/availability@acme\""), "{text}");
+    assert!(text.contains("dynamodb:SloRegistry item 2 (pk=SLO#checkout#availability, sk=TENANT#acme)"), "{text}");
+
+    // initech has metrics and the SLO for every tenant, and no alarm: only the inventory knows.
+    let out =
+        audit_with("dynamodb:SloRegistry", "inv", &["--tenant-metrics", "Checkout", "--tenant-dimension", "Tenant"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        drift_of(&result),
+        [
+            ("threshold".to_string(), Some("globex".to_string())),
+            ("missing-in-source".to_string(), Some("initech".to_string()))
+        ],
+        "{:#?}",
+        result["drifts"]
+    );
+    let report = std::fs::read_to_string(sandbox.path("inv").join("report.json")).unwrap();
+    assert!(report.contains("Tenant metrics in CloudWatch"), "{report}");
+    assert!(
+        report
+            .contains("6 custom metric(s) of 3 tenant(s) in CloudWatch; 1 tenant(s) with an SLO and no alarm: initech"),
+        "{report}"
+    );
+
+    let broken = audit("dynamodb:BrokenRegistry", "broken");
+    assert_eq!(code(&broken), 2, "{}", stderr(&broken));
+    assert!(
+        stderr(&broken)
+            .contains("dynamodb:BrokenRegistry: item 1 (pk=SLO#search#latency, sk=DEFAULT): objective is empty"),
+        "{}",
+        stderr(&broken)
+    );
+    let missing = audit("dynamodb:NoSuchRegistry", "missing");
+    assert_eq!(code(&missing), 2, "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("DescribeTable NoSuchRegistry: not found"), "{}", stderr(&missing));
+}

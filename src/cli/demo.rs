@@ -82,6 +82,7 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
             tenancy: None,
             format: None,
             risk_threshold: 10,
+            generate_rollback_playbook: false,
             report: audit::ReportArgs { out: Some(out), quiet: true, ..Default::default() },
         };
         audit::ci_failure(settings, &args)
@@ -103,6 +104,8 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
             rules: vec![s.rules.clone()],
             cloudwatch: false,
             alarm_prefix: None,
+            tenant_metrics: None,
+            tenant_dimension: None,
             db: None,
             rules_table: "alert_rules".into(),
             slo_table: None,

@@ -40,8 +40,50 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// The audits `audit:NAME` may name, as runbooks and tickets often spell them.
+const AUDITS: &[&str] = &["memory-leaks", "ci-failure", "tenant-isolation", "error-budget", "verify"];
+
+/// The arguments with the first `audit:NAME` of a known audit split into `audit NAME`; any other
+/// argument, file names with colons included, stays whole.
+pub fn audit_spelling(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::new();
+    let mut split = false;
+    for arg in args {
+        let name = arg.to_str().and_then(|a| a.strip_prefix("audit:")).filter(|n| AUDITS.contains(n));
+        match name {
+            Some(name) if !split && !out.is_empty() => {
+                out.push("audit".into());
+                out.push(name.into());
+                split = true;
+            }
+            _ => out.push(arg),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn audit_colon_name_is_audit_name() {
+        let args = |list: &[&str]| list.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            super::audit_spelling(args(&["deployclaw", "audit:ci-failure", "--logs", "a:b.log"])),
+            args(&["deployclaw", "audit", "ci-failure", "--logs", "a:b.log"])
+        );
+        assert_eq!(
+            super::audit_spelling(args(&["deployclaw", "--json", "audit:error-budget"])),
+            args(&["deployclaw", "--json", "audit", "error-budget"])
+        );
+        let run = args(&["deployclaw", "run", "audit:x.rhai"]);
+        assert_eq!(super::audit_spelling(run.clone()), run);
+        assert_eq!(
+            super::audit_spelling(args(&["deployclaw", "--log", "s.jsonl", "audit:memory-leaks"])),
+            args(&["deployclaw", "--log", "s.jsonl", "audit", "memory-leaks"])
+        );
+        assert_eq!(super::audit_spelling(args(&["deployclaw"])), args(&["deployclaw"]));
+    }
+
     #[test]
     fn control_characters_are_shown_not_sent() {
         assert_eq!(super::printable("plain\ttext é"), "plain\ttext é");

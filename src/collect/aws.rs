@@ -80,6 +80,10 @@ impl Aws {
         aws_sdk_cloudwatch::Client::new(&self.config)
     }
 
+    pub(crate) fn cloudwatch_client(&self) -> aws_sdk_cloudwatch::Client {
+        self.cloudwatch()
+    }
+
     pub(crate) fn kms(&self) -> aws_sdk_kms::Client {
         aws_sdk_kms::Client::new(&self.config)
     }
@@ -91,6 +95,18 @@ impl Aws {
     #[cfg(feature = "ec2")]
     pub(crate) fn ec2(&self) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::new(&self.config)
+    }
+
+    pub(crate) fn codebuild(&self) -> aws_sdk_codebuild::Client {
+        aws_sdk_codebuild::Client::new(&self.config)
+    }
+
+    pub(crate) fn logs_client(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.config)
+    }
+
+    pub(crate) fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
     }
 
     pub(crate) fn ssm(&self) -> aws_sdk_ssm::Client {

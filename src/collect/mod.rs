@@ -3,5 +3,8 @@
 //! Plain library: typed results, no printing, no Rhai.
 
 pub mod aws;
+pub mod codebuild;
+pub mod dynamodb;
 pub mod kms;
+pub mod metric_list;
 pub mod pool;

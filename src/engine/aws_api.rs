@@ -215,6 +215,21 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         },
     );
 
+    let s = shared.clone();
+    api.add(
+        FnDoc::new("metric_inventory")
+            .usage("aws::metric_inventory(options: map) -> Frame")
+            .summary("Which tenants have metrics in CloudWatch (ListMetrics, every page), which of them have alarms on those metrics (DescribeAlarms), and which have an SLO. A tenant with metrics and an SLO but no alarm is drift: missing-in-source. Tenants are named by a dimension of their metrics, or by their own namespace after a prefix (Tenants/acme).")
+            .param("options", "#{namespace_prefix: \"Tenants/\" (only namespaces starting so; with no dimension, what follows names the tenant), dimension: \"Tenant\" (the tenant is this dimension's value), slos: a Frame of slo::load or its source, alarm_prefix: \"checkout-\"}")
+            .returns(&format!("a Frame ({}), one row per tenant with metrics; status is covered, missing-in-source, no-slo or unguarded", INVENTORY_COLUMNS.join(", ")))
+            .example(
+                r#"aws::configure(#{endpoint_url: MOTO_URL}); let p = temp_path("slos.toml"); write_text(p, "[[slo]]\nservice = \"api\"\nname = \"availability\"\nobjective = 0.999\ntenants = [\"acme\", \"globex\"]\n"); aws::metric_inventory(#{namespace_prefix: "Tenants/", slos: slo::load(p)}).select(["tenant", "metrics", "alarms", "status"]).rows()"#,
+                r#"[{"tenant": "acme", "metrics": 2, "alarms": "tenant-acme-errors", "status": "covered"}, {"tenant": "globex", "metrics": 2, "alarms": null, "status": "missing-in-source"}, {"tenant": "initech", "metrics": 1, "alarms": null, "status": "unguarded"}]"#,
+            )
+            .volatile(),
+        move |options: Map| metric_inventory(&s, &options),
+    );
+
     for (name, what) in [
         ("rds_instances", "RDS instances, with max_connections from their parameter group where it is a number"),
         ("rds_clusters", "RDS (Aurora) clusters"),
@@ -239,6 +254,44 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         );
     }
     api.end_namespace();
+}
+
+const INVENTORY_COLUMNS: &[&str] = &["tenant", "status", "namespaces", "metrics", "series", "alarms", "slos"];
+
+fn metric_inventory(s: &Shared, options: &Map) -> Result<Frame> {
+    use crate::slo::inventory::{TenantBy, inventory};
+    let text = |key: &str| options.get(key).map(|v| v.to_string()).filter(|v| !v.is_empty());
+    let prefix = text("namespace_prefix").unwrap_or_default();
+    let by = match (text("dimension"), prefix.is_empty()) {
+        (Some(dimension), _) => TenantBy::Dimension(dimension),
+        (None, false) => TenantBy::Namespace(prefix.clone()),
+        (None, true) => {
+            return Err(rt_error(
+                "aws::metric_inventory needs to know how tenants show: dimension (e.g. \"Tenant\") or namespace_prefix (e.g. \"Tenants/\")",
+            ));
+        }
+    };
+    let slos = match options.get("slos") {
+        None => Vec::new(),
+        Some(v) => match v.clone().try_cast::<Frame>() {
+            Some(frame) => super::slo_api::slos_of(&frame)?,
+            None => super::slo_api::load_slos(s, v, None)?,
+        },
+    };
+    let aws = clients(s)?;
+    let series = block(s, crate::collect::metric_list::series(&aws, &prefix))?.map_err(rt_error)?;
+    let alarms = block(s, aws::alarms(&aws, &text("alarm_prefix").unwrap_or_default(), None))?.map_err(rt_error)?;
+    let listed = |items: &[String]| if items.is_empty() { serde_json::Value::Null } else { items.join(", ").into() };
+    let rows: Vec<serde_json::Value> = inventory(&series, &by, &alarms, &slos)
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "tenant": t.tenant, "status": t.status, "namespaces": listed(&t.namespaces), "metrics": t.metrics,
+                "series": t.series, "alarms": listed(&t.alarms), "slos": listed(&t.slos),
+            })
+        })
+        .collect();
+    frame_of(&rows, INVENTORY_COLUMNS)
 }
 
 fn alarms(s: &Shared, prefix: &str, state: Option<&str>) -> Result<Frame> {

@@ -31,9 +31,12 @@ fn format_of(options: &Map) -> Result<Option<Format>> {
     }
 }
 
-/// The lines of a file, folder or `cloudwatch:GROUP`.
+/// The lines of a file, folder, `cloudwatch:GROUP` or `codebuild:PROJECT[:BUILD]`.
 pub(super) fn read(s: &Shared, source: &str, options: &Map) -> Result<Vec<LogLine>> {
     let format = format_of(options)?;
+    if let Some(build) = source.strip_prefix("codebuild:") {
+        return read_codebuild(s, build, format);
+    }
     let Some(group) = source.strip_prefix("cloudwatch:") else {
         return triage::read_path(std::path::Path::new(source), format)
             .map_err(|e| if e.is_input() { super::input_error(e) } else { rt_error(e) });
@@ -51,6 +54,42 @@ pub(super) fn read(s: &Shared, source: &str, options: &Map) -> Result<Vec<LogLin
         text.push('\n');
     }
     Ok(streams.iter().flat_map(|(stream, text)| triage::read_text_as(text, format, source, stream)).collect())
+}
+
+/// A CodeBuild build's log: the build named (`PROJECT:UUID`, CodeBuild's build id) or the
+/// project's latest that did not succeed; its phases stand in for a log it does not have.
+fn read_codebuild(s: &Shared, build: &str, format: Option<Format>) -> Result<Vec<LogLine>> {
+    use crate::collect::codebuild;
+    let client = super::aws_api::clients(s)?;
+    let found = if build.contains(':') {
+        block(s, codebuild::builds(&client, &[build.to_string()]))?.map_err(input_or_failure)?.into_iter().next()
+    } else {
+        block(s, codebuild::latest_failed(&client, build))?.map_err(input_or_failure)?
+    };
+    let Some(found) = found else {
+        s.record(|log| log.note(&format!("codebuild:{build}: none of its latest 100 builds failed")))?;
+        return Ok(Vec::new());
+    };
+    let text = match (&found.log_group, &found.log_stream) {
+        (Some(group), Some(stream)) => match block(s, codebuild::stream_text(&client, group, stream))? {
+            Ok(text) => text,
+            // A build that failed before it logged anything has a log location and no log.
+            Err(aws::Error::NotFound { .. }) => String::new(),
+            Err(e) => return Err(rt_error(e)),
+        },
+        _ => String::new(),
+    };
+    let text = if text.trim().is_empty() { found.phase_lines() } else { text };
+    let source = format!("codebuild:{}", found.id);
+    Ok(triage::read_text_as(&text, format.or(Some(Format::Codebuild)), &source, &found.job()))
+}
+
+/// A build or project that does not exist is the input's fault (exit 2); anything else is not.
+fn input_or_failure(e: aws::Error) -> Box<EvalAltResult> {
+    match e {
+        aws::Error::NotFound { .. } | aws::Error::Input(_) => super::input_error(e),
+        other => rt_error(other),
+    }
 }
 
 pub(super) fn lines_of(frame: &Frame) -> Result<Vec<LogLine>> {
@@ -123,6 +162,47 @@ pub(super) fn causes_frame(diagnoses: &[triage::Diagnosis]) -> Result<Frame> {
     frame_of(&rows, CAUSE_COLUMNS)
 }
 
+const AWS_ERROR_COLUMNS: &[&str] = &[
+    "code",
+    "service",
+    "operation",
+    "cause",
+    "retry",
+    "count",
+    "jobs",
+    "in_failed_job",
+    "principal",
+    "action",
+    "resource",
+    "role_chain",
+    "reason",
+    "meaning",
+    "advice",
+    "first_seen",
+    "last_seen",
+    "evidence",
+];
+
+/// AWS errors as rows, one per kind.
+pub(super) fn aws_errors_frame(errors: &[triage::aws::AwsError]) -> Result<Frame> {
+    let rows: Vec<serde_json::Value> = errors
+        .iter()
+        .map(|e| {
+            let d = e.denial.as_ref();
+            serde_json::json!({
+                "code": e.code, "service": e.service, "operation": e.operation, "cause": e.cause, "retry": e.retry,
+                "count": e.count, "jobs": e.jobs.join(", "), "in_failed_job": e.in_failed_job,
+                "principal": d.and_then(|d| d.principal.clone()), "action": d.map(|d| d.action.clone()),
+                "resource": d.and_then(|d| d.resource.clone()),
+                "role_chain": d.filter(|d| !d.chain.is_empty()).map(|d| d.chain.join(" → ")),
+                "reason": d.and_then(|d| d.reason.clone()), "meaning": e.meaning, "advice": e.advice,
+                "first_seen": e.first_seen, "last_seen": e.last_seen, "evidence": e.evidence,
+            })
+        })
+        .collect();
+    frame_of(&rows, AWS_ERROR_COLUMNS)
+}
+
 const JENKINS_EXAMPLE: &str = r#"let p = temp_path("deploy.log"); write_text(p, "Started by timer\n[Pipeline] { (Migrate)\n+ flyway migrate\nERROR: Migration V7__tenant_index.sql failed for schema tenant_acme\nERROR: script returned exit code 1\n[Pipeline] }\nFinished: FAILURE\n");"#;
 
 pub fn register(api: &mut Api, shared: &Arc<Shared>) {
@@ -132,7 +212,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         .usage("ci::read(source: string) -> Frame")
         .usage("ci::read(source: string, options: map) -> Frame")
         .summary("Read build logs into one row per line: GitHub Actions job logs (steps from ##[group], ##[error], ::error workflow commands), Jenkins console output (stages from [Pipeline] markers, hidden console notes and colours removed), AWS CodeBuild logs ([Container] lines, phases) or plain text, the format detected per file. A folder is read whole (a file in a subfolder belongs to the job the subfolder names); gzip is read as such.")
-        .param("source", "a file, a folder, or cloudwatch:GROUP for a CloudWatch Logs group (one job per log stream)")
+        .param("source", "a file, a folder, cloudwatch:GROUP for a CloudWatch Logs group (one job per log stream), or codebuild:PROJECT (the project's latest build that did not succeed) or codebuild:BUILD_ID (PROJECT:UUID): the build's log from CloudWatch Logs, or its phases when it has none")
         .param("options", "#{format: \"github-actions\" | \"jenkins\" | \"codebuild\" | \"plain\"} to override detection; for cloudwatch: also start (\"-1d\"), end (\"now\"), filter")
         .returns(&format!("a Frame ({}); failure is true on the lines that say the job failed", LINE_COLUMNS.join(", ")))
         .example(
@@ -182,6 +262,38 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         move |frame: Frame| classify(&frame, &Map::new()),
     );
     api.overload(move |frame: Frame, options: Map| classify(&frame, &options));
+
+    api.add(
+        FnDoc::new("aws_errors")
+            .usage("ci::aws_errors(lines: Frame) -> Frame")
+            .summary("AWS errors in the logs, one row per kind: the code as the AWS CLI, boto3, the Java, Go, JavaScript, Rust and .NET SDKs, Terraform and CodeBuild print it (or a message such as PostgreSQL's \"too many clients\" or a Lambda \"Task timed out\"), the service and operation, and from a catalog what it means, its cause and whether a retry helps. Access denials are taken apart: the principal, the role chain (an AssumeRole denial names both roles), the action, the resource and the policy that said no. A code in an SDK's error shape that the catalog does not know is reported with cause \"other\".")
+            .param("lines", "the Frame of ci::read")
+            .returns(&format!("a Frame ({}), in order of first appearance; `ci::aws_catalog()` lists what the catalog knows", AWS_ERROR_COLUMNS.join(", ")))
+            .example(
+                r#"let p = temp_path("deploy.log"); write_text(p, "Assuming the deploy role\nAn error occurred (AccessDenied) when calling the AssumeRole operation: User: arn:aws:sts::111122223333:assumed-role/CodeBuildRole/AWSCodeBuild-7f3c is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444455556666:role/deploy\nThrottlingException: Rate exceeded\n"); ci::aws_errors(ci::read(p)).select(["code", "service", "operation", "cause", "retry", "role_chain"]).rows()"#,
+                r#"[{"code": "AccessDenied", "service": "STS", "operation": "AssumeRole", "cause": "access-denied", "retry": false, "role_chain": "role CodeBuildRole (session AWSCodeBuild-7f3c) → role deploy"}, {"code": "ThrottlingException", "service": null, "operation": null, "cause": "throttling", "retry": true, "role_chain": null}]"#,
+            )
+            .volatile(),
+        move |frame: Frame| -> Result<Frame> {
+            aws_errors_frame(&triage::aws::scan(&lines_of(&frame)?, triage::aws::Catalog::builtin()).errors)
+        },
+    );
+
+    api.add(
+        FnDoc::new("aws_catalog")
+            .usage("ci::aws_catalog() -> Frame")
+            .summary("The AWS errors ci::aws_errors knows: each code (or, for an error known by its message, the catalog's words for it), its service when only one returns it, its cause, whether a retry helps, what it means and what to do.")
+            .returns("a Frame (code, service, cause, retry, meaning, advice)")
+            .example(r#"ci::aws_catalog().filter("code = 'ExpiredToken'").select(["cause", "retry"]).rows()"#, r#"[{"cause": "credentials", "retry": false}]"#),
+        move || -> Result<Frame> {
+            let rows: Vec<serde_json::Value> = triage::aws::Catalog::builtin()
+                .entries()
+                .iter()
+                .map(|e| serde_json::json!({"code": e.code, "service": e.service, "cause": e.cause, "retry": e.retry, "meaning": e.meaning, "advice": e.advice}))
+                .collect();
+            frame_of(&rows, &["code", "service", "cause", "retry", "meaning", "advice"])
+        },
+    );
 
     api.add(
         FnDoc::new("rules")

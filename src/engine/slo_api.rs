@@ -70,7 +70,7 @@ fn rules_frame(rules: &[Rule]) -> Result<Frame> {
     frame_of(&rules.iter().map(rule_record).collect::<Vec<_>>(), RULE_COLUMNS)
 }
 
-fn slos_of(frame: &Frame) -> Result<Vec<Slo>> {
+pub(super) fn slos_of(frame: &Frame) -> Result<Vec<Slo>> {
     frame.to_records().iter().enumerate().map(|(i, r)| slo_from_record(r, i + 1).map_err(rt_error)).collect()
 }
 
@@ -79,7 +79,7 @@ fn rules_of(frame: &Frame) -> Result<Vec<Rule>> {
 }
 
 /// SLOs from a path, a Db (its `table`), or an array of them.
-fn load_slos(s: &Shared, source: &Dynamic, table: Option<&str>) -> Result<Vec<Slo>> {
+pub(super) fn load_slos(s: &Shared, source: &Dynamic, table: Option<&str>) -> Result<Vec<Slo>> {
     if source.is_array() {
         let mut all = Vec::new();
         for item in source.clone().cast::<Array>() {
@@ -91,7 +91,17 @@ fn load_slos(s: &Shared, source: &Dynamic, table: Option<&str>) -> Result<Vec<Sl
         let table = table.unwrap_or("slo_definitions");
         return block_db(s, load::load_table(db.database(), table))?.map_err(rt_error);
     }
-    load::load_path(Path::new(&source.to_string())).map_err(slo_error)
+    let source = source.to_string();
+    if let Some(table) = source.strip_prefix("dynamodb:") {
+        let client = super::aws_api::clients(s)?;
+        let items = block(s, crate::collect::dynamodb::items(&client, table))?.map_err(|e| match e {
+            // A table that is not there, or not a registry, is the input's fault.
+            crate::collect::aws::Error::NotFound { .. } | crate::collect::aws::Error::Input(_) => super::input_error(e),
+            other => rt_error(other),
+        })?;
+        return load::load_items(&items, &source).map_err(slo_error);
+    }
+    load::load_path(Path::new(&source)).map_err(slo_error)
 }
 
 /// An SLO or rule source's error; a wrong file or folder is the input's fault (exit 2).
@@ -261,6 +271,40 @@ fn changes_frame(changes: &[baseline::Change]) -> Result<Frame> {
     frame_of(&rows, CHANGE_COLUMNS)
 }
 
+/// The rows of aws::metric_inventory back as the library's type.
+fn inventory_of(frame: &Frame) -> Result<Vec<crate::slo::inventory::TenantMetrics>> {
+    let list = |v: Option<&serde_json::Value>| -> Vec<String> {
+        v.and_then(|v| v.as_str()).map(|t| t.split(", ").map(str::to_string).collect()).unwrap_or_default()
+    };
+    frame
+        .to_records()
+        .iter()
+        .map(|r| {
+            let status = match r.get("status").and_then(|v| v.as_str()) {
+                Some("covered") => "covered",
+                Some("missing-in-source") => "missing-in-source",
+                Some("no-slo") => "no-slo",
+                Some("unguarded") => "unguarded",
+                other => {
+                    return Err(rt_error(format!(
+                        "options.inventory: status {other:?} is not one aws::metric_inventory gives"
+                    )));
+                }
+            };
+            let count = |key: &str| r.get(key).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+            Ok(crate::slo::inventory::TenantMetrics {
+                tenant: r.get("tenant").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                namespaces: list(r.get("namespaces")),
+                metrics: count("metrics"),
+                series: count("series"),
+                alarms: list(r.get("alarms")),
+                slos: list(r.get("slos")),
+                status,
+            })
+        })
+        .collect()
+}
+
 fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<Map> {
     let (slos, rules) = (slos_of(slos)?, rules_of(rules)?);
     let saved = match options.get("baseline") {
@@ -268,7 +312,14 @@ fn attest_map(s: &Shared, slos: &Frame, rules: &Frame, options: &Map) -> Result<
         None => None,
     };
     let tenants = tenants_of(options);
-    let a = attest::attest(&slos, &rules, tolerance_of(options)?, tenants.as_deref(), saved.as_ref(), &now());
+    let mut a = attest::attest(&slos, &rules, tolerance_of(options)?, tenants.as_deref(), saved.as_ref(), &now());
+    if let Some(frame) = options.get("inventory").and_then(|f| f.clone().try_cast::<Frame>()) {
+        let extra = crate::slo::inventory::drifts(&inventory_of(&frame)?, &a.drifts);
+        if !extra.is_empty() {
+            a.drifts.extend(extra);
+            a.verdict = "drift";
+        }
+    }
     // Redacted before the digest, so the digest is of what is written and shown.
     let mut value = serde_json::to_value(&a).expect("an attestation serializes");
     crate::evidence::redact_json(&mut value);
@@ -408,8 +459,8 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         FnDoc::new("load")
             .usage("slo::load(source) -> Frame")
             .usage("slo::load(db: Db, table: string) -> Frame")
-            .summary("Read SLO definitions into one model: deployclaw TOML ([[slo]]), OpenSLO v1 YAML (SLO, SLI and AlertPolicy documents), Sloth's prometheus/v1 specs, folders of them, or an SQL table (slo_definitions: service, name, objective, and optionally tenant, period, profile, sli_good, sli_bad, sli_total, latency_ms).")
-            .param("source", "a file, a folder, an array of them, or a Db")
+            .summary("Read SLO definitions into one model: deployclaw TOML ([[slo]]), OpenSLO v1 YAML (SLO, SLI and AlertPolicy documents), Sloth's prometheus/v1 specs, folders of them, an SQL table (slo_definitions: service, name, objective, and optionally tenant, period, profile, sli_good, sli_bad, sli_total, latency_ms), or a DynamoDB table with items of the same attributes (dynamodb:TABLE: one item per SLO, and one per tenant override, which names its tenant; other attributes, such as the table's keys, are ignored).")
+            .param("source", "a file, a folder, dynamodb:TABLE (through aws::configure's endpoint and the SDK's credentials), an array of them, or a Db")
             .param("table", "the table of a Db (default slo_definitions)")
             .returns(&format!("a Frame ({}); one row per SLO and tenant, tiers as JSON", SLO_COLUMNS.join(", ")))
             .example(&format!("{SLOS} slos.select([\"id\", \"objective\", \"period\", \"profile\"]).rows()"), r#"[{"id": "checkout/availability@acme", "objective": 0.999, "period": "30d", "profile": "sre-workbook"}, {"id": "checkout/availability@globex", "objective": 0.999, "period": "30d", "profile": "sre-workbook"}]"#)
@@ -546,7 +597,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .usage("slo::attest(slos: Frame, rules: Frame) -> map")
             .usage("slo::attest(slos: Frame, rules: Frame, options: map) -> map")
             .summary("The compliance attestation: every rule validated, every drift (each an error finding), every SLO-tenant pair confirmed compliant, changes since a baseline, and the rules' checksums; with dir, attestation.json and attestation.md are written, and the JSON's BLAKE3 digest goes into the signed session log.")
-            .param("options", "#{tolerance: \"2%\", tenants: [...], baseline: FILE, dir: FOLDER}")
+            .param("options", "#{tolerance: \"2%\", tenants: [...], baseline: FILE, inventory: a Frame of aws::metric_inventory (a tenant in it with metrics and an SLO but no alarm is missing-in-source drift), dir: FOLDER}")
             .returns("#{verdict: \"compliant\" or \"drift\", digest, drifts: Frame, coverage: Frame, other_alerts: Frame (alerts on no SLI: listed, not checked), unresolved: Frame (values the sources do not give: source, name, detail, origin), baseline: Frame (with baseline), report (with dir)}")
             .example(&format!("{SLOS} {RULES} let a = slo::attest(slos, rules, #{{tolerance: \"20%\"}}); [a.verdict, a.drifts.col(\"kind\"), a.coverage.filter(\"compliant\").col(\"tenant\"), a.digest.len()]"), r#"["drift", ["no-alert"], ["acme"], 64]"#)
             .volatile(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
 use super::api::{Api, FnDoc};
-use super::ci_api::{causes_frame, lines_of, option, read, rules_of};
+use super::ci_api::{aws_errors_frame, causes_frame, lines_of, option, read, rules_of};
 use super::sql_api::Db;
 use super::{Shared, block_db, frame_of, playbook_script, rt_error};
 use crate::evidence::{Finding, Severity};
@@ -329,6 +329,7 @@ fn triage_map(s: &Shared, source: &Dynamic, options: &Map) -> Result<Map> {
     map.insert("cascade".into(), Dynamic::from(cascade_frame(&triage.cascade)?));
     map.insert("risk".into(), Dynamic::from(risk_frame(&triage)?));
     map.insert("playbooks".into(), Dynamic::from(playbooks_frame(&triage, &written)?));
+    map.insert("aws_errors".into(), Dynamic::from(aws_errors_frame(&triage.aws_errors)?));
     map.insert("since".into(), triage.since.clone().map_or(Dynamic::UNIT, Dynamic::from));
     let unplaced: Array = triage.unplaced_jobs.iter().map(|j| Dynamic::from(j.clone())).collect();
     map.insert("unplaced_jobs".into(), unplaced.into());
@@ -488,7 +489,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .summary("The whole CI-failure triage: each failed job's cause (a warning finding each), the tenants touched, the cascade over the service graph, rollback risk per tenant (an error finding for each tenant over the threshold), and with dir triage.md, triage.json and a playbook per affected tenant.")
             .param("logs", "a Frame of ci::read, a path (file, folder or cloudwatch:GROUP), or an array of paths")
             .param("options", "#{db: Db, schemas: \"tenant_*\", table: \"public.tenants\", expected: \"7\", graph: FILE, since: TIME (default: the failed jobs' first timestamp), reference: SCHEMA (drift baseline), threshold: 50, dir: FOLDER, tenancy: FILE, patterns: [...], rules: FILE, format: ...}")
-            .returns("#{causes, tenants, cascade, risk, playbooks: Frames, since, unplaced_jobs, report (with dir)}")
+            .returns("#{causes, tenants, cascade, risk, playbooks, aws_errors: Frames, since, unplaced_jobs, report (with dir)}")
             .example(
                 &format!("{DEMO} let r = ci::triage(d.logs, #{{graph: d.graph, threshold: 10}}); [r.causes.col(\"cause\")[0], r.risk.col(\"tenant\"), evidence::findings().len()]"),
                 r#"["database-migration", ["acme", "globex", "initech", "umbrella"], 3]"#,

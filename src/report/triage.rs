@@ -54,6 +54,8 @@ pub fn markdown(triage: &Triage, context: &Context) -> String {
         out += "```\n\n";
     }
 
+    out += &aws_errors(triage);
+
     out += "## Tenants\n\n";
     let rows: Vec<Vec<String>> = triage
         .tenants
@@ -109,4 +111,46 @@ pub fn markdown(triage: &Triage, context: &Context) -> String {
         out += "\n";
     }
     out
+}
+
+/// The AWS errors section: one row per kind, what it means and whether a retry helps, and who was
+/// denied what.
+fn aws_errors(triage: &Triage) -> String {
+    if triage.aws_errors.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("## AWS errors\n\n");
+    let rows: Vec<Vec<String>> = triage
+        .aws_errors
+        .iter()
+        .map(|e| {
+            let retry = match e.retry {
+                Some(true) => "helps",
+                Some(false) => "does not help",
+                None => "unknown",
+            };
+            let what = match &e.denial {
+                Some(d) => d.describe(),
+                None => e.meaning.clone().unwrap_or_else(|| "not in the catalog".into()),
+            };
+            vec![
+                e.code.clone(),
+                e.service.clone().unwrap_or_default(),
+                e.operation.clone().unwrap_or_default(),
+                e.cause.clone(),
+                retry.into(),
+                e.count.to_string(),
+                e.jobs.join(", "),
+                what,
+            ]
+        })
+        .collect();
+    out += &table(&["code", "service", "operation", "cause", "retry", "lines", "jobs", "what it means"], &rows);
+    out += "\n";
+    for e in &triage.aws_errors {
+        if let Some(advice) = &e.advice {
+            out += &format!("- **{}**: {advice}. First seen: `{}`\n", e.code, e.evidence);
+        }
+    }
+    out + "\n"
 }

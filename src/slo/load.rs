@@ -209,37 +209,62 @@ pub async fn load_table(db: &Database, table: &str) -> Result<Vec<Slo>, Error> {
     }
     let mut out = Vec::new();
     for (i, row) in rows.rows.iter().enumerate() {
-        let get = |name: &str| column(name).map(|c| &row[c]).filter(|v| !v.is_null());
-        let text = |name: &str| get(name).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
         let what = format!("row {}", i + 1);
-        let objective = match get("objective") {
-            Some(Value::Number(n)) => objective(n.as_f64().unwrap_or(0.0), &what),
-            Some(Value::String(s)) => objective_text(s, &what),
-            _ => Err(format!("{what}: objective is empty")),
-        }
-        .map_err(invalid)?;
-        let period = match text("period") {
-            Some(p) => parse_duration(&p).map_err(|e| invalid(format!("{what}: period: {e}")))?,
-            None => DEFAULT_PERIOD,
-        };
-        let profile_name = text("profile").unwrap_or_else(|| "sre-workbook".into());
-        let profile = Profile::named(&profile_name, period)
-            .ok_or_else(|| invalid(format!("{what}: profile {profile_name:?}: use {}", Profile::NAMES)))?;
-        let sli = match get("latency_ms").and_then(Value::as_f64) {
-            Some(ms) => Sli::Latency { metric: text("sli_total"), threshold_ms: ms },
-            None => Sli::Ratio { good: text("sli_good"), bad: text("sli_bad"), total: text("sli_total") },
-        };
-        out.push(Slo {
-            service: text("service").ok_or_else(|| invalid(format!("{what}: service is empty")))?,
-            name: text("name").ok_or_else(|| invalid(format!("{what}: name is empty")))?,
-            tenant: text("tenant"),
-            sli,
-            objective,
-            period,
-            profile,
-            description: text("description"),
-            origin: format!("table {table} {what}"),
-        });
+        let slo = slo_of_row(|name| column(name).map(|c| &row[c]), &what, format!("table {table} {what}"));
+        out.push(slo.map_err(invalid)?);
     }
     Ok(out)
+}
+
+/// SLOs from items with the SQL table's attributes (a DynamoDB table's, see
+/// `collect::dynamodb`): `origin` names the table, and each item is named by its position and
+/// its key.
+pub fn load_items(
+    items: &[(String, std::collections::BTreeMap<String, Value>)],
+    origin: &str,
+) -> Result<Vec<Slo>, Error> {
+    let mut out = Vec::new();
+    for (i, (key, item)) in items.iter().enumerate() {
+        let what = format!("item {} ({key})", i + 1);
+        let get = |name: &str| item.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        let slo = slo_of_row(get, &what, format!("{origin} {what}"))
+            .map_err(|message| Error::Invalid { origin: origin.to_string(), message })?;
+        out.push(slo);
+    }
+    Ok(out)
+}
+
+/// One SLO from a row of named values: service, name and objective, and optionally tenant,
+/// period, profile, description, sli_good, sli_bad, sli_total, latency_ms. Nulls are absent.
+fn slo_of_row<'v>(get: impl Fn(&str) -> Option<&'v Value>, what: &str, origin: String) -> Result<Slo, String> {
+    let get = |name: &str| get(name).filter(|v| !v.is_null());
+    let text = |name: &str| get(name).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+    let objective = match get("objective") {
+        Some(Value::Number(n)) => objective(n.as_f64().unwrap_or(0.0), what),
+        Some(Value::String(s)) => objective_text(s, what),
+        _ => Err(format!("{what}: objective is empty")),
+    }?;
+    let period = match text("period") {
+        Some(p) => parse_duration(&p).map_err(|e| format!("{what}: period: {e}"))?,
+        None => DEFAULT_PERIOD,
+    };
+    let profile_name = text("profile").unwrap_or_else(|| "sre-workbook".into());
+    let profile = Profile::named(&profile_name, period)
+        .ok_or_else(|| format!("{what}: profile {profile_name:?}: use {}", Profile::NAMES))?;
+    let latency = get("latency_ms").and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
+    let sli = match latency {
+        Some(ms) => Sli::Latency { metric: text("sli_total"), threshold_ms: ms },
+        None => Sli::Ratio { good: text("sli_good"), bad: text("sli_bad"), total: text("sli_total") },
+    };
+    Ok(Slo {
+        service: text("service").ok_or_else(|| format!("{what}: service is empty"))?,
+        name: text("name").ok_or_else(|| format!("{what}: name is empty"))?,
+        tenant: text("tenant"),
+        sli,
+        objective,
+        period,
+        profile,
+        description: text("description"),
+        origin,
+    })
 }

@@ -7,6 +7,7 @@ pub mod attest;
 pub mod baseline;
 pub mod burn;
 pub mod drift;
+pub mod inventory;
 pub mod load;
 pub mod openslo;
 pub mod openslo_v1alpha;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::aws::{self, AwsError, Catalog};
 use super::cascade::{self, Failure, Graph, Step};
 use super::classify::{self, Diagnosis, Rules};
 use super::line::{Level, LogLine};
@@ -75,6 +76,8 @@ pub struct Triage {
     pub risks: Vec<Risk>,
     pub playbooks: Vec<Playbook>,
     pub since: Option<String>,
+    /// AWS errors in the logs, by kind, in order of first appearance.
+    pub aws_errors: Vec<AwsError>,
 }
 
 /// Run the triage.
@@ -150,6 +153,7 @@ pub async fn run(input: &Input<'_>) -> Result<Triage, Error> {
         risks,
         playbooks,
         since: since.map(|t| t.to_rfc3339()),
+        aws_errors: aws::scan(input.lines, Catalog::builtin()).errors,
     })
 }
 

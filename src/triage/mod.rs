@@ -5,6 +5,7 @@
 //! Plain library: typed inputs and results, no printing, no Rhai.
 
 pub mod audit;
+pub mod aws;
 pub mod cascade;
 pub mod classify;
 pub mod demo;

@@ -44,6 +44,15 @@ impl Moto {
         Moto::spawn_command(command, false)
     }
 
+    /// An empty server whose CodeBuild builds can fail and have logs (see
+    /// tests/fixtures/aws/moto_codebuild_server.py for what moto 5.2 lacks there).
+    pub fn start_for_codebuild() -> Option<Moto> {
+        let server = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/moto_codebuild_server.py");
+        let mut command = Command::new("python3");
+        command.arg(server);
+        Moto::spawn_command(command, false)
+    }
+
     /// Create a KMS key (e.g. "ECC_NIST_P256", "SIGN_VERIFY") and return its ARN.
     pub fn kms_key(&self, spec: &str, usage: &str) -> String {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/kms_key.py");

@@ -13,7 +13,8 @@ use super::{out_dir, param, text};
 /// What `audit error-budget` is given.
 #[derive(clap::Args, Debug)]
 pub struct ErrorBudget {
-    /// SLO definitions: deployclaw TOML, OpenSLO, Sloth or Pyrra YAML, or folders of them; repeat for several.
+    /// SLO definitions: deployclaw TOML, OpenSLO, Sloth or Pyrra YAML, or folders of them, or
+    /// dynamodb:TABLE (one item per SLO or tenant override); repeat for several.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub slos: Vec<PathBuf>,
     /// Alert rules as deployed: CloudFormation, Terraform (.tf or plan JSON), Prometheus rule
@@ -26,6 +27,14 @@ pub struct ErrorBudget {
     /// Only alarms whose names start with this.
     #[arg(long, value_name = "PREFIX")]
     pub alarm_prefix: Option<String>,
+    /// Also list the tenants' metrics in CloudWatch namespaces starting with this (ListMetrics):
+    /// a tenant with metrics and an SLO but no alarm on them is drift (missing-in-source). With
+    /// no --tenant-dimension, what follows the prefix names the tenant (Tenants/acme).
+    #[arg(long, value_name = "PREFIX")]
+    pub tenant_metrics: Option<String>,
+    /// The dimension of the tenants' metrics that names the tenant (e.g. Tenant).
+    #[arg(long, value_name = "NAME", requires = "tenant_metrics")]
+    pub tenant_dimension: Option<String>,
     /// A database with the alert rules in a table (and SLOs, with --slo-table).
     #[arg(long, value_name = "URL", env = "DEPLOYCLAW_DB_URL")]
     pub db: Option<String>,
@@ -42,8 +51,9 @@ pub struct ErrorBudget {
     /// Samples to compute burn rates from: CSV or JSON (time, tenant, good, total).
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
-    /// How far a threshold may be from the expected one before it is drift.
-    #[arg(long, value_name = "PERCENT", default_value = "2%")]
+    /// How far a threshold may be from the expected one before it is drift: "2%" or 0.02
+    /// (--alert-drift-threshold is the same flag).
+    #[arg(long, value_name = "PERCENT", default_value = "2%", alias = "alert-drift-threshold")]
     pub tolerance: String,
     /// The tenants SLOs for every tenant apply to, comma-separated (default: every tenant named).
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
@@ -68,7 +78,7 @@ pub fn error_budget(settings: &Settings, args: &ErrorBudget) -> u8 {
         return exit::USAGE;
     }
     for (flag, paths) in [("--slos", &args.slos), ("--rules", &args.rules)] {
-        if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        if let Some(missing) = paths.iter().find(|p| !p.exists() && !p.to_string_lossy().starts_with("dynamodb:")) {
             error(format!("{flag} {}: no such file or folder", missing.display()));
             return exit::USAGE;
         }
@@ -120,6 +130,14 @@ pub fn error_budget(settings: &Settings, args: &ErrorBudget) -> u8 {
     }
     if let Some(file) = &args.windows {
         params.push(param("WINDOWS", text(file)));
+    }
+    if let Some(prefix) = &args.tenant_metrics {
+        let mut inventory = Map::new();
+        inventory.insert("namespace_prefix".into(), prefix.clone().into());
+        if let Some(dimension) = &args.tenant_dimension {
+            inventory.insert("dimension".into(), dimension.clone().into());
+        }
+        params.push(param("INVENTORY", inventory));
     }
     super::run(settings, &super::ERROR_BUDGET, &out, params, &args.report)
 }

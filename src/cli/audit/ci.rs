@@ -13,7 +13,8 @@ use super::{out_dir, param, text};
 /// What `audit ci-failure` is given.
 #[derive(clap::Args, Debug)]
 pub struct CiFailure {
-    /// Build logs: files (plain or gzip), folders, or cloudwatch:GROUP; repeat for several.
+    /// Build logs: files (plain or gzip), folders, cloudwatch:GROUP, codebuild:PROJECT (its
+    /// latest build that did not succeed) or codebuild:PROJECT:UUID (a build id); repeat for several.
     #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
     pub logs: Vec<String>,
     /// The database whose tenants the deploy migrated (postgres://, mysql://, sqlite://).
@@ -46,12 +47,20 @@ pub struct CiFailure {
     /// Rollback risk (0-100) above which a tenant is an error finding (exit 3).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub risk_threshold: u8,
+    /// Insist on a rollback playbook per affected tenant: they are written whenever --db is
+    /// given, and this flag makes its absence an error instead of a report without playbooks.
+    #[arg(long)]
+    pub generate_rollback_playbook: bool,
     #[command(flatten)]
     pub report: super::ReportArgs,
 }
 
 pub fn ci_failure(settings: &Settings, args: &CiFailure) -> u8 {
-    for log in args.logs.iter().filter(|l| !l.starts_with("cloudwatch:")) {
+    if args.generate_rollback_playbook && args.db.is_none() {
+        error("--generate-rollback-playbook needs --db URL: the playbooks read and repair the tenants' schemas there");
+        return exit::USAGE;
+    }
+    for log in args.logs.iter().filter(|l| !l.starts_with("cloudwatch:") && !l.starts_with("codebuild:")) {
         if !Path::new(log).exists() {
             error(format!("--logs {log}: no such file or folder"));
             return exit::USAGE;

@@ -265,7 +265,9 @@ impl Guard {
         }
         // Tokenized once, here: the nesting check reads the tokens, then the parser does.
         let parsed = Tokenizer::new(self.dialect.parser(), sql).tokenize_with_location().map_err(ParserError::from);
-        if let Some((offset, what)) = parsed.as_ref().ok().and_then(|tokens| nested_too_deep(sql, tokens)) {
+        let unreadable =
+            |tokens: &Vec<TokenWithSpan>| nested_too_deep(sql, tokens).or_else(|| dot_without_name(sql, tokens));
+        if let Some((offset, what)) = parsed.as_ref().ok().and_then(unreadable) {
             return whole(
                 Rule::Parse,
                 format!(
@@ -351,6 +353,23 @@ fn nested_too_deep(sql: &str, tokens: &[TokenWithSpan]) -> Option<(usize, String
     }
     None
 }
+/// The first `.` not followed by a name or `*`, such as `a.-b`: no dialect has it, and sqlparser
+/// tries every way of reading what follows, again at each such dot (fuzzing found a 500-byte
+/// chain of them that took minutes).
+fn dot_without_name(sql: &str, tokens: &[TokenWithSpan]) -> Option<(usize, String)> {
+    let mut meaningful = tokens.iter().filter(|t| !matches!(t.token, Token::Whitespace(_)));
+    while let Some(t) = meaningful.next() {
+        if t.token != Token::Period {
+            continue;
+        }
+        match meaningful.next().map(|n| &n.token) {
+            Some(Token::Word(_) | Token::Mul | Token::Number(..)) => {}
+            _ => return Some((byte_offset(sql, t.span.start), "a `.` not followed by a name or `*`".to_string())),
+        }
+    }
+    None
+}
+
 /// Statements up to this long cannot nest deep enough to matter for a thread's stack.
 const DEEP_TREE_FROM_BYTES: usize = 4096;
 /// Enough to drop the deepest tree `MAX_STATEMENT_BYTES` can describe; only touched pages count.
