@@ -78,3 +78,34 @@ fn causes_of_real_build_logs_meet_the_goal() {
     assert!(right * 100 >= total * 90, "the cause is right for {right} of {total} logs; the goal is 90 %");
     assert!(unknown * 100 <= total * 5, "{unknown} of {total} logs are unknown; the goal is at most 5 %");
 }
+
+/// The AWS error scan on the same real logs: whatever it finds must agree with the cause the key
+/// gives the log (credentials or permissions, throttling); on every other log it must find
+/// nothing, since none of them failed on AWS. A scan that names AWS errors in ordinary build
+/// output is noise people learn to skip.
+#[test]
+fn aws_errors_in_real_build_logs_agree_with_their_cause() {
+    use deployclaw::triage::aws::{Catalog, scan};
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/real-world/ci");
+    let Ok(key) = std::fs::read_to_string(corpus.join("KEY.tsv")) else {
+        eprintln!("skipping: {} is not here", corpus.display());
+        return;
+    };
+    let mut wrong = Vec::new();
+    for row in key.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = row.split('\t').collect();
+        let (file, expected) = (fields[0], fields[2]);
+        let lines = read_path(&corpus.join(file), None).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for error in scan(&lines, Catalog::builtin()).errors {
+            let agrees = match error.cause.as_str() {
+                "access-denied" | "credentials" => expected == "permission/credentials",
+                "throttling" | "quota" => expected == "throttling/rate limit",
+                _ => false,
+            };
+            if !agrees {
+                wrong.push(format!("{file} ({expected}): {} {} at {}", error.code, error.cause, error.evidence));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

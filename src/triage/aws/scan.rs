@@ -164,7 +164,14 @@ fn found_in(catalog: &Catalog, text: &str) -> Option<Found> {
         code = Some(printed);
     }
     if entry.is_none() {
-        for (_, name) in catalog.bare_names_in(text) {
+        for (at, name) in catalog.bare_names_in(text) {
+            // Reported, a code ends its phrase (`NoSuchKey: ...`, `'NoSuchKey'`, `NoSuchKey,`);
+            // in prose or a source comment it runs on (`catches NoSuchKey errors`).
+            let after = text[at + name.len()..].chars().next();
+            let reported = matches!(after, None | Some(':' | '\'' | '"' | ',' | ')' | ']' | '.' | ';'));
+            if !reported {
+                continue;
+            }
             if let Some((e, true)) = catalog.lookup(name, None) {
                 entry = Some(Ok(e));
                 code = Some(name.to_string());
@@ -383,6 +390,7 @@ mod tests {
             "ERROR 1045 (28000): Access denied for user 'app'@'10.0.0.1'",
             "java.util.ConcurrentModificationException at java.util.ArrayList$Itr.next",
             "Error: Process completed with exit code 1.",
+            "      // The S3Proxy catches NoSuchKey errors and returns an empty stream",
             "",
         ];
         let lines: Vec<LogLine> = plain.iter().enumerate().map(|(i, t)| line("build", i as u64, t)).collect();
