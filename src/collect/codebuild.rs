@@ -9,6 +9,8 @@ use super::aws::{Aws, Error, call_error};
 const RECENT: usize = 100;
 /// Log events read from one build's stream before the rest is left out.
 pub const MAX_EVENTS: usize = 2_000_000;
+/// Bytes of one build's log kept before the rest is left out (as a log file's reader would).
+pub const MAX_BYTES: usize = 512 << 20;
 
 /// One phase of a build and why it ended as it did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -138,7 +140,8 @@ pub async fn latest_failed(aws: &Aws, project: &str) -> Result<Option<Build>, Er
     Ok(found.into_iter().find(|b| matches!(b.status.as_str(), "FAILED" | "FAULT" | "TIMED_OUT" | "STOPPED")))
 }
 
-/// The messages of one log stream, oldest first (GetLogEvents from the head, every page).
+/// The messages of one log stream, oldest first (GetLogEvents from the head, every page, up to
+/// [`MAX_EVENTS`] events or [`MAX_BYTES`]).
 pub async fn stream_text(aws: &Aws, group: &str, stream: &str) -> Result<String, Error> {
     let client = aws.logs_client();
     let resource = format!("{group}/{stream}");
@@ -162,7 +165,8 @@ pub async fn stream_text(aws: &Aws, group: &str, stream: &str) -> Result<String,
         }
         // The same token again means the end of the stream.
         let next = answer.next_forward_token().map(str::to_string);
-        if next.is_none() || next == token || answer.events().is_empty() || events >= MAX_EVENTS {
+        let full = events >= MAX_EVENTS || text.len() >= MAX_BYTES;
+        if next.is_none() || next == token || answer.events().is_empty() || full {
             break;
         }
         token = next;
