@@ -76,12 +76,8 @@ impl Aws {
         self.config.region().map(|r| r.to_string()).unwrap_or_default()
     }
 
-    fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+    pub(crate) fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
         aws_sdk_cloudwatch::Client::new(&self.config)
-    }
-
-    pub(crate) fn cloudwatch_client(&self) -> aws_sdk_cloudwatch::Client {
-        self.cloudwatch()
     }
 
     pub(crate) fn kms(&self) -> aws_sdk_kms::Client {
@@ -403,7 +399,7 @@ pub async fn logs(
     start: DateTime,
     end: DateTime,
 ) -> Result<Vec<LogEvent>, Error> {
-    let client = aws_sdk_cloudwatchlogs::Client::new(&aws.config);
+    let client = aws.logs_client();
     let mut request = client
         .filter_log_events()
         .log_group_name(group)

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::aws::{Aws, Error, call_error};
 
 /// Builds looked through for the latest that did not succeed.
-const RECENT: usize = 100;
+pub const RECENT: usize = 100;
 /// Log events read from one build's stream before the rest is left out.
 pub const MAX_EVENTS: usize = 2_000_000;
 /// Bytes of one build's log kept before the rest is left out (as a log file's reader would).

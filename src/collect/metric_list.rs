@@ -18,7 +18,7 @@ pub const MAX_SERIES: usize = 1_000_000;
 /// Every series whose namespace starts with `prefix` (all with ""), every page of ListMetrics:
 /// CloudWatch filters namespaces by whole name only, so the prefix is applied here.
 pub async fn series(aws: &Aws, prefix: &str) -> Result<Vec<Series>, Error> {
-    let client = aws.cloudwatch_client();
+    let client = aws.cloudwatch();
     let resource = if prefix.is_empty() { "(all namespaces)" } else { prefix };
     let mut pages = client.list_metrics().into_paginator().send();
     let mut out = Vec::new();

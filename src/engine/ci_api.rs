@@ -67,7 +67,8 @@ fn read_codebuild(s: &Shared, build: &str, format: Option<Format>) -> Result<Vec
         block(s, codebuild::latest_failed(&client, build))?.map_err(input_or_failure)?
     };
     let Some(found) = found else {
-        s.record(|log| log.note(&format!("codebuild:{build}: none of its latest 100 builds failed")))?;
+        let recent = codebuild::RECENT;
+        s.record(|log| log.note(&format!("codebuild:{build}: none of its latest {recent} builds failed")))?;
         return Ok(Vec::new());
     };
     let text = match (&found.log_group, &found.log_stream) {

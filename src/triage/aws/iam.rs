@@ -32,10 +32,10 @@ impl Denial {
     /// One line: `role A (session s) → role B: sts:AssumeRole denied (reason)`.
     pub fn describe(&self) -> String {
         let who = if self.chain.is_empty() { "the caller".to_string() } else { self.chain.join(" → ") };
-        let target = match (&self.resource, self.assumes_role()) {
-            (_, true) => String::new(),
-            (Some(resource), false) => format!(" on {resource}"),
-            (None, false) => String::new(),
+        // An AssumeRole's resource is already the chain's last hop.
+        let target = match &self.resource {
+            Some(resource) if !self.assumes_role() => format!(" on {resource}"),
+            _ => String::new(),
         };
         let why = self.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
         format!("{who}: {}{target} denied{why}", self.action)
