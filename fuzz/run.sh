@@ -18,7 +18,7 @@ artifacts="$HOME/.cache/deployclaw/fuzz-artifacts"
 fixtures=../tests/fixtures
 bin="${DEPLOYCLAW_BIN:-$HOME/.cache/deployclaw/target/debug/deployclaw}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(hprof hprof_graph v8_snapshot ci_logs templates slo_rules slo_specs terraform durations notebook kernel_wire log_verify guard host_answers)
+[ ${#targets[@]} -gt 0 ] || targets=(hprof hprof_graph v8_snapshot ci_logs templates slo_rules slo_specs terraform durations notebook kernel_wire log_verify guard host_answers log_archive)
 
 # seed_into TARGET FILE...: copy the files that exist into TARGET's corpus.
 seed_into() {
@@ -46,6 +46,15 @@ seed_into hprof "$scratch"/*.hprof
 seed_into hprof_graph "$scratch"/*.hprof
 seed_into v8_snapshot "$scratch"/*.heapsnapshot
 seed_found ci_logs $fixtures/ci
+# A log archive as GitHub gives it: each job's whole log, and a folder of its steps.
+python3 -c 'import os, sys, zipfile
+run, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    for i, job in enumerate(sorted(os.listdir(run))):
+        steps = sorted(os.listdir(os.path.join(run, job)))
+        z.writestr(f"{i}_{job}.txt", b"".join(open(os.path.join(run, job, s), "rb").read() for s in steps))
+        for s in steps: z.write(os.path.join(run, job, s), f"{job}/{s}")' "$fixtures/ci/github-run-8812" "$scratch/run.zip"
+seed_into log_archive "$scratch/run.zip"
 seed_found templates $fixtures/ci
 seed_found slo_rules $fixtures/slo '(' -name '*.yaml' -o -name '*.json' ')'
 seed_found slo_specs $fixtures/slo '(' -name '*.toml' -o -name '*.yaml' ')'

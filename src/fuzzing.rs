@@ -7,7 +7,7 @@ use crate::triage::{Format, Rules};
 use std::sync::LazyLock;
 
 /// The targets, by the names of their folders under `tests/fixtures/fuzz/` and `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 14] = [
+pub const TARGETS: [&str; 15] = [
     "hprof",
     "hprof_graph",
     "v8_snapshot",
@@ -22,6 +22,7 @@ pub const TARGETS: [&str; 14] = [
     "log_verify",
     "guard",
     "host_answers",
+    "log_archive",
 ];
 
 /// Run one target on `data`; false when there is no such target. `guard` needs a tenancy map:
@@ -32,6 +33,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "hprof_graph" => hprof_graph(data),
         "v8_snapshot" => v8_snapshot(data),
         "ci_logs" => ci_logs(data),
+        "log_archive" => log_archive(data),
         "templates" => templates(data),
         "slo_rules" => slo_rules(data),
         "slo_specs" => slo_specs(data),
@@ -95,6 +97,15 @@ pub fn ci_logs(data: &[u8]) {
         let lines = crate::triage::read_text_as(&text, format, "fuzz.log", "job");
         let _ = crate::triage::classify(&lines, &RULES);
         let _ = crate::triage::aws::scan(&lines, crate::triage::aws::Catalog::builtin());
+    }
+}
+
+/// Any bytes as a zip archive of build logs (GitHub Actions' log download), to lines and causes.
+pub fn log_archive(data: &[u8]) {
+    let Ok(entries) = crate::triage::archive::entries(std::path::Path::new("fuzz.zip"), data) else { return };
+    for entry in entries {
+        let lines = crate::triage::read_text_as(&entry.text, None, &entry.name, &entry.job);
+        let _ = crate::triage::classify(&lines, &RULES);
     }
 }
 

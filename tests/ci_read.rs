@@ -276,3 +276,41 @@ fn logs_templates_reads_lines_that_start_with_any_character() {
     assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
     assert!(common::stdout(&out).contains("Ошибка"), "{}", common::stdout(&out));
 }
+
+/// GitHub's log download is a zip: a folder per job with a file per step, and each job's whole log
+/// again beside them. Read as the archive, it gives the lines the unpacked run gives (the copies
+/// left out), each naming its entry.
+#[test]
+fn a_github_log_archive_reads_as_its_unpacked_run() {
+    let sandbox = Sandbox::new();
+    let run = fixture("github-run-8812");
+    let archive = sandbox.path("logs_8812.zip");
+    let zipped = std::process::Command::new("python3")
+        .args([
+            "-c",
+            r#"import os, sys, zipfile
+run, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    for i, job in enumerate(sorted(os.listdir(run))):
+        steps = sorted(os.listdir(os.path.join(run, job)))
+        whole = b"".join(open(os.path.join(run, job, s), "rb").read() for s in steps)
+        z.writestr(f"{i}_{job}.txt", whole)
+        for s in steps:
+            z.write(os.path.join(run, job, s), f"{job}/{s}")
+"#,
+            &run,
+            archive.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(zipped.status.success(), "{}", String::from_utf8_lossy(&zipped.stderr));
+    let columns = ["job", "step", "level", "text", "failure"];
+    let unpacked = rows(&sandbox, &run, "true", &columns);
+    let packed = rows(&sandbox, archive.to_str().unwrap(), "true", &columns);
+    assert_eq!(packed, unpacked);
+    let sources = rows(&sandbox, archive.to_str().unwrap(), "failure", &["source"]);
+    assert!(
+        sources.iter().any(|r| r["source"].as_str().unwrap().ends_with("logs_8812.zip!/build-rust/3_cargo build.txt")),
+        "{sources:?}"
+    );
+}

@@ -465,11 +465,7 @@ fn aws_errors_in_a_codebuild_deploy_are_named_with_the_role_chain() {
 fn codebuild_builds_are_read_by_project_and_by_id() {
     use common::moto::{ENV, Moto};
     let Some(moto) = Moto::start_for_codebuild() else { return };
-    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/codebuild_builds.py");
-    let seeded =
-        std::process::Command::new("python3").args([seed, &moto.url]).envs(ENV.iter().copied()).output().unwrap();
-    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
-    let ids: Value = serde_json::from_slice(&seeded.stdout).unwrap();
+    let ids: Value = serde_json::from_slice(&moto.run_fixture("codebuild_builds.py", &[])).unwrap();
     let sandbox = Sandbox::new();
     let audit = |logs: &str, out: &str| {
         sandbox
@@ -505,4 +501,251 @@ fn codebuild_builds_are_read_by_project_and_by_id() {
     let missing = audit("codebuild:web:no-such-build", "missing");
     assert_eq!(code(&missing), 2, "{}", stderr(&missing));
     assert!(stderr(&missing).contains("BatchGetBuilds web:no-such-build: not found"), "{}", stderr(&missing));
+}
+
+/// CodePipeline as the source, through the SDK against moto (with the execution calls moto 5.2
+/// lacks added by tests/fixtures/aws/moto_codepipeline_server.py): the failed executions in the
+/// window, every pipeline's or one's; the CodeBuild build behind a failed action and its log; an
+/// action that is not a build, triaged from CodePipeline's error details; an execution by id;
+/// a pipeline or execution that does not exist.
+#[test]
+fn codepipeline_failed_executions_are_read_with_the_builds_behind_them() {
+    use common::moto::{ENV, Moto};
+    let Some(moto) = Moto::start_for_codepipeline() else { return };
+    let ids: Value = serde_json::from_slice(&moto.run_fixture("codepipeline_executions.py", &[])).unwrap();
+    let id = |name: &str| ids[name].as_str().unwrap().to_string();
+    let sandbox = Sandbox::new();
+    let audit = |args: &[&str], out: &str| {
+        sandbox
+            .command()
+            .args(["audit", "ci-failure", "--json", "--out"])
+            .arg(sandbox.path(out))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("HOME", sandbox.path("nohome"))
+            .envs(ENV.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let causes_of = |run: &std::process::Output| -> Vec<Value> {
+        assert_eq!(code(run), 0, "{}", stderr(run));
+        let triage: Value = serde_json::from_str(&stdout(run)).unwrap();
+        triage["causes"].as_array().cloned().unwrap_or_default()
+    };
+    let jobs = |causes: &[Value]| -> Vec<String> {
+        let mut jobs: Vec<String> = causes.iter().map(|c| c["job"].as_str().unwrap().to_string()).collect();
+        jobs.sort();
+        jobs.dedup();
+        jobs
+    };
+
+    // Every pipeline, the last hour: release's build and migrate's migration; not the execution
+    // three hours ago, not the pipeline that passed.
+    let all = causes_of(&audit(&["--pipeline-source", "aws-codepipeline", "--since", "60m"], "all"));
+    assert_eq!(jobs(&all), ["migrate/Migrate/ApplyMigrations", "release/Build/BuildApp"], "{all:?}");
+    let text = serde_json::to_string(&all).unwrap();
+    assert!(!text.contains(&id("old")), "the execution before the window is left out: {text}");
+    let release = all.iter().find(|c| c["job"] == "release/Build/BuildApp").unwrap();
+    assert_eq!(release["cause"], "permission", "from the build's log: {release}");
+    assert_eq!(release["source"], format!("codepipeline:release:{}", id("failed")));
+    let migrate = all.iter().find(|c| c["job"] == "migrate/Migrate/ApplyMigrations").unwrap();
+    assert_eq!(migrate["cause"], "quota-throttling", "from CodePipeline's error details: {migrate}");
+    assert!(
+        migrate["text"].as_str().unwrap().starts_with("JobFailed: Stack tenant-db is in UPDATE_ROLLBACK_COMPLETE"),
+        "{migrate}"
+    );
+    assert_eq!(migrate["step"], "Migrate/ApplyMigrations", "{migrate}");
+
+    // One pipeline; its AWS errors come through as from a file.
+    let run = audit(&["--pipeline-source", "aws-codepipeline", "--pipeline", "release", "--since", "60m"], "one");
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let triage: Value = serde_json::from_str(&stdout(&run)).unwrap();
+    assert_eq!(jobs(triage["causes"].as_array().unwrap()), ["release/Build/BuildApp"]);
+    assert!(triage["aws_errors"].to_string().contains("AccessDenied"), "{}", triage["aws_errors"]);
+
+    // An execution by id, outside any window: its build never logged, so its phases speak.
+    let old = causes_of(&audit(&["--logs", &format!("codepipeline:release:{}", id("old"))], "old"));
+    assert_eq!(jobs(&old), ["release/Build/BuildApp"]);
+    assert!(serde_json::to_string(&old).unwrap().contains("COMMAND_EXECUTION_ERROR"), "{old:?}");
+
+    // Nothing failed in the window: a clean verdict.
+    let quiet = causes_of(&audit(&["--pipeline-source", "aws-codepipeline", "--pipeline", "docs"], "quiet"));
+    assert!(quiet.is_empty(), "{quiet:?}");
+
+    for (logs, says) in [
+        ("codepipeline:nope", "ListPipelineExecutions nope: not found"),
+        ("codepipeline:release:no-such", "GetPipelineExecution release:no-such: not found"),
+    ] {
+        let run = audit(&["--logs", logs], "missing");
+        assert_eq!(code(&run), 2, "{logs}: {}", stderr(&run));
+        assert!(stderr(&run).contains(says), "{logs}: {}", stderr(&run));
+    }
+    let run = audit(&["--pipeline-source", "aws-codepipeline", "--since", "yesterday"], "bad-since");
+    assert_eq!(code(&run), 2, "{}", stderr(&run));
+    assert!(stderr(&run).contains("\"yesterday\" is not a time"), "{}", stderr(&run));
+}
+
+/// S3 where a log is read and a report written, through the SDK against moto: one object, a
+/// gzip object, a prefix of GitHub Actions step logs (keys with spaces) and a "folder" named
+/// without its slash, each labelled with its address; a key that is not there; the report put
+/// under a prefix with SSE-KMS, uploaded.json matching what S3 says it stored.
+#[test]
+fn logs_are_read_from_s3_and_the_report_is_written_there() {
+    use common::moto::{ENV, Moto};
+    let Some(moto) = Moto::start_empty() else { return };
+    let python = |args: &[&str]| moto.run_fixture("s3_objects.py", args);
+    python(&["seed"]);
+    let sandbox = Sandbox::new();
+    let audit = |args: &[&str]| {
+        sandbox
+            .command()
+            .args(["audit", "ci-failure", "--json"])
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("HOME", sandbox.path("nohome"))
+            .envs(ENV.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let triage_of = |run: &std::process::Output| -> Value {
+        assert_eq!(code(run), 0, "{}", stderr(run));
+        serde_json::from_str(&stdout(run)).unwrap()
+    };
+
+    let one = triage_of(&audit(&[
+        "--logs",
+        "s3://ci-logs/builds/web/42.log",
+        "--out",
+        sandbox.path("one").to_str().unwrap(),
+    ]));
+    assert_eq!(one["causes"][0]["cause"], "permission", "{}", one["causes"]);
+    assert_eq!(one["causes"][0]["source"], "s3://ci-logs/builds/web/42.log");
+
+    for logs in ["s3://ci-logs/builds/", "s3://ci-logs/builds"] {
+        let both = triage_of(&audit(&["--logs", logs, "--out", sandbox.path("both").to_str().unwrap()]));
+        let sources: Vec<&str> =
+            both["causes"].as_array().unwrap().iter().map(|c| c["source"].as_str().unwrap()).collect();
+        assert!(sources.contains(&"s3://ci-logs/builds/web/42.log"), "{logs}: {sources:?}");
+        assert!(sources.contains(&"s3://ci-logs/builds/api/7.log.gz"), "{logs}: the gzip object: {sources:?}");
+    }
+    let run = triage_of(&audit(&["--logs", "s3://ci-logs/runs/8812/", "--out", sandbox.path("run").to_str().unwrap()]));
+    let causes = run["causes"].to_string();
+    assert!(causes.contains("\"s3://ci-logs/runs/8812/build-rust/"), "{causes}");
+    assert!(causes.contains("\"build-rust\""), "the job is the step log's folder: {causes}");
+
+    let missing =
+        audit(&["--logs", "s3://ci-logs/builds/nope.log", "--out", sandbox.path("missing").to_str().unwrap()]);
+    assert_eq!(code(&missing), 2, "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("GetObject s3://ci-logs/builds/nope.log: not found"), "{}", stderr(&missing));
+
+    // The report put in S3, encrypted with the KMS key asked for; the local copy is gone.
+    let put = audit(&[
+        "--logs",
+        "s3://ci-logs/builds/web/42.log",
+        "--out",
+        "s3://reports/ci/run-1",
+        "--sse",
+        "aws:kms",
+        "--sse-kms-key-id",
+        "alias/reports",
+    ]);
+    assert_eq!(code(&put), 0, "{}", stderr(&put));
+    assert!(stderr(&put).contains("report: s3://reports/ci/run-1/report.html"), "{}", stderr(&put));
+    let stored: Vec<Value> = serde_json::from_slice(&python(&["list", "reports", "ci/run-1/"])).unwrap();
+    let keys: Vec<&str> = stored.iter().map(|o| o["key"].as_str().unwrap()).collect();
+    for key in ["ci/run-1/report.html", "ci/run-1/report.json", "ci/run-1/triage.md", "ci/run-1/uploaded.json"] {
+        assert!(keys.contains(&key), "{key} in {keys:?}");
+    }
+    assert!(stored.iter().all(|o| o["sse"] == "aws:kms" && o["kms_key"] == "alias/reports"), "{stored:?}");
+    let listing = std::process::Command::new("python3")
+        .args(["-c", "import boto3,sys; sys.stdout.buffer.write(boto3.client('s3', endpoint_url=sys.argv[1]).get_object(Bucket='reports', Key='ci/run-1/uploaded.json')['Body'].read())", &moto.url])
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    let uploaded: Value = serde_json::from_slice(&listing.stdout).expect("uploaded.json is JSON");
+    for object in uploaded["objects"].as_array().unwrap() {
+        let key = object["url"].as_str().unwrap().strip_prefix("s3://reports/").unwrap();
+        let held = stored.iter().find(|o| o["key"] == key).unwrap_or_else(|| panic!("{key} is stored"));
+        assert_eq!(object["etag"], held["etag"], "{key}");
+        assert_eq!(object["version"], held["version"], "{key}: the versioned bucket's version");
+        assert!(object["version"].is_string(), "{key}");
+    }
+}
+
+/// A deploy that failed while its database ran out of connections, with CloudWatch's metrics
+/// beside the log (through the SDK against moto): the database at max_connections is the root;
+/// the retry storm, the 5XX and the function's throttling and spike are symptoms; the
+/// recommendations come from the numbers (twice the peak within what the class allows, the alarm
+/// at 70 %, reserved concurrency of 1.5 times the peak).
+#[test]
+fn metrics_beside_the_logs_name_the_root_cause_and_size_the_fix() {
+    use common::moto::{ENV, Moto};
+    let Some(moto) = Moto::start_empty() else { return };
+    moto.run_fixture("pool_exhaustion.py", &[]);
+    let sandbox = Sandbox::new();
+    let log = sandbox.write(
+        "deploy.log",
+        "+ ./migrate.sh\nERROR: FATAL: remaining connection slots are reserved for non-replication superuser connections\nERROR: script returned exit code 1\nFinished: FAILURE\n",
+    );
+    let run = sandbox
+        .command()
+        .args(["audit", "ci-failure", "--logs"])
+        .arg(&log)
+        .args(["--since", "60m", "--metrics", "cloudwatch", "--json", "--out"])
+        .arg(sandbox.path("out"))
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("HOME", sandbox.path("nohome"))
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let triage: Value = serde_json::from_str(&stdout(&run)).unwrap();
+    let timeline: Vec<(String, String, String)> = triage["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["role"].as_str().unwrap().into(),
+                e["kind"].as_str().unwrap().into(),
+                e["resource"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("root", "connection-pool-exhaustion", "orders-db"),
+        ("symptom", "concurrency-spike", "settle-payments"),
+        ("symptom", "retry-storm", "orders-api"),
+        ("symptom", "api-errors", "orders-api"),
+        ("symptom", "lambda-throttling", "settle-payments"),
+    ];
+    let mut sorted = timeline.clone();
+    sorted.sort();
+    let mut want: Vec<(String, String, String)> =
+        expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    want.sort();
+    assert_eq!(sorted, want, "{:#?}", triage["timeline"]);
+    assert_eq!(timeline[0].1, "connection-pool-exhaustion", "the root comes first: {timeline:?}");
+    let root = &triage["timeline"][0]["evidence"];
+    assert!(
+        root.as_str().unwrap().starts_with("DatabaseConnections on orders-db reached 100 of max_connections 100"),
+        "{root}"
+    );
+    let recommendations = triage["recommendations"].as_array().unwrap();
+    let action = |kind: &str| {
+        recommendations.iter().find(|r| r["kind"] == kind).unwrap_or_else(|| panic!("{kind} in {recommendations:?}"))
+    };
+    assert_eq!(
+        action("max-connections")["action"],
+        "raise max_connections on orders-db from 100 to 200, and alarm at 140"
+    );
+    assert!(action("max-connections")["because"].as_str().unwrap().contains("a db.t3.medium allows about 450"));
+    assert_eq!(action("reserved-concurrency")["action"], "reserve 45 concurrent executions for settle-payments");
+    let markdown = std::fs::read_to_string(sandbox.path("out").join("triage.md")).unwrap();
+    assert!(markdown.contains("## Root cause: connection-pool-exhaustion on orders-db"), "{markdown}");
+    assert!(markdown.contains("resource \"aws_cloudwatch_metric_alarm\" \"orders_db_connections\""), "{markdown}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path("out").join("report.json")).unwrap()).unwrap();
+    let summary = report["summary"].to_string();
+    assert!(summary.contains("root cause: connection-pool-exhaustion on orders-db"), "{summary}");
 }

@@ -236,3 +236,61 @@ cw.put_metric_alarm(AlarmName="t007-burn", EvaluationPeriods=1, Threshold=14.4, 
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("dimension (e.g. \"Tenant\") or namespace_prefix"), "{}", stderr(&out));
 }
+
+/// A heap dump in S3 reads as the same dump on disk (histogram, dominators); a key that is not
+/// there says which.
+#[test]
+fn a_heap_dump_in_s3_reads_as_the_same_dump_on_disk() {
+    let Some(moto) = Moto::start_empty() else { return };
+    let sandbox = Sandbox::new();
+    let dump = sandbox.path("app.hprof");
+    let make = sandbox.write("make.rhai", "heap::demo_dump(DUMP, 5)");
+    let made = sandbox
+        .command()
+        .args(["run", make.to_str().unwrap(), "-p", &format!("DUMP={}", dump.to_str().unwrap())])
+        .output()
+        .unwrap();
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    let put = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import boto3, sys; s3 = boto3.client('s3', endpoint_url=sys.argv[1]); s3.create_bucket(Bucket='dumps'); s3.upload_file(sys.argv[2], 'dumps', 'orders/app.hprof')",
+            &moto.url,
+            dump.to_str().unwrap(),
+        ])
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    let script = sandbox.write(
+        "s3-heap.rhai",
+        r#"aws::configure(#{endpoint_url: MOTO_URL});
+        let s3 = "s3://dumps/orders/app.hprof";
+        #{
+            histogram: heap::histogram(s3).rows() == heap::histogram(DUMP).rows(),
+            dominators: heap::dominators(s3, 5).rows() == heap::dominators(DUMP, 5).rows(),
+        }"#,
+    );
+    let run = sandbox
+        .command()
+        .args(["run", "--json", script.to_str().unwrap(), "-p", &format!("MOTO_URL={}", moto.url)])
+        .args(["-p", &format!("DUMP={}", dump.to_str().unwrap())])
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let result: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+    assert_eq!(result["histogram"], true, "{result}");
+    assert_eq!(result["dominators"], true, "{result}");
+
+    let none = sandbox
+        .write("none.rhai", r#"aws::configure(#{endpoint_url: MOTO_URL}); heap::histogram("s3://dumps/none.hprof")"#);
+    let missing = sandbox
+        .command()
+        .args(["run", none.to_str().unwrap(), "-p", &format!("MOTO_URL={}", moto.url)])
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(code(&missing), 2, "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("GetObject s3://dumps/none.hprof: not found"), "{}", stderr(&missing));
+}

@@ -456,3 +456,96 @@ fn slos_from_a_dynamodb_registry_are_checked_like_a_file() {
     assert_eq!(code(&missing), 2, "{}", stderr(&missing));
     assert!(stderr(&missing).contains("DescribeTable NoSuchRegistry: not found"), "{}", stderr(&missing));
 }
+
+/// SLO and rule files read from S3 (one object, a prefix) give what the same files give locally,
+/// with origins naming the objects.
+#[test]
+fn slos_and_rules_are_read_from_s3_like_local_files() {
+    let Some(moto) = Moto::start_empty() else { return };
+    moto.run_fixture("s3_objects.py", &["seed"]);
+    let fixtures = format!("{}/tests/fixtures/slo", env!("CARGO_MANIFEST_DIR"));
+    let sandbox = Sandbox::new();
+    let script = sandbox.write(
+        "s3.rhai",
+        r#"fn ids(source) { let ids = slo::load(source).col("id"); ids.sort(); ids }
+        fn names(source) { let names = slo::rules(source).col("name"); names.sort(); names }
+        aws::configure(#{endpoint_url: MOTO_URL});
+        #{
+            same_slos: ids("s3://slos/specs/") == ids(FIXTURES + "/specs"),
+            same_rules: names("s3://slos/rules") == names(FIXTURES + "/rules"),
+            slos: ids("s3://slos/specs/").len(),
+            origins: slo::load("s3://slos/specs/slos.toml").col("origin"),
+            rule_origins: slo::rules("s3://slos/rules/").col("origin"),
+        }"#,
+    );
+    let run = sandbox
+        .command()
+        .args(["run", "--json", script.to_str().unwrap(), "-p", &format!("MOTO_URL={}", moto.url)])
+        .args(["-p", &format!("FIXTURES={fixtures}")])
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let result: Value = serde_json::from_str(&stdout(&run)).unwrap();
+    assert_eq!(result["same_slos"], true, "{result}");
+    assert_eq!(result["same_rules"], true, "{result}");
+    assert!(result["slos"].as_i64().unwrap() > 2, "{result}");
+    for origin in result["origins"].as_array().unwrap() {
+        assert!(origin.as_str().unwrap().starts_with("s3://slos/specs/slos.toml"), "{result}");
+    }
+    for origin in result["rule_origins"].as_array().unwrap() {
+        assert!(origin.as_str().unwrap().starts_with("s3://slos/rules/"), "{result}");
+    }
+    let missing = sandbox
+        .command()
+        .args(["audit", "error-budget", "--slos", "s3://slos/none/", "--rules", &format!("{fixtures}/rules"), "--out"])
+        .arg(sandbox.path("missing"))
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("HOME", sandbox.path("nohome"))
+        .envs(ENV.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(code(&missing), 2, "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("ListObjectsV2 s3://slos/none/: not found"), "{}", stderr(&missing));
+}
+
+/// `--lookback` (and `#{lookback}`) keep the samples of that long before the newest one: an outage
+/// two days back spends the budget of the whole series, not of the last day; a lookback that is
+/// not a duration is refused with the flag named.
+#[test]
+fn a_lookback_measures_burn_over_the_recent_samples_only() {
+    let sandbox = Sandbox::new();
+    let mut csv = String::from("time,tenant,good,total\n");
+    for hour in 0..72 {
+        let good = if hour < 12 { 0 } else { 1000 };
+        csv.push_str(&format!("{},acme,{good},1000\n", 1_700_000_000 + hour * 3600));
+    }
+    let metrics = sandbox.write("samples.csv", &csv);
+    let slos = format!("{}/tests/fixtures/slo/specs/slos.toml", env!("CARGO_MANIFEST_DIR"));
+    let script = sandbox.write(
+        "lookback.rhai",
+        r#"let slos = slo::load(SLOS).filter("tenant IS NULL OR tenant = 'acme'").head(1);
+        let m = read_csv(METRICS);
+        [slo::burn_rates(m, slos).col("budget_remaining")[0] < 0.0, slo::burn_rates(m, slos, #{lookback: "24h"}).col("budget_remaining")[0]]"#,
+    );
+    let run = sandbox
+        .command()
+        .args(["run", "--json", script.to_str().unwrap(), "-p", &format!("SLOS={slos}")])
+        .args(["-p", &format!("METRICS={}", metrics.display())])
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let result: Value = serde_json::from_str(&stdout(&run)).unwrap();
+    assert_eq!(result, serde_json::json!([true, 1.0]), "the whole series overspends; its last day does not");
+    let rules = format!("{}/tests/fixtures/slo/rules", env!("CARGO_MANIFEST_DIR"));
+    let refused = sandbox
+        .command()
+        .args(["audit", "error-budget", "--slos", &slos, "--rules", &rules, "--metrics"])
+        .arg(&metrics)
+        .args(["--lookback", "soon", "--out"])
+        .arg(sandbox.path("out"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&refused), 2, "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--lookback soon"), "{}", stderr(&refused));
+}

@@ -72,6 +72,9 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
     run("ci-failure", &|out| {
         let args = audit::CiFailure {
             logs: vec![path(&s.ci_logs)],
+            pipeline_source: None,
+            pipeline: None,
+            metrics: None,
             db: None,
             graph: Some(s.ci_graph.clone()),
             tenant_schema_pattern: None,
@@ -111,6 +114,7 @@ pub fn demo(settings: &Settings, dir: &Path) -> u8 {
             slo_table: None,
             windows: None,
             metrics: Some(s.metrics.clone()),
+            lookback: None,
             tolerance: "2%".into(),
             tenants: Vec::new(),
             baseline: None,

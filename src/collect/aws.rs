@@ -101,6 +101,20 @@ impl Aws {
         aws_sdk_cloudwatchlogs::Client::new(&self.config)
     }
 
+    pub(crate) fn codepipeline(&self) -> aws_sdk_codepipeline::Client {
+        aws_sdk_codepipeline::Client::new(&self.config)
+    }
+
+    /// Path-style addresses (`ENDPOINT/bucket/key`) when the endpoint is not AWS's own, as a
+    /// stand-in such as moto or MinIO needs.
+    #[cfg(feature = "s3")]
+    pub(crate) fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(self.config.endpoint_url().is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     pub(crate) fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.config)
     }
@@ -145,7 +159,11 @@ where
         | "NotFoundException"
         | "DBInstanceNotFound"
         | "DBClusterNotFoundFault"
-        | "ResourceNotFound" => Error::NotFound { call, resource, message },
+        | "ResourceNotFound"
+        | "PipelineNotFoundException"
+        | "PipelineExecutionNotFoundException"
+        | "NoSuchKey"
+        | "NoSuchBucket" => Error::NotFound { call, resource, message },
         "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
             Error::Throttled { call, resource, attempts: ATTEMPTS, message }
         }

@@ -1,13 +1,12 @@
 //! `ci::` functions: build logs as Frames, templates mined from them, failed jobs' causes.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rhai::{EvalAltResult, Map};
 
 use super::api::{Api, FnDoc};
-use super::{Shared, block, frame_of, rt_error, serialized};
-use crate::collect::aws;
+pub(super) use super::ci_sources::read;
+use super::{Shared, frame_of, rt_error, serialized};
 use crate::frame::Frame;
 use crate::triage::{self, Format, LogLine, Miner, Rules};
 
@@ -22,74 +21,12 @@ pub(super) fn option(options: &Map, key: &str) -> Option<String> {
     options.get(key).map(|v| v.to_string()).filter(|v| !v.is_empty())
 }
 
-fn format_of(options: &Map) -> Result<Option<Format>> {
+pub(super) fn format_of(options: &Map) -> Result<Option<Format>> {
     match option(options, "format") {
         None => Ok(None),
         Some(name) => Format::parse(&name)
             .map(Some)
             .ok_or_else(|| rt_error(format!("format {name:?}: use one of {}", Format::NAMES))),
-    }
-}
-
-/// The lines of a file, folder, `cloudwatch:GROUP` or `codebuild:PROJECT[:BUILD]`.
-pub(super) fn read(s: &Shared, source: &str, options: &Map) -> Result<Vec<LogLine>> {
-    let format = format_of(options)?;
-    if let Some(build) = source.strip_prefix("codebuild:") {
-        return read_codebuild(s, build, format);
-    }
-    let Some(group) = source.strip_prefix("cloudwatch:") else {
-        return triage::read_path(std::path::Path::new(source), format)
-            .map_err(|e| if e.is_input() { super::input_error(e) } else { rt_error(e) });
-    };
-    let start = aws::time(&option(options, "start").unwrap_or_else(|| "-1d".into())).map_err(rt_error)?;
-    let end = aws::time(&option(options, "end").unwrap_or_else(|| "now".into())).map_err(rt_error)?;
-    let filter = option(options, "filter").unwrap_or_default();
-    let client = super::aws_api::clients(s)?;
-    let events = block(s, aws::logs(&client, group, &filter, start, end))?.map_err(rt_error)?;
-    // One job per log stream (CodeBuild writes one stream per build).
-    let mut streams: BTreeMap<&str, String> = BTreeMap::new();
-    for event in &events {
-        let text = streams.entry(&event.stream).or_default();
-        text.push_str(event.message.trim_end_matches('\n'));
-        text.push('\n');
-    }
-    Ok(streams.iter().flat_map(|(stream, text)| triage::read_text_as(text, format, source, stream)).collect())
-}
-
-/// A CodeBuild build's log: the build named (`PROJECT:UUID`, CodeBuild's build id) or the
-/// project's latest that did not succeed; its phases stand in for a log it does not have.
-fn read_codebuild(s: &Shared, build: &str, format: Option<Format>) -> Result<Vec<LogLine>> {
-    use crate::collect::codebuild;
-    let client = super::aws_api::clients(s)?;
-    let found = if build.contains(':') {
-        block(s, codebuild::builds(&client, &[build.to_string()]))?.map_err(input_or_failure)?.into_iter().next()
-    } else {
-        block(s, codebuild::latest_failed(&client, build))?.map_err(input_or_failure)?
-    };
-    let Some(found) = found else {
-        let recent = codebuild::RECENT;
-        s.record(|log| log.note(&format!("codebuild:{build}: none of its latest {recent} builds failed")))?;
-        return Ok(Vec::new());
-    };
-    let text = match (&found.log_group, &found.log_stream) {
-        (Some(group), Some(stream)) => match block(s, codebuild::stream_text(&client, group, stream))? {
-            Ok(text) => text,
-            // A build that failed before it logged anything has a log location and no log.
-            Err(aws::Error::NotFound { .. }) => String::new(),
-            Err(e) => return Err(rt_error(e)),
-        },
-        _ => String::new(),
-    };
-    let text = if text.trim().is_empty() { found.phase_lines() } else { text };
-    let source = format!("codebuild:{}", found.id);
-    Ok(triage::read_text_as(&text, format.or(Some(Format::Codebuild)), &source, &found.job()))
-}
-
-/// A build or project that does not exist is the input's fault (exit 2); anything else is not.
-fn input_or_failure(e: aws::Error) -> Box<EvalAltResult> {
-    match e {
-        aws::Error::NotFound { .. } | aws::Error::Input(_) => super::input_error(e),
-        other => rt_error(other),
     }
 }
 
@@ -213,8 +150,8 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         .usage("ci::read(source: string) -> Frame")
         .usage("ci::read(source: string, options: map) -> Frame")
         .summary("Read build logs into one row per line: GitHub Actions job logs (steps from ##[group], ##[error], ::error workflow commands), Jenkins console output (stages from [Pipeline] markers, hidden console notes and colours removed), AWS CodeBuild logs ([Container] lines, phases) or plain text, the format detected per file. A folder is read whole (a file in a subfolder belongs to the job the subfolder names); gzip is read as such.")
-        .param("source", "a file, a folder, cloudwatch:GROUP for a CloudWatch Logs group (one job per log stream), or codebuild:PROJECT (the project's latest build that did not succeed) or codebuild:BUILD_ID (PROJECT:UUID): the build's log from CloudWatch Logs, or its phases when it has none")
-        .param("options", "#{format: \"github-actions\" | \"jenkins\" | \"codebuild\" | \"plain\"} to override detection; for cloudwatch: also start (\"-1d\"), end (\"now\"), filter")
+        .param("source", "a file, a folder, cloudwatch:GROUP for a CloudWatch Logs group (one job per log stream), codebuild:PROJECT (the project's latest build that did not succeed) or codebuild:BUILD_ID (PROJECT:UUID): the build's log from CloudWatch Logs, or its phases when it has none; codepipeline:PIPELINE (its executions that failed since options.start; codepipeline:* for every pipeline) or codepipeline:PIPELINE:EXECUTION_ID: one job (PIPELINE/Stage/Action) per failed action, with the log of the CodeBuild build behind it and a last line holding CodePipeline's error details")
+        .param("options", "#{format: \"github-actions\" | \"jenkins\" | \"codebuild\" | \"plain\"} to override detection; for cloudwatch: and codepipeline: also start (\"-1d\"); for cloudwatch: end (\"now\") and filter")
         .returns(&format!("a Frame ({}); failure is true on the lines that say the job failed", LINE_COLUMNS.join(", ")))
         .example(
             &format!("{JENKINS_EXAMPLE} ci::read(p).filter(\"level = 'error'\").select([\"step\", \"line\", \"failure\"]).rows()"),

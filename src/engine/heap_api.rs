@@ -52,6 +52,7 @@ pub fn heap_error(e: heap::Error) -> Box<EvalAltResult> {
 
 /// Read a dump's histogram, stopping on Ctrl-C; a partial read is recorded as a warning finding.
 pub(super) fn read_histogram(s: &Shared, path: &str, mut progress: Progress) -> Result<heap::histogram::Histogram> {
+    let path = &super::s3_paths::local_text(s, path)?;
     if heap::v8::is_snapshot(Path::new(path)) {
         let snapshot = heap::v8::read(Path::new(path)).map_err(rt_error)?;
         let rows = heap::v8::histogram(&snapshot);
@@ -171,7 +172,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
         FnDoc::new("histogram")
             .usage("heap::histogram(path: string) -> Frame")
             .summary("The class histogram of a heap dump (HPROF, plain or gzip), with the JVM's real shallow sizes.")
-            .param("path", "the dump, e.g. from `jcmd PID GC.heap_dump FILE`")
+            .param("path", "the dump, e.g. from `jcmd PID GC.heap_dump FILE`, or s3://bucket/key (copied once a session)")
             .returns(
                 "a Frame (class, instances, shallow_bytes, largest), largest first; a dump that ends early \
                  gives what was read and records a warning finding saying so",
@@ -290,7 +291,7 @@ heap::demo_v8_snapshots(a, b); heap::v8_diff(a, b).filter("class = 'Session'").s
                  URLs, in the byte and char arrays behind Java strings. Each is recorded as an error finding. What \
                  is found is shown redacted, here and in the log.",
             )
-            .param("path", "the dump")
+            .param("path", "the dump (a file or s3://bucket/key)")
             .returns("a Frame (object, array, kind, text_offset, redacted): the array holding each secret")
             .example(
                 r#"let p = heap::demo_dump(temp_path("s.hprof")); heap::secrets(p).select(["kind", "redacted"]).rows()"#,
@@ -321,6 +322,7 @@ heap::demo_v8_snapshots(a, b); heap::v8_diff(a, b).filter("class = 'Session'").s
 }
 
 fn secrets(s: &Shared, path: &str) -> Result<Frame> {
+    let path = &super::s3_paths::local_text(s, path)?;
     let (label, total) = dump_label(path);
     let mut progress = Progress::new(&label, total);
     let mut report = |done: u64| {

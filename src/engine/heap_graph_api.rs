@@ -33,6 +33,7 @@ fn stamp(path: &str) -> Result<(u64, Option<SystemTime>)> {
 
 /// The graph of the dump at `path`, built or reused.
 pub fn graph(s: &Shared, path: &str) -> Result<Arc<Graph>> {
+    let path = &super::s3_paths::local_text(s, path)?;
     let (len, modified) = stamp(path)?;
     if let Some((p, l, m, g)) = s.graphs.0.locked().as_ref()
         && (p.as_str(), *l, *m) == (path, len, modified)
@@ -314,7 +315,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
                  alive (retained size from the dominator tree of the object graph; weak, soft, phantom and \
                  finalizer references do not retain).",
             )
-            .param("path", "the dump (HPROF, plain or gzip)")
+            .param("path", "the dump (HPROF, plain or gzip; a file or s3://bucket/key, copied once a session)")
             .param("top", "how many rows (default 20)")
             .returns("a Frame (object, class, shallow_bytes, retained_bytes, retained_pct, root), largest first")
             .example(

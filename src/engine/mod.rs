@@ -5,6 +5,7 @@ pub mod api;
 mod aws_api;
 mod bridge;
 mod ci_api;
+mod ci_sources;
 mod collect_api;
 mod convert;
 mod core_api;
@@ -23,6 +24,7 @@ mod progress;
 mod render;
 mod report_api;
 mod retention_api;
+mod s3_paths;
 mod session;
 mod slo_api;
 mod sql_api;
@@ -109,6 +111,8 @@ pub struct Shared {
     log_broken: Mutex<Option<String>>,
     /// The steps the run reported (`evidence::step`), and when the last one ended.
     steps: Mutex<(Vec<evidence::record::Step>, std::time::Instant)>,
+    /// `s3://` addresses already copied into the temporary folder, by address.
+    s3_copies: Mutex<std::collections::HashMap<String, s3_paths::Local>>,
 }
 
 impl Shared {
@@ -128,6 +132,7 @@ impl Shared {
             print_sink: Mutex::new(None),
             log_broken: Mutex::new(None),
             steps: Mutex::new((Vec::new(), std::time::Instant::now())),
+            s3_copies: Mutex::new(Default::default()),
         }
     }
 

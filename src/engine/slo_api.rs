@@ -101,7 +101,12 @@ pub(super) fn load_slos(s: &Shared, source: &Dynamic, table: Option<&str>) -> Re
         })?;
         return load::load_items(&items, &source).map_err(slo_error);
     }
-    load::load_path(Path::new(&source)).map_err(slo_error)
+    let local = super::s3_paths::local(s, &source)?;
+    let mut slos = load::load_path(&local.path).map_err(slo_error)?;
+    for slo in &mut slos {
+        slo.origin = local.relabel(&slo.origin);
+    }
+    Ok(slos)
 }
 
 /// An SLO or rule source's error; a wrong file or folder is the input's fault (exit 2).
@@ -124,7 +129,12 @@ fn load_rules(s: &Shared, source: &Dynamic, options: &Map) -> Result<Vec<Rule>> 
     }
     let path = source.to_string();
     if path != "cloudwatch" {
-        return rules::load_path(Path::new(&path)).map_err(slo_error);
+        let local = super::s3_paths::local(s, &path)?;
+        let mut found = rules::load_path(&local.path).map_err(slo_error)?;
+        for rule in &mut found {
+            rule.origin = local.relabel(&rule.origin);
+        }
+        return Ok(found);
     }
     let prefix = options.get("prefix").map(|p| p.to_string()).unwrap_or_default();
     let client = super::aws_api::clients(s)?;
@@ -164,11 +174,16 @@ fn columns_of(options: &Map) -> Columns {
 }
 
 fn evaluate(metrics: &Frame, slos: &Frame, options: &Map) -> Result<Vec<burn::TenantBurn>> {
-    let series = Series::from_frame(metrics, &columns_of(options)).map_err(|e| {
+    let mut series = Series::from_frame(metrics, &columns_of(options)).map_err(|e| {
         rt_error(format!(
             "{e}; name the columns with #{{time, tenant, good or bad, total}} (defaults: time, tenant, good, total)"
         ))
     })?;
+    if let Some(lookback) = options.get("lookback").map(|l| l.to_string()) {
+        let lookback = crate::units::parse_duration(&lookback)
+            .map_err(|e| super::input_error(format!("options.lookback {lookback:?}: {e}")))?;
+        series.keep_last(lookback);
+    }
     Ok(burn::evaluate(&series, &slos_of(slos)?))
 }
 
@@ -460,7 +475,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .usage("slo::load(source) -> Frame")
             .usage("slo::load(db: Db, table: string) -> Frame")
             .summary("Read SLO definitions into one model: deployclaw TOML ([[slo]]), OpenSLO v1 YAML (SLO, SLI and AlertPolicy documents), Sloth's prometheus/v1 specs, folders of them, an SQL table (slo_definitions: service, name, objective, and optionally tenant, period, profile, sli_good, sli_bad, sli_total, latency_ms), or a DynamoDB table with items of the same attributes (dynamodb:TABLE: one item per SLO, and one per tenant override, which names its tenant; other attributes, such as the table's keys, are ignored).")
-            .param("source", "a file, a folder, dynamodb:TABLE (through aws::configure's endpoint and the SDK's credentials), an array of them, or a Db")
+            .param("source", "a file, a folder, s3://bucket/key or s3://bucket/prefix/ (copied first; origins name the objects), dynamodb:TABLE (through aws::configure's endpoint and the SDK's credentials), an array of them, or a Db")
             .param("table", "the table of a Db (default slo_definitions)")
             .returns(&format!("a Frame ({}); one row per SLO and tenant, tiers as JSON", SLO_COLUMNS.join(", ")))
             .example(&format!("{SLOS} slos.select([\"id\", \"objective\", \"period\", \"profile\"]).rows()"), r#"[{"id": "checkout/availability@acme", "objective": 0.999, "period": "30d", "profile": "sre-workbook"}, {"id": "checkout/availability@globex", "objective": 0.999, "period": "30d", "profile": "sre-workbook"}]"#)
@@ -497,7 +512,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .usage("slo::rules(source) -> Frame")
             .usage("slo::rules(source, options: map) -> Frame")
             .summary("Read the alert rules actually deployed into one model (SLO, tenant, windows, threshold, comparison, evaluation, severity, target): CloudFormation templates (AWS::CloudWatch::Alarm, JSON or YAML with !Ref/!Sub), Terraform (aws_cloudwatch_metric_alarm in .tf, or terraform show -json), Prometheus rule files (Sloth's and Pyrra's included), PagerDuty exports, \"cloudwatch\" for the live alarms, or a Db's alert_rules table.")
-            .param("source", "a file, a folder, \"cloudwatch\", a Db, or an array of them")
+            .param("source", "a file, a folder, s3://bucket/key or s3://bucket/prefix/, \"cloudwatch\", a Db, or an array of them")
             .param("options", "#{prefix: alarm name prefix for cloudwatch, table: for a Db (default alert_rules)}")
             .returns(&format!("a Frame ({})", RULE_COLUMNS.join(", ")))
             .example(&format!("{RULES} rules.select([\"source\", \"tenant\", \"long\", \"short\", \"threshold_kind\", \"threshold\"]).rows()"), r#"[{"source": "prometheus", "tenant": "acme", "long": "1h", "short": "5m", "threshold_kind": "factor-times-budget", "threshold": 16.0}]"#)
@@ -515,7 +530,7 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .usage("slo::burn_rates(metrics: Frame, slos: Frame, columns: map) -> Frame")
             .summary("Burn rate (error ratio / (1 - objective)) over every window of each SLO's profile, for every tenant at once, as of the last sample: error budget left over the period, which tiers fire now, hours until the budget is gone at the fastest tier's burn, and low_traffic where one bad event would fire the fastest tier.")
             .param("metrics", "one row per sample: time (RFC 3339, epoch seconds or a datetime), tenant, good or bad, total")
-            .param("columns", "#{time, tenant (() for one tenant), good, bad, total}: the column names, when they differ")
+            .param("columns", "#{time, tenant (() for one tenant), good, bad, total}: the column names, when they differ; lookback: \"24h\" to use only the samples from that long before the newest one on")
             .returns(&format!("a Frame ({}) per SLO and tenant", BURN_COLUMNS.join(", ")))
             .example(&format!("{SLOS} {METRICS} slo::burn_rates(metrics, slos).select([\"tenant\", \"burn_5m\", \"burn_1h\", \"firing\"]).rows()"), r#"[{"tenant": "acme", "burn_5m": 0.0, "burn_1h": 0.0, "firing": ""}, {"tenant": "globex", "burn_5m": 1000.0, "burn_1h": 333.333, "firing": "page 14.4x 1h, page 6x 6h, ticket 3x 1d, ticket 1x 3d"}]"#),
         |metrics: Frame, slos: Frame| burn_frame(&evaluate(&metrics, &slos, &Map::new())?),

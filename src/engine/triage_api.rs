@@ -9,16 +9,20 @@ use rhai::{Array, Dynamic, EvalAltResult, Map};
 use super::api::{Api, FnDoc};
 use super::ci_api::{aws_errors_frame, causes_frame, lines_of, option, read, rules_of};
 use super::sql_api::Db;
-use super::{Shared, block_db, frame_of, playbook_script, rt_error};
+use super::{Shared, block, block_db, frame_of, playbook_script, rt_error};
+use crate::collect::aws;
 use crate::evidence::{Finding, Severity};
 use crate::frame::Frame;
 use crate::sql::{SchemaGlob, Tenancy};
 use crate::triage::audit::{self, Triage};
 use crate::triage::cascade::{self, Failure, Graph};
+use crate::triage::correlate::{self, Signal};
 use crate::triage::mentions::Patterns;
 use crate::triage::migrations::{self, Registry, TenantState};
+use crate::triage::recommend::Recommendation;
 use crate::triage::schema_state::parse_time;
 use crate::triage::{LogLine, demo};
+use aws_sdk_cloudwatch::primitives::DateTime;
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
 
@@ -179,6 +183,49 @@ fn risk_frame(triage: &Triage) -> Result<Frame> {
     frame_of(&rows, RISK_COLUMNS)
 }
 
+/// The metric evidence of `options.metrics`: "cloudwatch" (from an hour before the deploy began,
+/// or `options.start`, to now) or a CSV file of samples.
+fn signals_of(s: &Shared, options: &Map, since: Option<chrono::DateTime<chrono::Utc>>) -> Result<Vec<Signal>> {
+    let Some(source) = option(options, "metrics") else { return Ok(Vec::new()) };
+    if source == "cloudwatch" {
+        let start = match (since, option(options, "start")) {
+            (Some(at), _) => DateTime::from_secs(at.timestamp() - 3600),
+            (None, Some(start)) => aws::time(&start).map_err(super::input_error)?,
+            (None, None) => aws::time("-1d").map_err(rt_error)?,
+        };
+        let end = aws::time("now").map_err(rt_error)?;
+        let client = super::aws_api::clients(s)?;
+        return block(s, crate::collect::ci_metrics::signals(&client, start, end))?.map_err(rt_error);
+    }
+    let local = super::s3_paths::local(s, &source)?;
+    let frame =
+        Frame::read_csv(&local.path).map_err(|e| super::input_error(format!("options.metrics {source}: {e}")))?;
+    correlate::signals_from_rows(&frame.to_records())
+        .map_err(|e| super::input_error(format!("options.metrics {source}: {e}")))
+}
+
+fn timeline_frame(events: &[correlate::Event]) -> Result<Frame> {
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "at": e.at.to_rfc3339(), "kind": e.kind, "role": e.role, "resource": e.resource, "peak": e.peak,
+                "limit": e.limit, "evidence": e.evidence,
+            })
+        })
+        .collect();
+    frame_of(&rows, TIMELINE_COLUMNS)
+}
+
+fn recommendations_frame(recommendations: &[Recommendation]) -> Result<Frame> {
+    let rows: Vec<serde_json::Value> =
+        recommendations.iter().map(|r| serde_json::to_value(r).expect("a recommendation serializes")).collect();
+    frame_of(&rows, RECOMMENDATION_COLUMNS)
+}
+
+const TIMELINE_COLUMNS: &[&str] = &["at", "kind", "role", "resource", "peak", "limit", "evidence"];
+const RECOMMENDATION_COLUMNS: &[&str] = &["resource", "kind", "action", "because", "cloudformation", "terraform"];
+
 /// Run the triage of `source` with `options` (see `ci::triage`).
 fn run_triage(s: &Shared, source: &Dynamic, options: &Map) -> Result<(Triage, Vec<String>)> {
     let (lines, sources) = lines_from(s, source, options)?;
@@ -200,6 +247,7 @@ fn run_triage(s: &Shared, source: &Dynamic, options: &Map) -> Result<(Triage, Ve
         ),
     };
     let reference = option(options, "reference");
+    let signals = signals_of(s, options, since)?;
     let database = db.as_ref().zip(registry.as_ref()).map(|(d, r)| (d.database(), r));
     let input = audit::Input {
         lines: &lines,
@@ -209,6 +257,7 @@ fn run_triage(s: &Shared, source: &Dynamic, options: &Map) -> Result<(Triage, Ve
         graph: graph.as_ref(),
         since,
         reference_schema: reference.as_deref(),
+        signals: &signals,
     };
     let triage = block_db(s, audit::run(&input))?.map_err(rt_error)?;
     Ok((triage, sources))
@@ -330,6 +379,8 @@ fn triage_map(s: &Shared, source: &Dynamic, options: &Map) -> Result<Map> {
     map.insert("risk".into(), Dynamic::from(risk_frame(&triage)?));
     map.insert("playbooks".into(), Dynamic::from(playbooks_frame(&triage, &written)?));
     map.insert("aws_errors".into(), Dynamic::from(aws_errors_frame(&triage.aws_errors)?));
+    map.insert("timeline".into(), Dynamic::from(timeline_frame(&triage.timeline)?));
+    map.insert("recommendations".into(), Dynamic::from(recommendations_frame(&triage.recommendations)?));
     map.insert("since".into(), triage.since.clone().map_or(Dynamic::UNIT, Dynamic::from));
     let unplaced: Array = triage.unplaced_jobs.iter().map(|j| Dynamic::from(j.clone())).collect();
     map.insert("unplaced_jobs".into(), unplaced.into());
@@ -488,11 +539,15 @@ pub fn register(api: &mut Api, shared: &Arc<Shared>) {
             .usage("ci::triage(logs, options: map) -> map")
             .summary("The whole CI-failure triage: each failed job's cause (a warning finding each), the tenants touched, the cascade over the service graph, rollback risk per tenant (an error finding for each tenant over the threshold), and with dir triage.md, triage.json and a playbook per affected tenant.")
             .param("logs", "a Frame of ci::read, a path (file, folder or cloudwatch:GROUP), or an array of paths")
-            .param("options", "#{db: Db, schemas: \"tenant_*\", table: \"public.tenants\", expected: \"7\", graph: FILE, since: TIME (default: the failed jobs' first timestamp), reference: SCHEMA (drift baseline), threshold: 50, dir: FOLDER, tenancy: FILE, patterns: [...], rules: FILE, format: ...}")
-            .returns("#{causes, tenants, cascade, risk, playbooks, aws_errors: Frames, since, unplaced_jobs, report (with dir)}")
+            .param("options", "#{db: Db, schemas: \"tenant_*\", table: \"public.tenants\", expected: \"7\", graph: FILE, since: TIME (default: the failed jobs' first timestamp), reference: SCHEMA (drift baseline), threshold: 50, dir: FOLDER, tenancy: FILE, patterns: [...], rules: FILE, format: ..., metrics: \"cloudwatch\" or a CSV FILE (timestamp, namespace, metric, resource, value, and optionally limit, class, engine)}")
+            .returns("#{causes, tenants, cascade, risk, playbooks, aws_errors, timeline, recommendations: Frames, since, unplaced_jobs, report (with dir)}; timeline holds what options.metrics shows (RDS DatabaseConnections at max_connections, Lambda throttles and concurrency spikes, API Gateway 5XX and retry storms) with the root marked, recommendations what to change with the numbers each came from")
             .example(
                 &format!("{DEMO} let r = ci::triage(d.logs, #{{graph: d.graph, threshold: 10}}); [r.causes.col(\"cause\")[0], r.risk.col(\"tenant\"), evidence::findings().len()]"),
                 r#"["database-migration", ["acme", "globex", "initech", "umbrella"], 3]"#,
+            )
+            .example(
+                &format!("{DEMO} let m = temp_path(\"metrics.csv\"); write_text(m, \"timestamp,namespace,metric,resource,value,limit,class,engine\\n2024-05-14T12:00:00Z,AWS/RDS,DatabaseConnections,orders-db,60,100,db.r6g.large,postgres\\n2024-05-14T12:01:00Z,AWS/RDS,DatabaseConnections,orders-db,100,100,db.r6g.large,postgres\\n\"); let r = ci::triage(d.logs, #{{metrics: m}}); [r.timeline.select([\"kind\", \"role\", \"resource\"]).rows(), r.recommendations.filter(\"kind = 'max-connections'\").col(\"action\")]"),
+                r#"[[{"kind": "connection-pool-exhaustion", "role": "root", "resource": "orders-db"}], ["raise max_connections on orders-db from 100 to 200, and alarm at 140"]]"#,
             )
             .volatile(),
         move |logs: Dynamic| triage_map(&s, &logs, &Map::new()),

@@ -55,6 +55,8 @@ pub fn markdown(triage: &Triage, context: &Context) -> String {
     }
 
     out += &aws_errors(triage);
+    out += &timeline(triage);
+    out += &recommendations(triage);
 
     out += "## Tenants\n\n";
     let rows: Vec<Vec<String>> = triage
@@ -111,6 +113,58 @@ pub fn markdown(triage: &Triage, context: &Context) -> String {
         out += "\n";
     }
     out
+}
+
+/// The metric timeline: the root first named, then every event in time order.
+fn timeline(triage: &Triage) -> String {
+    let Some(root) = triage.timeline.iter().find(|e| e.role == crate::triage::correlate::Role::Root) else {
+        return String::new();
+    };
+    let mut out = format!(
+        "## Root cause: {} on {}
+
+{}.
+
+",
+        root.kind, root.resource, root.evidence
+    );
+    let rows: Vec<Vec<String>> = triage
+        .timeline
+        .iter()
+        .map(|e| {
+            let role = if e.role == crate::triage::correlate::Role::Root { "root" } else { "symptom" };
+            vec![
+                e.at.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+                role.into(),
+                e.kind.into(),
+                e.resource.clone(),
+                e.evidence.clone(),
+            ]
+        })
+        .collect();
+    out += &table(&["at", "role", "what", "resource", "evidence"], &rows);
+    out + "\n"
+}
+
+/// Each recommendation with the numbers behind it and, where there is one, its snippet.
+fn recommendations(triage: &Triage) -> String {
+    if triage.recommendations.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("## Recommendations\n\n");
+    for r in &triage.recommendations {
+        out += &format!("- **{}**: {}. Because: {}.\n", r.resource, r.action, r.because);
+        for (language, snippet) in [("yaml", &r.cloudformation), ("hcl", &r.terraform)] {
+            if let Some(snippet) = snippet {
+                out += &format!("\n  ```{language}\n{}  ```\n", indent(snippet));
+            }
+        }
+    }
+    out + "\n"
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
 /// The AWS errors section: one row per kind, what it means and whether a retry helps, and who was

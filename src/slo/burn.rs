@@ -40,6 +40,7 @@ impl Default for Columns {
 }
 
 /// Event counts, column-wise.
+#[derive(Clone)]
 pub struct Series {
     pub time: Vec<i64>,
     pub tenants: Vec<String>,
@@ -78,6 +79,22 @@ impl Series {
             None => (vec![0; time.len()], vec!["*".to_string()]),
         };
         Ok(Series { time, tenants, tenant_of, bad, total })
+    }
+
+    /// Keep only the samples from `lookback` before the newest one on (`--lookback 24h`): burn
+    /// rates, budgets and look-back firing are then of that stretch alone.
+    pub fn keep_last(&mut self, lookback: std::time::Duration) {
+        let Some(newest) = self.time.iter().copied().max() else { return };
+        let from = newest.saturating_sub(i64::try_from(lookback.as_secs()).unwrap_or(i64::MAX));
+        let keep: Vec<bool> = self.time.iter().map(|t| *t >= from).collect();
+        let mut i = 0;
+        self.time.retain(|_| (keep[i], i += 1).0);
+        for column in [&mut self.bad, &mut self.total] {
+            let mut i = 0;
+            column.retain(|_| (keep[i], i += 1).0);
+        }
+        let mut i = 0;
+        self.tenant_of.retain(|_| (keep[i], i += 1).0);
     }
 
     /// Each tenant's rows in time order: a range when they already lie together in order (the
@@ -425,6 +442,29 @@ mod tests {
             bad: rows.iter().map(|r| r.2).collect(),
             total: rows.iter().map(|r| r.3).collect(),
         }
+    }
+
+    #[test]
+    fn a_lookback_keeps_only_the_samples_that_long_before_the_newest() {
+        // Tenant a had a whole day down, three days ago; over the last day it is clean.
+        let mut old_outage = series(false);
+        for i in 0..old_outage.time.len() {
+            if old_outage.tenant_of[i] == 0 && old_outage.time[i] < 86_400 {
+                old_outage.bad[i] = 1000.0;
+            }
+        }
+        let all = evaluate(&old_outage, &[slo(None)]);
+        assert!(all[0].budget_remaining.unwrap() < 0.0, "the outage spends a's budget");
+        let mut last_day = old_outage.clone();
+        last_day.keep_last(Duration::from_secs(86_400));
+        assert_eq!(last_day.time.len(), 2 * (24 * 60 + 1), "each tenant's last day and a minute");
+        assert_eq!(last_day.time.len(), last_day.bad.len());
+        assert_eq!(last_day.time.len(), last_day.tenant_of.len());
+        let recent = evaluate(&last_day, &[slo(None)]);
+        assert_eq!(recent[0].budget_remaining, Some(1.0), "{:?}", recent[0]);
+        let mut empty = Series { time: vec![], tenants: vec![], tenant_of: vec![], bad: vec![], total: vec![] };
+        empty.keep_last(Duration::from_secs(60));
+        assert!(empty.time.is_empty());
     }
 
     #[test]

@@ -10,10 +10,12 @@ use serde::Serialize;
 use super::aws::{self, AwsError, Catalog};
 use super::cascade::{self, Failure, Graph, Step};
 use super::classify::{self, Diagnosis, Rules};
+use super::correlate::{self, Event, Signal};
 use super::line::{Level, LogLine};
 use super::mentions::{self, Patterns};
 use super::migrations::{self, Registry, Status, TenantState};
 use super::playbook::{self, Playbook};
+use super::recommend::{self, Recommendation};
 use super::risk::{self, Evidence, Risk};
 use super::schema_state::{self, Columns, Drift, Written};
 use crate::sql::db::{self, Database};
@@ -40,6 +42,8 @@ pub struct Input<'a> {
     pub since: Option<DateTime<Utc>>,
     /// The schema drift is measured against; by default the shape most tenants share.
     pub reference_schema: Option<&'a str>,
+    /// Metric evidence beside the logs (CloudWatch series of databases, functions and APIs).
+    pub signals: &'a [Signal],
 }
 
 /// One tenant as the triage sees it.
@@ -78,6 +82,10 @@ pub struct Triage {
     pub since: Option<String>,
     /// AWS errors in the logs, by kind, in order of first appearance.
     pub aws_errors: Vec<AwsError>,
+    /// What the metric evidence shows, in time order, the root marked.
+    pub timeline: Vec<Event>,
+    /// What to change, each with the numbers it came from.
+    pub recommendations: Vec<Recommendation>,
 }
 
 /// Run the triage.
@@ -145,6 +153,9 @@ pub async fn run(input: &Input<'_>) -> Result<Triage, Error> {
         risks.push(risk);
     }
     risks.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.tenant.cmp(&b.tenant)));
+    let aws_errors = aws::scan(input.lines, Catalog::builtin()).errors;
+    let timeline = correlate::timeline(input.signals);
+    let recommendations = recommend::recommend(&timeline, input.signals, &diagnoses, &aws_errors);
     Ok(Triage {
         diagnoses,
         tenants,
@@ -153,7 +164,9 @@ pub async fn run(input: &Input<'_>) -> Result<Triage, Error> {
         risks,
         playbooks,
         since: since.map(|t| t.to_rfc3339()),
-        aws_errors: aws::scan(input.lines, Catalog::builtin()).errors,
+        aws_errors,
+        timeline,
+        recommendations,
     })
 }
 

@@ -4,10 +4,12 @@
 //!
 //! Plain library: typed inputs and results, no printing, no Rhai.
 
+pub mod archive;
 pub mod audit;
 pub mod aws;
 pub mod cascade;
 pub mod classify;
+pub mod correlate;
 pub mod demo;
 pub mod drain;
 pub mod formats;
@@ -18,6 +20,7 @@ pub mod migrations;
 pub mod playbook;
 pub mod raw;
 pub mod read;
+pub mod recommend;
 pub mod risk;
 pub mod schema_state;
 pub mod templates;

@@ -1,6 +1,7 @@
-//! Build logs from files, folders (every file below, in name order) and gzip, each parsed in its
-//! detected or given format.
+//! Build logs from files, folders (every file below, in name order), gzip and zip archives (as
+//! GitHub Actions' log downloads), each parsed in its detected or given format.
 
+use super::archive;
 use super::formats;
 use super::line::{Format, LogLine};
 use std::io::Read;
@@ -22,6 +23,8 @@ pub enum Error {
     TooDeep { path: PathBuf },
     #[error("{path}: unpacks to more than {} GiB; unpack it yourself and give the part that matters", MAX_UNPACKED >> 30)]
     TooLarge { path: PathBuf },
+    #[error("{path}: not a zip archive that can be read: {message}")]
+    Archive { path: PathBuf, message: String },
 }
 
 impl Error {
@@ -56,7 +59,16 @@ pub fn read_path(path: &Path, format: Option<Format>) -> Result<Vec<LogLine>, Er
     }
     let mut lines = Vec::new();
     for file in files {
-        let text = read_text(&file)?;
+        let bytes = std::fs::read(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
+        if archive::is_zip(&bytes) {
+            for entry in archive::entries(&file, &bytes)? {
+                let format = format.unwrap_or_else(|| formats::detect(&entry.text));
+                let source = format!("{}!/{}", file.display(), entry.name);
+                lines.extend(formats::parse(&entry.text, format, &source, &entry.job));
+            }
+            continue;
+        }
+        let text = decode(&file, bytes)?;
         let job = job_name(path, &file);
         let format = format.unwrap_or_else(|| formats::detect(&text));
         lines.extend(formats::parse(&text, format, &file.display().to_string(), &job));
@@ -92,10 +104,9 @@ fn files_below(dir: &Path, depth: usize) -> Result<Vec<PathBuf>, Error> {
     Ok(files)
 }
 
-/// The file's text, gunzipped when it starts with the gzip magic; invalid UTF-8 is replaced.
-fn read_text(path: &Path) -> Result<String, Error> {
+/// A file's text, gunzipped when it starts with the gzip magic; invalid UTF-8 is replaced.
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Error> {
     let io = |source| Error::Io { path: path.to_path_buf(), source };
-    let bytes = std::fs::read(path).map_err(io)?;
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(&bytes[..]).take(MAX_UNPACKED + 1).read_to_end(&mut out).map_err(io)?;

@@ -53,6 +53,30 @@ impl Moto {
         Moto::spawn_command(command, false)
     }
 
+    /// An empty server whose CodePipeline runs executions (moto 5.2 has none of the execution
+    /// calls; tests/fixtures/aws/moto_codepipeline_server.py adds them over the CodeBuild above).
+    pub fn start_for_codepipeline() -> Option<Moto> {
+        let server = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/moto_codepipeline_server.py");
+        let mut command = Command::new("python3");
+        command.arg(server);
+        Moto::spawn_command(command, false)
+    }
+
+    /// Run `python3 tests/fixtures/aws/SCRIPT URL ARGS...` (a boto3 seed or check) against this
+    /// server; what it printed. A script that fails fails the test with its stderr.
+    pub fn run_fixture(&self, script: &str, args: &[&str]) -> Vec<u8> {
+        let path = format!("{}/tests/fixtures/aws/{script}", env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new("python3")
+            .arg(&path)
+            .arg(&self.url)
+            .args(args)
+            .envs(ENV.iter().copied())
+            .output()
+            .expect("python3 runs");
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
     /// Create a KMS key (e.g. "ECC_NIST_P256", "SIGN_VERIFY") and return its ARN.
     pub fn kms_key(&self, spec: &str, usage: &str) -> String {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/kms_key.py");

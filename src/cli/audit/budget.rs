@@ -13,12 +13,13 @@ use super::{out_dir, param, text};
 /// What `audit error-budget` is given.
 #[derive(clap::Args, Debug)]
 pub struct ErrorBudget {
-    /// SLO definitions: deployclaw TOML, OpenSLO, Sloth or Pyrra YAML, or folders of them, or
-    /// dynamodb:TABLE (one item per SLO or tenant override); repeat for several.
+    /// SLO definitions: deployclaw TOML, OpenSLO, Sloth or Pyrra YAML, or folders of them (local
+    /// or s3://bucket/key, s3://bucket/prefix/), or dynamodb:TABLE (one item per SLO or tenant
+    /// override); repeat for several.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub slos: Vec<PathBuf>,
     /// Alert rules as deployed: CloudFormation, Terraform (.tf or plan JSON), Prometheus rule
-    /// files, PagerDuty exports, or folders of them; repeat for several.
+    /// files, PagerDuty exports, or folders of them (local or s3://); repeat for several.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub rules: Vec<PathBuf>,
     /// Also read the live CloudWatch alarms (the AWS SDK's credential and region chain).
@@ -51,6 +52,9 @@ pub struct ErrorBudget {
     /// Samples to compute burn rates from: CSV or JSON (time, tenant, good, total).
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+    /// Burn rates from the samples of this long before the newest one on (e.g. 24h), not all.
+    #[arg(long, value_name = "DURATION", requires = "metrics")]
+    pub lookback: Option<String>,
     /// How far a threshold may be from the expected one before it is drift: "2%" or 0.02
     /// (--alert-drift-threshold is the same flag).
     #[arg(long, value_name = "PERCENT", default_value = "2%", alias = "alert-drift-threshold")]
@@ -78,7 +82,8 @@ pub fn error_budget(settings: &Settings, args: &ErrorBudget) -> u8 {
         return exit::USAGE;
     }
     for (flag, paths) in [("--slos", &args.slos), ("--rules", &args.rules)] {
-        if let Some(missing) = paths.iter().find(|p| !p.exists() && !p.to_string_lossy().starts_with("dynamodb:")) {
+        let remote = |p: &PathBuf| ["dynamodb:", "s3://"].iter().any(|r| p.to_string_lossy().starts_with(r));
+        if let Some(missing) = paths.iter().find(|p| !p.exists() && !remote(p)) {
             error(format!("{flag} {}: no such file or folder", missing.display()));
             return exit::USAGE;
         }
@@ -127,6 +132,13 @@ pub fn error_budget(settings: &Settings, args: &ErrorBudget) -> u8 {
     }
     if let Some(file) = &args.metrics {
         params.push(param("METRICS", text(file)));
+        if let Some(lookback) = &args.lookback {
+            if let Err(e) = deployclaw::units::parse_duration(lookback) {
+                error(format!("--lookback {lookback}: {e}"));
+                return exit::USAGE;
+            }
+            params.push(param("LOOKBACK", lookback.clone()));
+        }
     }
     if let Some(file) = &args.windows {
         params.push(param("WINDOWS", text(file)));

@@ -13,10 +13,28 @@ use super::{out_dir, param, text};
 /// What `audit ci-failure` is given.
 #[derive(clap::Args, Debug)]
 pub struct CiFailure {
-    /// Build logs: files (plain or gzip), folders, cloudwatch:GROUP, codebuild:PROJECT (its
-    /// latest build that did not succeed) or codebuild:PROJECT:UUID (a build id); repeat for several.
-    #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
+    /// Build logs: files (plain or gzip), folders, s3://bucket/key or s3://bucket/prefix/,
+    /// cloudwatch:GROUP, codebuild:PROJECT (its
+    /// latest build that did not succeed), codebuild:PROJECT:UUID (a build id),
+    /// codepipeline:PIPELINE (its executions that failed since --since, default a day) or
+    /// codepipeline:PIPELINE:EXECUTION_ID; repeat for several.
+    #[arg(long, value_name = "PATH", required_unless_present = "pipeline_source", num_args = 1..)]
     pub logs: Vec<String>,
+    /// Read the failed runs of a CI service: aws-codepipeline (every pipeline's executions that
+    /// failed since --since, default a day; --pipeline for one), with the logs of the CodeBuild
+    /// builds behind their failed actions.
+    #[arg(long, value_name = "SERVICE")]
+    pub pipeline_source: Option<PipelineSource>,
+    /// Metric evidence to line the failures up with: cloudwatch (each RDS instance's
+    /// DatabaseConnections against max_connections, Lambda Throttles and ConcurrentExecutions,
+    /// API Gateway 5XXError and Count, from an hour before the deploy began) or a CSV file of
+    /// samples (timestamp, namespace, metric, resource, value[, limit, class, engine]). The
+    /// triage then names the root cause and the symptoms, and recommends changes from the numbers.
+    #[arg(long, value_name = "cloudwatch|FILE")]
+    pub metrics: Option<String>,
+    /// The pipeline whose failed executions to read (default: every pipeline).
+    #[arg(long, value_name = "NAME", requires = "pipeline_source")]
+    pub pipeline: Option<String>,
     /// The database whose tenants the deploy migrated (postgres://, mysql://, sqlite://).
     #[arg(long, value_name = "URL", env = "DEPLOYCLAW_DB_URL")]
     pub db: Option<String>,
@@ -32,8 +50,10 @@ pub struct CiFailure {
     /// The migration version every tenant should be at (default: the highest any reached).
     #[arg(long, value_name = "VERSION")]
     pub expected_version: Option<String>,
-    /// When the deploy began (default: the failed jobs' first timestamp).
-    #[arg(long, value_name = "TIME")]
+    /// When the deploy began, as a time (2024-05-14T09:20:00Z) or how long ago (60m, 2h, 1d);
+    /// AWS sources read from then on (default: a day back; the triage then takes the failed
+    /// jobs' first timestamp).
+    #[arg(long, value_name = "TIME", value_parser = since_time)]
     pub since: Option<String>,
     /// A team's root-cause rules (TOML), tried before the built-in ones.
     #[arg(long, value_name = "FILE")]
@@ -55,16 +75,57 @@ pub struct CiFailure {
     pub report: super::ReportArgs,
 }
 
+/// CI services whose failed runs `--pipeline-source` reads.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PipelineSource {
+    /// AWS CodePipeline executions and the CodeBuild builds behind them.
+    AwsCodepipeline,
+}
+
+/// `--since`: a time, or a duration before now (`60m`), as RFC 3339.
+fn since_time(text: &str) -> Result<String, String> {
+    let ago = text.trim().strip_prefix('-').unwrap_or(text.trim());
+    if ago.ends_with(|c: char| c.is_ascii_alphabetic()) && ago.starts_with(|c: char| c.is_ascii_digit()) {
+        let back = deployclaw::units::parse_duration(ago)?;
+        let back = chrono::Duration::from_std(back).map_err(|_| format!("{text:?} is too far back"))?;
+        let at = chrono::Utc::now().checked_sub_signed(back).ok_or_else(|| format!("{text:?} is too far back"))?;
+        return Ok(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    deployclaw::triage::schema_state::parse_time(text)
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .ok_or_else(|| format!("{text:?} is not a time: give 2024-05-14T09:20:00Z, or how long ago, such as 60m or 2h"))
+}
+
+/// The log sources given: `--logs` and what `--pipeline-source` stands for.
+fn sources(args: &CiFailure) -> Vec<String> {
+    let mut logs = args.logs.clone();
+    if args.pipeline_source == Some(PipelineSource::AwsCodepipeline) {
+        logs.push(format!("codepipeline:{}", args.pipeline.as_deref().unwrap_or("*")));
+    }
+    logs
+}
+
+fn is_remote(log: &str) -> bool {
+    ["cloudwatch:", "codebuild:", "codepipeline:", "s3://"].iter().any(|p| log.starts_with(p))
+}
+
 pub fn ci_failure(settings: &Settings, args: &CiFailure) -> u8 {
     if args.generate_rollback_playbook && args.db.is_none() {
         error("--generate-rollback-playbook needs --db URL: the playbooks read and repair the tenants' schemas there");
         return exit::USAGE;
     }
-    for log in args.logs.iter().filter(|l| !l.starts_with("cloudwatch:") && !l.starts_with("codebuild:")) {
+    let logs = sources(args);
+    for log in logs.iter().filter(|l| !is_remote(l)) {
         if !Path::new(log).exists() {
             error(format!("--logs {log}: no such file or folder"));
             return exit::USAGE;
         }
+    }
+    if let Some(metrics) = args.metrics.as_deref().filter(|m| *m != "cloudwatch" && !is_remote(m))
+        && !Path::new(metrics).is_file()
+    {
+        error(format!("--metrics {metrics}: no such file; give a CSV of samples, or cloudwatch"));
+        return exit::USAGE;
     }
     for (flag, file) in [("--graph", &args.graph), ("--rules", &args.rules), ("--tenancy", &args.tenancy)] {
         if let Some(file) = file
@@ -96,11 +157,13 @@ pub fn ci_failure(settings: &Settings, args: &CiFailure) -> u8 {
     set("table", args.tenants_table.clone().map(Dynamic::from));
     set("expected", args.expected_version.clone().map(Dynamic::from));
     set("since", args.since.clone().map(Dynamic::from));
+    set("start", args.since.clone().map(Dynamic::from));
     set("rules", args.rules.as_deref().map(text));
     set("tenancy", args.tenancy.as_deref().map(text));
     set("format", args.format.clone().map(Dynamic::from));
+    set("metrics", args.metrics.clone().map(Dynamic::from));
     set("threshold", Some(Dynamic::from(i64::from(args.risk_threshold))));
-    let logs: Vec<Dynamic> = args.logs.iter().map(|l| Dynamic::from(l.clone())).collect();
+    let logs: Vec<Dynamic> = logs.into_iter().map(Dynamic::from).collect();
     let mut params = vec![param("LOGS", logs), param("OPTIONS", options)];
     if let Some(db) = &args.db {
         params.push(param("DB_URL", db.clone()));

@@ -7,6 +7,7 @@ mod ci;
 mod isolation;
 mod memory;
 mod record;
+mod s3_out;
 mod verify;
 
 pub use budget::{ErrorBudget, error_budget};
@@ -83,9 +84,16 @@ pub(crate) fn param(name: &str, value: impl Into<Dynamic>) -> Param {
 #[derive(clap::Args, Debug, Default)]
 pub struct ReportArgs {
     /// Where the report (report.html, report.md, report.json) and the audit's own files go
-    /// (default: ./AUDIT-TIME).
+    /// (default: ./AUDIT-TIME); s3://bucket/prefix puts them there once written, with
+    /// uploaded.json listing each object's ETag and version.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Server-side encryption of a report put in S3: AES256 or aws:kms.
+    #[arg(long, value_name = "ALGORITHM", requires = "out", value_parser = ["AES256", "aws:kms", "aws:kms:dsse"])]
+    pub sse: Option<String>,
+    /// The KMS key for --sse aws:kms (default: the bucket's AWS managed key).
+    #[arg(long, value_name = "KEY", requires = "sse")]
+    pub sse_kms_key_id: Option<String>,
     /// Run this copy of the audit script instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub script: Option<PathBuf>,
@@ -101,8 +109,11 @@ pub struct ReportArgs {
     pub quiet: bool,
 }
 
-/// `--out`, or `./NAME-TIME`.
+/// `--out`, or `./NAME-TIME`; for `--out s3://...`, the local folder it is written to first.
 pub(crate) fn out_dir(out: &Option<PathBuf>, name: &str) -> PathBuf {
+    if out.as_ref().is_some_and(|o| o.to_string_lossy().starts_with("s3://")) {
+        return s3_out::staging(name);
+    }
     out.clone().unwrap_or_else(|| PathBuf::from(format!("{name}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))))
 }
 
@@ -119,7 +130,13 @@ pub(crate) fn must_exist<'a>(flag: &str, paths: impl IntoIterator<Item = &'a Pat
 
 /// Run `script` (or the `--script` file) with `params` plus OUT and JSON, then put the sealed
 /// log's path and verification into the report in `out`, and print what --output-format asks.
-pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, mut params: Vec<Param>, flags: &ReportArgs) -> u8 {
+pub(crate) fn run(settings: &Settings, script: &Script, out: &Path, params: Vec<Param>, flags: &ReportArgs) -> u8 {
+    let code = run_here(settings, script, out, params, flags);
+    s3_out::finish(out, flags, code)
+}
+
+/// [`run`], with the report in the local folder `out`.
+fn run_here(settings: &Settings, script: &Script, out: &Path, mut params: Vec<Param>, flags: &ReportArgs) -> u8 {
     let format = if flags.json { OutputFormat::Json } else { flags.output_format };
     // The script's own value is printed for text and json; the others print files afterwards.
     let json = format == OutputFormat::Json;
