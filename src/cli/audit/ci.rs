@@ -84,16 +84,19 @@ pub enum PipelineSource {
 
 /// `--since`: a time, or a duration before now (`60m`), as RFC 3339.
 fn since_time(text: &str) -> Result<String, String> {
-    let ago = text.trim().strip_prefix('-').unwrap_or(text.trim());
-    if ago.ends_with(|c: char| c.is_ascii_alphabetic()) && ago.starts_with(|c: char| c.is_ascii_digit()) {
-        let back = deployclaw::units::parse_duration(ago)?;
-        let back = chrono::Duration::from_std(back).map_err(|_| format!("{text:?} is too far back"))?;
-        let at = chrono::Utc::now().checked_sub_signed(back).ok_or_else(|| format!("{text:?} is too far back"))?;
-        return Ok(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let rfc3339 = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if let Some(at) = deployclaw::triage::schema_state::parse_time(text) {
+        return Ok(rfc3339(at));
     }
-    deployclaw::triage::schema_state::parse_time(text)
-        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .ok_or_else(|| format!("{text:?} is not a time: give 2024-05-14T09:20:00Z, or how long ago, such as 60m or 2h"))
+    let ago = text.trim().strip_prefix('-').unwrap_or(text.trim());
+    let back = deployclaw::units::parse_duration(ago).map_err(|_| {
+        format!("{text:?} is not a time: give 2024-05-14T09:20:00Z, or how long ago, such as 60m or 2h")
+    })?;
+    chrono::Duration::from_std(back)
+        .ok()
+        .and_then(|back| chrono::Utc::now().checked_sub_signed(back))
+        .map(rfc3339)
+        .ok_or_else(|| format!("{text:?} is too far back"))
 }
 
 /// The log sources given: `--logs` and what `--pipeline-source` stands for.
@@ -169,4 +172,21 @@ pub fn ci_failure(settings: &Settings, args: &CiFailure) -> u8 {
         params.push(param("DB_URL", db.clone()));
     }
     super::run(settings, &super::CI_FAILURE, &out, params, &args.report)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn since_takes_a_time_or_how_long_ago() {
+        assert_eq!(super::since_time("2024-05-14T09:20:00Z").unwrap(), "2024-05-14T09:20:00Z");
+        assert_eq!(super::since_time("2024-05-14 11:20:00+02:00").unwrap(), "2024-05-14T09:20:00Z");
+        for (ago, secs) in [("60m", 3600), ("-2h", 7200)] {
+            let at = chrono::DateTime::parse_from_rfc3339(&super::since_time(ago).unwrap()).unwrap();
+            let off = chrono::Utc::now().signed_duration_since(at).num_seconds();
+            assert!((secs - 5..=secs + 5).contains(&off), "{ago}: {off}");
+        }
+        for bad in ["yesterday", "", "99999999999999999999d"] {
+            assert!(super::since_time(bad).is_err(), "{bad:?}");
+        }
+    }
 }
