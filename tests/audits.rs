@@ -655,6 +655,30 @@ fn ci_failure_on_logs_with_nothing_to_find() {
     let out = audit(&folder, "r5");
     assert_clean_or_input_error("a folder with no logs", &out, 2);
     assert!(stderr(&out).contains("no-logs"), "the error names the folder: {}", stderr(&out));
+    // Metric evidence with nothing in it, or only a header and empty values: no timeline.
+    let header = sandbox.write(
+        "header.csv",
+        "timestamp,namespace,metric,resource,value
+,AWS/RDS,DatabaseConnections,db,
+",
+    );
+    for metrics in [sandbox.write("none.csv", ""), header] {
+        let out = sandbox.path("r6").display().to_string();
+        let run = sandbox.run(&[
+            "audit",
+            "ci-failure",
+            "--logs",
+            red.to_str().unwrap(),
+            "--metrics",
+            metrics.to_str().unwrap(),
+            "--json",
+            "--out",
+            &out,
+        ]);
+        assert!(matches!(code(&run), 0 | 3), "{}: {}", metrics.display(), stderr(&run));
+        let json: Value = serde_json::from_str(&stdout(&run)).unwrap();
+        assert_eq!(json["timeline"], serde_json::json!([]), "{}", metrics.display());
+    }
 }
 
 /// Every real build log in ../shared/real-world/ci (third-party logs, read in place): the audit

@@ -135,20 +135,15 @@ fn execution_lines(
     let mut lines = Vec::new();
     for action in actions.iter().filter(|a| a.failed()) {
         let at = ActionSource { execution, action };
-        let mut job_lines = match action.build_id() {
-            Some(id) => match block(s, codebuild::builds(client, &[id.to_string()]))? {
-                Ok(builds) => match builds.first() {
-                    Some(build) => {
-                        let text = build_text(s, client, build)?;
-                        triage::read_text_as(&text, format.or(Some(Format::Codebuild)), &at.source(), &at.job())
-                    }
-                    None => Vec::new(),
-                },
-                // The build may have aged out of CodeBuild's history (a year); the action's own
-                // error details still say why.
-                Err(aws::Error::NotFound { .. }) => Vec::new(),
-                Err(e) => return Err(rt_error(e)),
-            },
+        let build = match action.build_id() {
+            Some(id) => build_behind(s, client, id)?,
+            None => None,
+        };
+        let mut job_lines = match build {
+            Some(build) => {
+                let text = build_text(s, client, &build)?;
+                triage::read_text_as(&text, format.or(Some(Format::Codebuild)), &at.source(), &at.job())
+            }
             None => Vec::new(),
         };
         let says_failed = job_lines.iter().any(|l| l.failure);
@@ -159,6 +154,16 @@ fn execution_lines(
         lines.push(execution.verdict_line());
     }
     Ok(lines)
+}
+
+/// The build behind a CodeBuild action; None when CodeBuild no longer has it (builds age out of
+/// its history after a year; the action's own error details still say why).
+fn build_behind(s: &Shared, client: &Aws, id: &str) -> Result<Option<Build>> {
+    match block(s, codebuild::builds(client, &[id.to_string()]))? {
+        Ok(builds) => Ok(builds.into_iter().next()),
+        Err(aws::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(rt_error(e)),
+    }
 }
 
 /// A build, execution or pipeline that does not exist, or a time that is not one, is the

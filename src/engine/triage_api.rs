@@ -198,6 +198,10 @@ fn signals_of(s: &Shared, options: &Map, since: Option<chrono::DateTime<chrono::
         return block(s, crate::collect::ci_metrics::signals(&client, start, end))?.map_err(rt_error);
     }
     let local = super::s3_paths::local(s, &source)?;
+    // An empty file holds no samples: nothing to line up, not an error.
+    if std::fs::metadata(&local.path).is_ok_and(|m| m.len() == 0) {
+        return Ok(Vec::new());
+    }
     let frame =
         Frame::read_csv(&local.path).map_err(|e| super::input_error(format!("options.metrics {source}: {e}")))?;
     correlate::signals_from_rows(&frame.to_records())
